@@ -1,0 +1,286 @@
+//! A cluster fabric described by its tiers, and where a group of ranks sits in it.
+//!
+//! GPUs are numbered 0..gpus. Consecutive GPUs share a node (`gpus_per_node`) and a
+//! scale-up NVLink/NVSwitch domain (`nvlink_domain`, a multiple of the node size: 8 in
+//! a DGX/HGX box, 72 in an NVL72 rack). Above the domain every GPU owns one NIC, wired
+//! into a Clos of switch tiers. Line rates only: protocol efficiencies are applied by
+//! the collective models that use this crate.
+
+use serde::Serialize;
+
+/// The family of scale-out fabric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FabricKind {
+    /// One non-blocking switch joins every NIC.
+    SingleSwitch,
+    /// Rail-optimised Clos: NIC `i` of every node in a group of nodes meets on rail
+    /// switch `i` (NVIDIA SuperPOD, Meta, Alibaba HPN). A group of ranks with the same
+    /// local index stays on its rail up to the spine.
+    RailOptimized,
+    /// Classic k-ary fat tree (Al-Fares et al. 2008): `k/2` NICs per edge switch,
+    /// `(k/2)^2` per pod, `k^3/4` in all.
+    FatTree,
+}
+
+/// What kind of hop a tier is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TierKind {
+    /// The NVLink/NVSwitch scale-up domain.
+    ScaleUp,
+    /// A switch tier of the scale-out network (1 = leaf, 2 = spine, 3 = core).
+    ScaleOut,
+}
+
+/// One level of the fabric: how many GPUs are reachable without climbing higher, and
+/// the bandwidth one GPU has on links of this level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tier {
+    pub kind: TierKind,
+    /// GPUs under one switch (or domain) of this tier.
+    pub domain_gpus: u64,
+    /// Line rate per GPU, one direction, for traffic that climbs to this tier.
+    pub bytes_per_s_per_gpu: f64,
+    /// One-way latency of a message crossing this tier (wire, switch hops, NIC).
+    pub latency_s: f64,
+}
+
+/// A whole fabric, as tiers from the NVLink domain up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fabric {
+    pub kind: FabricKind,
+    pub gpus: u64,
+    pub gpus_per_node: u64,
+    /// tiers[0] is the scale-up domain; tiers[1..] are switch tiers, the last one the top.
+    pub tiers: Vec<Tier>,
+    pub planes: u32,
+    pub oversubscription: f64,
+}
+
+/// Physical description used to build a [`Fabric`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FabricSpec {
+    pub kind: FabricKind,
+    pub gpus: u64,
+    pub gpus_per_node: u64,
+    pub nvlink_domain: u64,
+    /// NVLink bandwidth per GPU, one direction.
+    pub nvlink_bytes_per_s: f64,
+    /// NIC bandwidth per GPU, one direction, summed over planes.
+    pub nic_bytes_per_s: f64,
+    /// Switch tiers above the NICs (1..=3).
+    pub tiers: u32,
+    pub switch_radix: u64,
+    /// Downlink:uplink bandwidth ratio at the top tier (1 = non-blocking).
+    pub oversubscription: f64,
+    pub planes: u32,
+}
+
+/// One-way latency of an NVLink/NVSwitch hop. NCCL's tuner models 0.6 µs per LL hop on
+/// NVLink (src/graph/tuning.cc, see shared/reference/fabric.md §3.3).
+pub const NVLINK_HOP_LATENCY_S: f64 = 0.6e-6;
+/// NIC-to-NIC latency through one switch: IB HDR adapter-to-adapter 0.6 µs
+/// (fabric.md §3.7, [S] ml-engineering) plus NCCL's 1 µs network-post floor.
+pub const NIC_LATENCY_S: f64 = 1.6e-6;
+/// Extra latency per switch tier climbed (port-to-port, "<400 ns" for NDR, fabric.md §3.7
+/// takes the upper figure since sources disagree) times two hops (up and down).
+pub const SWITCH_TIER_LATENCY_S: f64 = 0.8e-6;
+
+impl Fabric {
+    /// Builds the tier stack of a fabric. The spec is assumed validated by the caller
+    /// (positive sizes, `nvlink_domain` a multiple of `gpus_per_node`).
+    pub fn new(spec: &FabricSpec) -> Fabric {
+        let mut tiers = vec![Tier {
+            kind: TierKind::ScaleUp,
+            domain_gpus: spec.nvlink_domain.max(1),
+            bytes_per_s_per_gpu: spec.nvlink_bytes_per_s,
+            latency_s: NVLINK_HOP_LATENCY_S,
+        }];
+        let half = (spec.switch_radix / 2).max(1);
+        let n_tiers = match spec.kind {
+            FabricKind::SingleSwitch => 1,
+            _ => spec.tiers.max(1),
+        };
+        for t in 1..=n_tiers {
+            let top = t == n_tiers;
+            let domain_gpus = match spec.kind {
+                FabricKind::SingleSwitch => spec.gpus,
+                // A rail leaf serves `radix/2` nodes; every tier above multiplies the
+                // reach by `radix/2`, the top tier (all ports down) by `radix`.
+                FabricKind::RailOptimized => {
+                    let nodes = half.saturating_pow(t - 1).saturating_mul(if top { spec.switch_radix } else { half });
+                    nodes.saturating_mul(spec.gpus_per_node)
+                }
+                // k-ary fat tree: k/2 hosts per edge, (k/2)^2 per pod, k^3/4 in all.
+                FabricKind::FatTree => {
+                    let hosts = half.saturating_pow(t).saturating_mul(if top && t > 1 { 2 } else { 1 });
+                    hosts
+                }
+            };
+            let oversub = if top { spec.oversubscription.max(1.0) } else { 1.0 };
+            tiers.push(Tier {
+                kind: TierKind::ScaleOut,
+                domain_gpus: if top { domain_gpus.max(spec.gpus) } else { domain_gpus },
+                bytes_per_s_per_gpu: spec.nic_bytes_per_s / oversub,
+                latency_s: NIC_LATENCY_S + SWITCH_TIER_LATENCY_S * (t - 1) as f64,
+            });
+        }
+        Fabric {
+            kind: spec.kind,
+            gpus: spec.gpus,
+            gpus_per_node: spec.gpus_per_node,
+            tiers,
+            planes: spec.planes.max(1),
+            oversubscription: spec.oversubscription,
+        }
+    }
+
+    /// Where a group of `size` ranks whose members are `stride` GPUs apart sits.
+    ///
+    /// Placement is the Megatron convention: rank = tp + TP·(cp + CP·(dp + DP·pp)), so a
+    /// group is an arithmetic progression of GPU ids.
+    pub fn span(&self, size: u64, stride: u64) -> GroupSpan {
+        let size = size.max(1);
+        let stride = stride.max(1);
+        let scale_up = self.tiers[0].domain_gpus;
+        let ranks_per_domain = if stride >= scale_up { 1 } else { (scale_up / stride).clamp(1, size) };
+        let domains = size.div_ceil(ranks_per_domain);
+        let extent = (size - 1).saturating_mul(stride).saturating_add(1);
+        // The lowest tier whose domain holds the whole extent of the group.
+        let mut top_tier = 0;
+        if domains > 1 {
+            top_tier = self.tiers.len() - 1;
+            for (i, tier) in self.tiers.iter().enumerate().skip(1) {
+                if tier.domain_gpus >= extent {
+                    top_tier = i;
+                    break;
+                }
+            }
+        }
+        GroupSpan { size, ranks_per_domain, domains, top_tier }
+    }
+
+    /// Line-rate bandwidth per rank of a ring that runs through the group: inside one
+    /// scale-up domain the NVLink rate; across domains the ring leaves each domain
+    /// through the NICs of the group's ranks there (NCCL uses one channel per NIC), so a
+    /// rank gets `ranks_per_domain × NIC` shared by `ranks_per_domain` ranks' traffic,
+    /// capped by NVLink; the highest tier climbed sets the NIC rate (oversubscription).
+    pub fn ring_bytes_per_s(&self, span: &GroupSpan) -> f64 {
+        let nvlink = self.tiers[0].bytes_per_s_per_gpu;
+        if span.domains <= 1 {
+            return nvlink;
+        }
+        let nic = self.tiers[span.top_tier].bytes_per_s_per_gpu;
+        (nic * span.ranks_per_domain as f64).min(nvlink)
+    }
+
+    /// Bandwidth per rank for traffic that goes from every rank to every other rank
+    /// (all-to-all): the share of peers outside the domain leaves through the rank's
+    /// own NIC, the rest goes over NVLink; the slower of the two decides.
+    pub fn all_to_all_bytes_per_s(&self, span: &GroupSpan) -> f64 {
+        let nvlink = self.tiers[0].bytes_per_s_per_gpu;
+        if span.domains <= 1 || span.size <= 1 {
+            return nvlink;
+        }
+        let n = span.size as f64;
+        let outside = (span.size - span.ranks_per_domain) as f64 / (n - 1.0);
+        let inside = 1.0 - outside;
+        let nic = self.tiers[span.top_tier].bytes_per_s_per_gpu;
+        // time per byte = max(outside / nic, inside / nvlink); bandwidth is its inverse.
+        let t = (outside / nic).max(inside / nvlink);
+        1.0 / t
+    }
+
+    /// One-way latency of one step of a collective on this group.
+    pub fn step_latency_s(&self, span: &GroupSpan) -> f64 {
+        self.tiers[span.top_tier].latency_s
+    }
+}
+
+/// Where a group of ranks sits in the fabric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GroupSpan {
+    pub size: u64,
+    /// Ranks of the group inside one scale-up domain.
+    pub ranks_per_domain: u64,
+    /// Scale-up domains the group touches.
+    pub domains: u64,
+    /// Highest tier its traffic climbs: 0 = NVLink only, 1 = leaf, 2 = spine, 3 = core.
+    pub top_tier: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h100_rail(gpus: u64, oversub: f64) -> Fabric {
+        Fabric::new(&FabricSpec {
+            kind: FabricKind::RailOptimized,
+            gpus,
+            gpus_per_node: 8,
+            nvlink_domain: 8,
+            nvlink_bytes_per_s: 450e9,
+            nic_bytes_per_s: 50e9,
+            tiers: 3,
+            switch_radix: 64,
+            oversubscription: oversub,
+            planes: 1,
+        })
+    }
+
+    #[test]
+    fn tp_group_inside_node_uses_nvlink() {
+        let f = h100_rail(16384, 1.0);
+        let s = f.span(8, 1);
+        assert_eq!(s.domains, 1);
+        assert_eq!(s.top_tier, 0);
+        assert_eq!(f.ring_bytes_per_s(&s), 450e9);
+    }
+
+    #[test]
+    fn dp_group_across_nodes_uses_one_nic_per_rank() {
+        let f = h100_rail(16384, 1.0);
+        let s = f.span(128, 8);
+        assert_eq!(s.ranks_per_domain, 1);
+        assert_eq!(s.domains, 128);
+        assert_eq!(f.ring_bytes_per_s(&s), 50e9);
+        // 128 ranks 8 apart span 1017 GPUs: beyond a 256-GPU leaf, inside an 8192-GPU pod.
+        assert_eq!(s.top_tier, 2);
+    }
+
+    #[test]
+    fn whole_node_groups_aggregate_nics() {
+        let f = h100_rail(1024, 1.0);
+        let s = f.span(64, 1);
+        assert_eq!(s.ranks_per_domain, 8);
+        assert_eq!(f.ring_bytes_per_s(&s), 400e9);
+    }
+
+    #[test]
+    fn oversubscription_only_slows_the_top_tier() {
+        let f = h100_rail(65536, 7.0);
+        let inside_pod = f.span(128, 8);
+        let across = f.span(16, 4096);
+        assert_eq!(f.ring_bytes_per_s(&inside_pod), 50e9);
+        assert!((f.ring_bytes_per_s(&across) - 50e9 / 7.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn tier_reach_of_a_radix_64_rail_clos() {
+        let f = h100_rail(131072, 1.0);
+        assert_eq!(f.tiers[1].domain_gpus, 32 * 8);
+        assert_eq!(f.tiers[2].domain_gpus, 32 * 32 * 8);
+        assert!(f.tiers[3].domain_gpus >= 131072);
+    }
+
+    #[test]
+    fn all_to_all_inside_and_across_domains() {
+        let f = h100_rail(1024, 1.0);
+        assert_eq!(f.all_to_all_bytes_per_s(&f.span(8, 1)), 450e9);
+        // 16 ranks over two nodes: 8 of 15 peers are remote -> NIC limited.
+        let s = f.span(16, 1);
+        let bw = f.all_to_all_bytes_per_s(&s);
+        assert!((bw - 50e9 * 15.0 / 8.0).abs() < 1e3, "{bw}");
+    }
+}

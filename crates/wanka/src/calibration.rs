@@ -1,0 +1,74 @@
+//! The one global calibration of wanka. Every constant the step model uses that is not
+//! a property of one GPU (those live in `catalog/gpus.toml` with their sources) is here,
+//! with where it comes from. Nothing in wanka is tuned per validation row or per source.
+//!
+//! Two kinds of constant:
+//! - *measured*: taken from a published measurement (source given);
+//! - *fitted*: chosen once against the whole validation set
+//!   (`wanka validate`, shared/validation/published.jsonl), all rows at once.
+
+/// NCCL ring bus bandwidth over NVLink as a fraction of the NVLink line rate.
+/// Measured: 367.61 GB/s of 450 on 8×H200 (0.82) and 234.89 of 300 on 8×A100 (0.78),
+/// ml-engineering network/README.md (fabric.md §3.4); NCCL's own model gives
+/// 18 × 20.6 = 370.8 GB/s for H100 (0.82). Mean of the two measurements.
+pub const NVLINK_RING_EFFICIENCY: f64 = 0.80;
+
+/// NVLS (in-switch reduction) all-reduce algorithm bandwidth as a fraction of the
+/// NVLink line rate. Measured: ~480 GB/s busbw on 8×H100 (nccl-tests #212, maintainer),
+/// busbw = algbw · 2(n−1)/n ⇒ algbw = 480 / 1.75 = 274 GB/s = 0.61 of 450.
+pub const NVLS_ALLREDUCE_ALGBW_FRACTION: f64 = 0.61;
+
+/// Achievable fraction of a NIC's line rate for large collectives.
+/// Measured: "46–48 GB/s per NIC" at NDR 400 Gb/s (50 GB/s), nccl-tests #290 and #267
+/// (maintainer); 192 GB/s all-reduce busbw on DGX A100 with 8×200 Gb/s (0.96), nccl #812.
+pub const NIC_EFFICIENCY: f64 = 0.95;
+
+/// Fixed cost of one NCCL collective call, on top of the per-step latency: NCCL's base
+/// latency for Ring/Simple is 8.4 µs (src/graph/tuning.cc, fabric.md §3.3).
+pub const COLLECTIVE_BASE_LATENCY_S: f64 = 8.4e-6;
+
+/// Achievable fraction of HBM bandwidth for streaming element-wise kernels (norms,
+/// activations, residual adds, optimizer). Fitted (a STREAM-like kernel reaches ~0.9 on
+/// H100; fused training kernels with several inputs reach less).
+pub const HBM_EFFICIENCY: f64 = 0.70;
+
+/// GEMM efficiency falls as a dimension shrinks (tile and wave quantisation). Each of
+/// m, n, k contributes a factor d / (d + GEMM_HALF_DIM) relative to a big GEMM; the
+/// big-GEMM fraction itself is the GPU's measured MAMF (catalog). Fitted.
+pub const GEMM_HALF_DIM: f64 = 48.0;
+
+/// Fused attention kernels relative to the GPU's big-GEMM rate. FlashAttention-3 forward
+/// reaches 740 TFLOP/s on H100 (FA3 paper) against 794.5 MAMF = 0.93; the backward pass
+/// runs at roughly 0.75× its forward rate in FA2/FA3 benchmarks. Averaged over a
+/// forward (1 part) and backward (2.5 parts) this gives ≈ 0.8. Measured (FA3 abstract)
+/// plus derived.
+pub const FLASH_ATTENTION_EFFICIENCY: f64 = 0.80;
+
+/// FP8 GEMMs in Transformer Engine quantise their inputs: each GEMM reads its BF16
+/// inputs and writes FP8 copies plus amax (≈ 3 bytes per input element), counted as
+/// element-wise HBM traffic. Derived from the data types.
+pub const FP8_CAST_BYTES_PER_ELEMENT: f64 = 3.0;
+
+/// Launch and framework overhead per kernel (CUDA launch ≈ 3–5 µs without graphs;
+/// PyTorch dispatch). Fitted within that range.
+pub const KERNEL_OVERHEAD_S: f64 = 4e-6;
+
+/// Fixed cost of each training step outside the model: data loader, logging,
+/// gradient-norm and loss all-reduce, Python. Fitted.
+pub const STEP_OVERHEAD_S: f64 = 0.15;
+
+/// Bytes of the optimizer step per parameter it updates (Adam, mixed precision):
+/// read FP32 master, m, v and the FP32 gradient (16 bytes), write master, m, v (12) and
+/// the BF16 weights (2). Derived from the data types (ZeRO paper, Rajbhandari et al. 2020).
+pub const OPTIMIZER_BYTES_PER_PARAM: f64 = 30.0;
+
+/// Memory the framework holds outside weights, gradients, optimizer state and
+/// activations: CUDA context, NCCL buffers, cuBLAS workspaces, allocator
+/// fragmentation. ~3 GiB is typical on H100 with NCCL (ml-engineering, "CUDA context
+/// 0.5-1 GB"; NCCL buffers up to ~1 GB per communicator set). Estimate.
+pub const RUNTIME_RESERVED_BYTES: f64 = 3.0 * 1024.0 * 1024.0 * 1024.0;
+
+/// Parameters per gradient bucket of Megatron's DDP (`bucket_size` default 40,000,000,
+/// megatron/core/distributed/distributed_data_parallel_config.py). The last bucket's
+/// reduction starts only when backward ends, so at least one bucket is always exposed.
+pub const DP_BUCKET_PARAMS: f64 = 40e6;

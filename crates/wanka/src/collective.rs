@@ -1,0 +1,173 @@
+//! Collective algorithms as analytic alpha–beta costs on the tier a group spans.
+//!
+//! Bytes follow nccl-tests (doc/PERFORMANCE.md): `S` is the size of the whole array, so
+//! a ring all-reduce moves `2(n−1)/n · S` per rank, all-gather and reduce-scatter
+//! `(n−1)/n · S`, all-to-all `(n−1)/n · S`. Latency terms follow NCCL's tuner
+//! (fabric.md §3.3): a base cost per call plus one per-hop latency per algorithm step.
+
+use crate::calibration as cal;
+use serde::Serialize;
+use wanka_net::{Fabric, GroupSpan};
+
+/// The collectives a training step uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectiveOp {
+    AllReduce,
+    AllGather,
+    ReduceScatter,
+    AllToAll,
+    /// One rank to its neighbour (pipeline send/receive).
+    SendRecv,
+}
+
+impl CollectiveOp {
+    /// nccl-tests' bus-bandwidth factor: busbw = algbw × factor.
+    pub fn busbw_factor(self, n: u64) -> f64 {
+        let n = n.max(1) as f64;
+        match self {
+            CollectiveOp::AllReduce => 2.0 * (n - 1.0) / n,
+            CollectiveOp::AllGather | CollectiveOp::ReduceScatter | CollectiveOp::AllToAll => (n - 1.0) / n,
+            CollectiveOp::SendRecv => 1.0,
+        }
+    }
+}
+
+/// A group of ranks on a fabric and what NCCL gets out of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Group<'a> {
+    pub fabric: &'a Fabric,
+    pub span: GroupSpan,
+    /// The GPU supports NVLink SHARP (NVLS): Hopper and later with NVSwitch.
+    pub nvls: bool,
+}
+
+impl<'a> Group<'a> {
+    pub fn new(fabric: &'a Fabric, size: u64, stride: u64, nvls: bool) -> Group<'a> {
+        Group { fabric, span: fabric.span(size, stride), nvls }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.span.size
+    }
+
+    /// Achievable per-rank ring bandwidth: NVLink inside the domain, NICs across.
+    pub fn ring_bandwidth(&self) -> f64 {
+        let nvlink = self.fabric.tiers[0].bytes_per_s_per_gpu * cal::NVLINK_RING_EFFICIENCY;
+        if self.span.domains <= 1 {
+            return nvlink;
+        }
+        let nic = self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY;
+        (nic * self.span.ranks_per_domain as f64).min(nvlink)
+    }
+
+    fn alpha(&self) -> f64 {
+        self.fabric.step_latency_s(&self.span)
+    }
+
+    /// Time of one collective of `bytes` (nccl-tests' S) on this group: the best of
+    /// the algorithms NCCL would consider.
+    pub fn time_s(&self, op: CollectiveOp, bytes: f64) -> f64 {
+        let n = self.span.size;
+        if n <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        match op {
+            CollectiveOp::AllReduce => self.all_reduce_s(bytes),
+            CollectiveOp::AllGather | CollectiveOp::ReduceScatter => self.ring_s(bytes, (n - 1) as f64, op.busbw_factor(n)),
+            CollectiveOp::AllToAll => self.all_to_all_s(bytes),
+            CollectiveOp::SendRecv => {
+                let bw = if self.span.domains <= 1 { self.ring_bandwidth() } else {
+                    self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY
+                };
+                cal::COLLECTIVE_BASE_LATENCY_S + self.alpha() + bytes / bw
+            }
+        }
+    }
+
+    /// Ring with `steps` latency steps moving `factor · S` per rank.
+    fn ring_s(&self, bytes: f64, steps: f64, factor: f64) -> f64 {
+        cal::COLLECTIVE_BASE_LATENCY_S + steps * self.alpha() + factor * bytes / self.ring_bandwidth()
+    }
+
+    /// All-reduce: ring, double binary tree (log-depth latency, ~92% of ring bandwidth
+    /// in NCCL's model), or NVLS inside one NVSwitch domain; the fastest wins, as
+    /// NCCL's tuner picks the fastest.
+    pub fn all_reduce_s(&self, bytes: f64) -> f64 {
+        let n = self.span.size as f64;
+        let factor = 2.0 * (n - 1.0) / n;
+        let ring = self.ring_s(bytes, 2.0 * (n - 1.0), factor);
+        let depth = n.log2().ceil();
+        let tree = cal::COLLECTIVE_BASE_LATENCY_S + 2.0 * depth * self.alpha() + factor * bytes / (0.92 * self.ring_bandwidth());
+        let mut best = ring.min(tree);
+        if self.nvls && self.span.domains <= 1 && self.span.size > 2 {
+            let nvls = cal::COLLECTIVE_BASE_LATENCY_S
+                + 2.0 * self.alpha()
+                + bytes / (self.fabric.tiers[0].bytes_per_s_per_gpu * cal::NVLS_ALLREDUCE_ALGBW_FRACTION);
+            best = best.min(nvls);
+        }
+        best
+    }
+
+    /// All-to-all where each rank holds `bytes` (S) and sends `(n−1)/n · S` to the others.
+    pub fn all_to_all_s(&self, bytes: f64) -> f64 {
+        let n = self.span.size as f64;
+        let eff = if self.span.domains <= 1 { cal::NVLINK_RING_EFFICIENCY } else { cal::NIC_EFFICIENCY };
+        let bw = self.fabric.all_to_all_bytes_per_s(&self.span) * eff;
+        cal::COLLECTIVE_BASE_LATENCY_S + self.alpha() * n.log2().ceil().max(1.0) + (n - 1.0) / n * bytes / bw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wanka_net::{FabricKind, FabricSpec};
+
+    fn h100(gpus: u64) -> Fabric {
+        Fabric::new(&FabricSpec {
+            kind: FabricKind::RailOptimized,
+            gpus,
+            gpus_per_node: 8,
+            nvlink_domain: 8,
+            nvlink_bytes_per_s: 450e9,
+            nic_bytes_per_s: 50e9,
+            tiers: 2,
+            switch_radix: 64,
+            oversubscription: 1.0,
+            planes: 1,
+        })
+    }
+
+    fn busbw(g: &Group, op: CollectiveOp, bytes: f64) -> f64 {
+        bytes / g.time_s(op, bytes) * op.busbw_factor(g.size())
+    }
+
+    #[test]
+    fn h100_node_all_reduce_matches_published_busbw() {
+        let f = h100(8);
+        // Ring only (NVLS off): ~370 GB/s (nccl-tests #212).
+        let ring = Group::new(&f, 8, 1, false);
+        let bw = busbw(&ring, CollectiveOp::AllReduce, 8e9);
+        assert!((bw / 370e9 - 1.0).abs() < 0.10, "{bw}");
+        // NVLS: ~480 GB/s.
+        let nvls = Group::new(&f, 8, 1, true);
+        let bw = busbw(&nvls, CollectiveOp::AllReduce, 8e9);
+        assert!((bw / 480e9 - 1.0).abs() < 0.10, "{bw}");
+    }
+
+    #[test]
+    fn cross_node_ring_gets_per_nic_bandwidth() {
+        let f = h100(16);
+        let g = Group::new(&f, 2, 8, true);
+        let bw = busbw(&g, CollectiveOp::AllReduce, 8e9);
+        assert!(bw > 45e9 && bw < 50e9, "{bw}");
+    }
+
+    #[test]
+    fn small_messages_are_latency_bound() {
+        let f = h100(1024);
+        let g = Group::new(&f, 128, 8, true);
+        let t = g.time_s(CollectiveOp::AllReduce, 1024.0);
+        assert!(t > 10e-6 && t < 1e-3, "{t}");
+    }
+}

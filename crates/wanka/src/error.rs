@@ -1,0 +1,32 @@
+//! Errors of the library. Every error a user can cause names the key, the value and
+//! what would be valid; the binary maps them to exit status 2.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Io { path: String, reason: String },
+    /// The file is not valid TOML/JSON, or a key has the wrong type or is unknown.
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    /// A key holds a value that is not allowed.
+    #[error("{key} = {value}: {expected}")]
+    Invalid { key: String, value: String, expected: String },
+    /// A required key is absent.
+    #[error("{key} is missing: {expected}")]
+    Missing { key: String, expected: String },
+}
+
+impl Error {
+    pub fn invalid(key: impl Into<String>, value: impl std::fmt::Display, expected: impl Into<String>) -> Error {
+        Error::Invalid { key: key.into(), value: value.to_string(), expected: expected.into() }
+    }
+
+    pub fn missing(key: impl Into<String>, expected: impl Into<String>) -> Error {
+        Error::Missing { key: key.into(), expected: expected.into() }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

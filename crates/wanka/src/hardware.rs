@@ -1,0 +1,108 @@
+//! How long an operation takes on one GPU: a roofline (compute or HBM bound, whichever
+//! is slower) with an efficiency model for matrix products and attention. The constants
+//! are in [`crate::calibration`]; the per-GPU peaks and measured big-GEMM fractions in
+//! the catalog.
+
+use crate::calibration as cal;
+use crate::catalog::GpuSpec;
+use crate::scenario::Precision;
+
+/// A GPU at a given precision: the rates the operations run at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Device {
+    /// Achievable FLOP/s of a big BF16/FP16 GEMM (peak × MAMF fraction).
+    pub bf16_gemm_flops: f64,
+    /// Achievable FLOP/s of a big GEMM at the training precision.
+    pub gemm_flops: f64,
+    /// Achievable HBM bytes/s for streaming kernels.
+    pub hbm_bytes_per_s: f64,
+    /// Bytes per element of weights and activations as stored (BF16/FP16: 2).
+    pub fp8: bool,
+}
+
+impl Device {
+    pub fn new(gpu: &GpuSpec, precision: Precision) -> Device {
+        let bf16_gemm_flops = gpu.bf16_flops * gpu.matmul_peak_fraction;
+        let fp8 = precision == Precision::Fp8;
+        let gemm_flops = if fp8 { gpu.fp8_flops * gpu.fp8_matmul_peak_fraction } else { bf16_gemm_flops };
+        Device { bf16_gemm_flops, gemm_flops, hbm_bytes_per_s: gpu.hbm_bytes_per_s * cal::HBM_EFFICIENCY, fp8 }
+    }
+
+    /// Efficiency of a GEMM of shape (m, n, k) relative to a big one: each dimension
+    /// loses to tile and wave quantisation as it shrinks.
+    pub fn gemm_shape_efficiency(m: f64, n: f64, k: f64) -> f64 {
+        let f = |d: f64| d / (d + cal::GEMM_HALF_DIM);
+        f(m) * f(n) * f(k)
+    }
+
+    /// Time of a linear layer's GEMM `(m×k)·(k×n)` at the training precision: compute
+    /// bound at the shape's efficiency, or HBM bound on its operands, plus launch cost.
+    /// FP8 adds the quantisation of its inputs as HBM traffic.
+    pub fn linear_gemm_s(&self, m: f64, n: f64, k: f64) -> f64 {
+        if m <= 0.0 || n <= 0.0 || k <= 0.0 {
+            return 0.0;
+        }
+        let flops = 2.0 * m * n * k;
+        let compute = flops / (self.gemm_flops * Self::gemm_shape_efficiency(m, n, k));
+        let elem_bytes = if self.fp8 { 1.0 } else { 2.0 };
+        let operand_bytes = elem_bytes * (m * k + k * n) + 2.0 * m * n;
+        let cast_bytes = if self.fp8 { cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n) } else { 0.0 };
+        let memory = operand_bytes / self.hbm_bytes_per_s;
+        compute.max(memory) + cast_bytes / self.hbm_bytes_per_s + cal::KERNEL_OVERHEAD_S
+    }
+
+    /// Time of `count` independent GEMMs of one shape (experts of a grouped GEMM): one
+    /// launch, each shape's efficiency.
+    pub fn grouped_gemm_s(&self, count: f64, m: f64, n: f64, k: f64) -> f64 {
+        if count <= 0.0 {
+            return 0.0;
+        }
+        count * (self.linear_gemm_s(m, n, k) - cal::KERNEL_OVERHEAD_S) + cal::KERNEL_OVERHEAD_S
+    }
+
+    /// Time of fused (flash) attention doing `flops` of matrix products in BF16
+    /// (attention stays in BF16 under FP8 training in Transformer Engine).
+    pub fn flash_attention_s(&self, flops: f64, head_dim: f64) -> f64 {
+        if flops <= 0.0 {
+            return 0.0;
+        }
+        let shape = head_dim / (head_dim + cal::GEMM_HALF_DIM);
+        flops / (self.bf16_gemm_flops * cal::FLASH_ATTENTION_EFFICIENCY * shape) + cal::KERNEL_OVERHEAD_S
+    }
+
+    /// Time of a memory-bound kernel moving `bytes` through HBM.
+    pub fn streaming_s(&self, bytes: f64, kernels: f64) -> f64 {
+        bytes / self.hbm_bytes_per_s + kernels * cal::KERNEL_OVERHEAD_S
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    #[test]
+    fn big_gemm_runs_near_the_measured_mamf() {
+        let d = Device::new(catalog::gpu("g", "h100-sxm").unwrap(), Precision::Bf16);
+        let (m, n, k) = (16384.0, 16384.0, 16384.0);
+        let t = d.linear_gemm_s(m, n, k);
+        let achieved = 2.0 * m * n * k / t;
+        assert!(achieved < 794.5e12 && achieved > 0.95 * 794.5e12 * 0.99, "{achieved}");
+    }
+
+    #[test]
+    fn small_gemm_is_memory_or_overhead_bound() {
+        let d = Device::new(catalog::gpu("g", "h100-sxm").unwrap(), Precision::Bf16);
+        let t = d.linear_gemm_s(16.0, 4096.0, 4096.0);
+        let achieved = 2.0 * 16.0 * 4096.0 * 4096.0 / t;
+        assert!(achieved < 0.1 * 989e12, "{achieved}");
+    }
+
+    #[test]
+    fn fp8_is_faster_than_bf16_on_big_gemms() {
+        let gpu = catalog::gpu("g", "h100-sxm").unwrap();
+        let b = Device::new(gpu, Precision::Bf16).linear_gemm_s(8192.0, 8192.0, 8192.0);
+        let f = Device::new(gpu, Precision::Fp8).linear_gemm_s(8192.0, 8192.0, 8192.0);
+        assert!(f < 0.75 * b, "{f} vs {b}");
+    }
+}

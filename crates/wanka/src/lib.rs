@@ -1,0 +1,22 @@
+//! wanka (万卡): a simulator and planner for training large language models on clusters
+//! of 1,000 to 1,000,000 GPUs.
+//!
+//! Data flow (shared/ARCHITECTURE.md): a scenario file is parsed and resolved
+//! ([`scenario`]), the model becomes per-layer operations ([`model`], [`step`]), the
+//! layout places groups on the fabric ([`parallel`], [`collective`]), and an evaluator
+//! turns it into a [`report::StepReport`]. [`validate`] compares predictions with
+//! published runs.
+
+pub mod calibration;
+pub mod catalog;
+pub mod collective;
+pub mod error;
+pub mod hardware;
+pub mod model;
+pub mod parallel;
+pub mod report;
+pub mod scenario;
+pub mod step;
+pub mod validate;
+
+pub use error::{Error, Result};

@@ -1,0 +1,614 @@
+//! The scenario file (SCENARIO.md): parsing, presets, `--set` overrides, Hugging Face
+//! import and validation. The result, [`Scenario`], is fully resolved and valid: later
+//! stages never re-check it.
+
+mod hf;
+mod parallel;
+
+pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, Recompute, Schedule, Values, KEYS as PARALLEL_KEYS};
+
+use crate::catalog::{self, GpuSpec};
+use crate::error::{Error, Result};
+use crate::model::{Activation, Architecture, AttentionKind, MlaDims, MoeDims, Position};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use wanka_net::FabricKind;
+
+/// Architecture keys of `[model]`, all optional: a preset or `config.json` fills them,
+/// keys written in the scenario override.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFields {
+    pub layers: Option<u64>,
+    pub hidden: Option<u64>,
+    pub ffn_hidden: Option<u64>,
+    pub heads: Option<u64>,
+    pub kv_heads: Option<u64>,
+    pub head_dim: Option<u64>,
+    pub vocab: Option<u64>,
+    pub seq_len: Option<u64>,
+    pub activation: Option<Activation>,
+    pub tied_embeddings: Option<bool>,
+    pub experts: Option<u64>,
+    pub top_k: Option<u64>,
+    pub shared_experts: Option<u64>,
+    pub expert_ffn_hidden: Option<u64>,
+    pub shared_expert_ffn_hidden: Option<u64>,
+    pub dense_layers: Option<u64>,
+    pub attention: Option<AttentionKind>,
+    pub kv_lora_rank: Option<u64>,
+    pub q_lora_rank: Option<u64>,
+    pub qk_rope_head_dim: Option<u64>,
+    pub qk_nope_head_dim: Option<u64>,
+    pub v_head_dim: Option<u64>,
+    pub position: Option<Position>,
+    pub bias: Option<bool>,
+}
+
+macro_rules! overlay_fields {
+    ($base:expr, $over:expr, $($f:ident),*) => {{
+        let mut out = $base.clone();
+        $( if $over.$f.is_some() { out.$f = $over.$f.clone(); } )*
+        out
+    }};
+}
+
+impl ModelFields {
+    /// `self` with every key that `over` sets replaced.
+    pub fn overlay(&self, over: &ModelFields) -> ModelFields {
+        overlay_fields!(
+            self, over, layers, hidden, ffn_hidden, heads, kv_heads, head_dim, vocab, seq_len, activation,
+            tied_embeddings, experts, top_k, shared_experts, expert_ffn_hidden, shared_expert_ffn_hidden,
+            dense_layers, attention, kv_lora_rank, q_lora_rank, qk_rope_head_dim, qk_nope_head_dim, v_head_dim,
+            position, bias
+        )
+    }
+
+    /// Resolves defaults and checks the architecture is consistent. `section` prefixes
+    /// key names in errors (`model`).
+    pub fn resolve(&self, section: &str) -> Result<Architecture> {
+        let key = |k: &str| format!("{section}.{k}");
+        let need = |v: Option<u64>, k: &str| -> Result<u64> {
+            match v {
+                None => Err(Error::missing(key(k), "set it, or name a preset / hf_config that has it")),
+                Some(0) => Err(Error::invalid(key(k), 0, "must be a positive integer")),
+                Some(x) => Ok(x),
+            }
+        };
+        let layers = need(self.layers, "layers")?;
+        let hidden = need(self.hidden, "hidden")?;
+        let heads = need(self.heads, "heads")?;
+        let vocab = need(self.vocab, "vocab")?;
+        let seq_len = need(self.seq_len, "seq_len")?;
+        let experts = self.experts.unwrap_or(0);
+        let ffn_hidden = match self.ffn_hidden {
+            Some(0) => return Err(Error::invalid(key("ffn_hidden"), 0, "must be a positive integer")),
+            Some(f) => f,
+            None if experts > 0 && self.dense_layers.unwrap_or(0) == 0 => self.expert_ffn_hidden.unwrap_or(0),
+            None => return Err(Error::missing(key("ffn_hidden"), "set it, or name a preset / hf_config that has it")),
+        };
+        let kv_heads = self.kv_heads.unwrap_or(heads);
+        if kv_heads == 0 || heads % kv_heads != 0 {
+            return Err(Error::invalid(key("kv_heads"), kv_heads, format!("must divide model.heads = {heads}")));
+        }
+        let attention = self.attention.unwrap_or(if kv_heads == heads { AttentionKind::Mha } else { AttentionKind::Gqa });
+        let mla = if attention == AttentionKind::Mla {
+            Some(MlaDims {
+                kv_lora_rank: need(self.kv_lora_rank, "kv_lora_rank")?,
+                q_lora_rank: self.q_lora_rank.unwrap_or(0),
+                qk_rope_head_dim: need(self.qk_rope_head_dim, "qk_rope_head_dim")?,
+                qk_nope_head_dim: need(self.qk_nope_head_dim, "qk_nope_head_dim")?,
+                v_head_dim: need(self.v_head_dim, "v_head_dim")?,
+            })
+        } else {
+            if attention == AttentionKind::Mha && kv_heads != heads {
+                return Err(Error::invalid(key("attention"), "\"mha\"", format!("MHA needs kv_heads = heads ({heads}), got kv_heads = {kv_heads}; use \"gqa\"")));
+            }
+            for (v, k) in [(self.kv_lora_rank, "kv_lora_rank"), (self.qk_rope_head_dim, "qk_rope_head_dim")] {
+                if v.is_some_and(|x| x > 0) {
+                    return Err(Error::invalid(key(k), v.unwrap_or(0), "applies only to attention = \"mla\""));
+                }
+            }
+            None
+        };
+        let head_dim = match self.head_dim {
+            Some(0) => return Err(Error::invalid(key("head_dim"), 0, "must be a positive integer")),
+            Some(d) => d,
+            None if mla.is_some() => mla.map(|m| m.qk_nope_head_dim + m.qk_rope_head_dim).unwrap_or(0),
+            None => {
+                if hidden % heads != 0 {
+                    return Err(Error::invalid(key("heads"), heads, format!("must divide model.hidden = {hidden} (or set model.head_dim)")));
+                }
+                hidden / heads
+            }
+        };
+        let moe = if experts > 0 {
+            let top_k = self.top_k.unwrap_or(0);
+            if top_k == 0 || top_k > experts {
+                return Err(Error::invalid(key("top_k"), top_k, format!("must be between 1 and model.experts = {experts}")));
+            }
+            let expert_ffn_hidden = need(self.expert_ffn_hidden, "expert_ffn_hidden")?;
+            let dense_layers = self.dense_layers.unwrap_or(0);
+            if dense_layers >= layers {
+                return Err(Error::invalid(key("dense_layers"), dense_layers, format!("must be below model.layers = {layers}")));
+            }
+            MoeDims {
+                experts,
+                top_k,
+                shared_experts: self.shared_experts.unwrap_or(0),
+                expert_ffn_hidden,
+                shared_ffn_hidden: self.shared_expert_ffn_hidden.unwrap_or(0),
+                dense_layers,
+            }
+        } else {
+            for (v, k) in [(self.top_k, "top_k"), (self.shared_experts, "shared_experts")] {
+                if v.is_some_and(|x| x > 0) {
+                    return Err(Error::invalid(key(k), v.unwrap_or(0), "needs model.experts > 0 (a dense model has no experts)"));
+                }
+            }
+            MoeDims::default()
+        };
+        Ok(Architecture {
+            layers,
+            hidden,
+            ffn_hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            vocab,
+            seq_len,
+            activation: self.activation.unwrap_or(Activation::Swiglu),
+            tied_embeddings: self.tied_embeddings.unwrap_or(false),
+            attention,
+            mla,
+            moe,
+            position: self.position.unwrap_or(Position::Rope),
+            bias: self.bias.unwrap_or(false),
+        })
+    }
+}
+
+/// `[cluster]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSection {
+    gpu: Option<String>,
+    gpus: Option<u64>,
+    gpus_per_node: Option<u64>,
+    nvlink_domain: Option<u64>,
+    nic_gbps: Option<f64>,
+    fabric: Option<FabricName>,
+    tiers: Option<u32>,
+    switch_radix: Option<u64>,
+    oversubscription: Option<f64>,
+    routing: Option<Routing>,
+    planes: Option<u32>,
+    pue: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum FabricName {
+    RailOptimized,
+    FatTree,
+    SingleSwitch,
+}
+
+/// How flows pick among equal-cost paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    Ecmp,
+    Adaptive,
+    Spray,
+}
+
+/// Numeric precision of the matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    Bf16,
+    /// FP16 with loss scaling: same tensor-core rate and bytes as BF16.
+    Fp16,
+    Fp8,
+}
+
+/// Attention implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttentionKernel {
+    /// Fused, tiled (FlashAttention 2/3, cuDNN): no `s×s` tensor in memory.
+    Flash,
+    /// `QKᵀ`, softmax, dropout and `AV` as separate kernels with the `s×s` scores in HBM
+    /// (Megatron-LM before FlashAttention, 2021).
+    Materialized,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainingSection {
+    precision: Option<Precision>,
+    tokens: Option<f64>,
+    max_global_batch_tokens: Option<f64>,
+    gpu_hour_usd: Option<f64>,
+    attention_kernel: Option<AttentionKernel>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReliabilitySection {
+    checkpoint_interval_s: Option<toml::Value>,
+}
+
+/// The resolved cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterConfig {
+    pub gpu: GpuSpec,
+    pub gpus: u64,
+    pub gpus_per_node: u64,
+    pub nvlink_domain: u64,
+    pub nic_gbps: f64,
+    pub fabric: FabricKind,
+    pub tiers: u32,
+    pub switch_radix: u64,
+    pub oversubscription: f64,
+    pub routing: Routing,
+    pub planes: u32,
+    pub pue: f64,
+}
+
+/// The resolved `[training]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingConfig {
+    pub precision: Precision,
+    pub tokens: f64,
+    pub max_global_batch_tokens: f64,
+    pub gpu_hour_usd: f64,
+    pub attention_kernel: AttentionKernel,
+}
+
+/// The resolved `[reliability]` (the goodput model reads the rest later).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReliabilityConfig {
+    /// `None` = "auto" (Young/Daly).
+    pub checkpoint_interval_s: Option<f64>,
+}
+
+/// A whole scenario: resolved, defaulted, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    /// The model preset id, or the config.json path, for reports.
+    pub model_source: String,
+    pub model: Architecture,
+    pub cluster: ClusterConfig,
+    pub parallel: ParallelConfig,
+    pub training: TrainingConfig,
+    pub reliability: ReliabilityConfig,
+}
+
+/// A scenario before the parallel layout is fixed: what `search` enumerates.
+#[derive(Debug, Clone)]
+pub struct ScenarioSpace {
+    pub name: String,
+    pub seed: u64,
+    pub model_source: String,
+    pub model: Architecture,
+    pub cluster: ClusterConfig,
+    pub parallel: ParallelSpace,
+    pub training: TrainingConfig,
+    pub reliability: ReliabilityConfig,
+}
+
+/// Documented defaults (SCENARIO.md).
+pub mod defaults {
+    /// Switch ports (a 64-port 400G switch: NVIDIA Quantum-2 QM9700, fabric.md §1.6).
+    pub const SWITCH_RADIX: u64 = 64;
+    /// PUE of a modern AI data hall (fabric.md §5.1 cites 1.1–1.3); 1.2 as in SCENARIO.md.
+    pub const PUE: f64 = 1.2;
+    /// 15T tokens: the Llama 3 pre-training budget (Dubey et al. 2024, §3.1).
+    pub const TRAINING_TOKENS: f64 = 15.6e12;
+    /// 16M tokens per step: Llama 3 405B's largest batch (Dubey et al. 2024, §3.4.1).
+    pub const MAX_GLOBAL_BATCH_TOKENS: f64 = 16.0 * 1024.0 * 1024.0;
+    /// USD per GPU-hour: mid-range 2025 rental price for H100 (fabric.md §5.2 lists
+    /// $1.8–5 per GPU-hour across providers).
+    pub const GPU_HOUR_USD: f64 = 2.0;
+}
+
+/// Reads and resolves a scenario file with `--set` overrides applied.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
+    load_space(path, overrides)?.into_single()
+}
+
+/// Reads a scenario whose `[parallel]` keys may be lists or "auto".
+pub fn load_space(path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    parse_space(&text, path, overrides)
+}
+
+/// Parses scenario text; `path` names it in errors and anchors relative `hf_config` paths.
+pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Scenario> {
+    parse_space(text, path, overrides)?.into_single()
+}
+
+fn parse_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Parse { path: path.display().to_string(), message: e.to_string().trim_end().to_string() }
+}
+
+/// Applies one `section.key=value` override to the document.
+fn apply_override(doc: &mut toml::Table, item: &str) -> Result<()> {
+    let Some((key, raw)) = item.split_once('=') else {
+        return Err(Error::invalid("--set", format!("{item:?}"), "expected section.key=value, e.g. parallel.tp=4"));
+    };
+    let key = key.trim();
+    let raw = raw.trim();
+    // A value is parsed as TOML (numbers, booleans, lists, quoted strings); anything
+    // else is taken as a bare string, so `--set cluster.gpu=h200` works unquoted.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::invalid("--set", format!("{item:?}"), "expected section.key=value, e.g. parallel.tp=4"));
+    }
+    let mut table = doc;
+    for part in &parts[..parts.len() - 1] {
+        let entry = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(Error::invalid("--set", format!("{item:?}"), format!("{part} is not a section"))),
+        };
+    }
+    table.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    seed: Option<u64>,
+    model: Option<toml::Table>,
+    cluster: Option<ClusterSection>,
+    #[serde(default)]
+    parallel: toml::Table,
+    #[serde(default)]
+    training: TrainingSection,
+    #[serde(default)]
+    reliability: ReliabilitySection,
+}
+
+/// Deserialises one section, naming it in the error.
+fn section<T: serde::de::DeserializeOwned>(path: &Path, name: &str, value: toml::Value) -> Result<T> {
+    value.try_into::<T>().map_err(|e| parse_error(path, format!("[{name}]: {}", e.to_string().trim_end())))
+}
+
+fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| parse_error(path, e))?;
+    for item in overrides {
+        apply_override(&mut doc, item)?;
+    }
+    // Check top-level keys and section types first, then each section on its own so an
+    // error names the section.
+    let mut top = toml::Table::new();
+    for (k, v) in &doc {
+        let placeholder = match (k.as_str(), v) {
+            ("cluster" | "training" | "reliability", toml::Value::Table(_)) => toml::Value::Table(toml::Table::new()),
+            _ => v.clone(),
+        };
+        top.insert(k.clone(), placeholder);
+    }
+    let raw: RawScenario = section(path, "top level", toml::Value::Table(top))?;
+    let cluster: ClusterSection = match doc.get("cluster") {
+        Some(v) => section(path, "cluster", v.clone())?,
+        None => return Err(Error::missing("cluster", "a [cluster] section with at least gpu and gpus")),
+    };
+    let training: TrainingSection =
+        doc.get("training").map(|v| section(path, "training", v.clone())).transpose()?.unwrap_or_default();
+    let reliability: ReliabilitySection =
+        doc.get("reliability").map(|v| section(path, "reliability", v.clone())).transpose()?.unwrap_or_default();
+    let _ = (raw.cluster, raw.training, raw.reliability);
+
+    let (model_source, model) = resolve_model(path, raw.model)?;
+    let cluster = resolve_cluster(cluster)?;
+    let training = resolve_training(training, &cluster)?;
+    let reliability = resolve_reliability(reliability)?;
+    let parallel = ParallelSpace::parse(&raw.parallel)?;
+    Ok(ScenarioSpace {
+        name: raw.name.unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()),
+        seed: raw.seed.unwrap_or(1),
+        model_source,
+        model,
+        cluster,
+        parallel,
+        training,
+        reliability,
+    })
+}
+
+fn resolve_model(path: &Path, table: Option<toml::Table>) -> Result<(String, Architecture)> {
+    let Some(mut table) = table else {
+        return Err(Error::missing("model", "a [model] section with a preset, an hf_config or the architecture keys"));
+    };
+    let take_string = |t: &mut toml::Table, k: &str| -> Result<Option<String>> {
+        match t.remove(k) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(Error::invalid(format!("model.{k}"), v, "expected a string")),
+        }
+    };
+    let preset = take_string(&mut table, "preset")?;
+    let hf_config = take_string(&mut table, "hf_config")?;
+    let explicit: ModelFields = section(path, "model", toml::Value::Table(table))?;
+    let (source, base) = match (&preset, &hf_config) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("model.hf_config", format!("{hf_config:?}"), "give either model.preset or model.hf_config, not both"))
+        }
+        (Some(p), None) => (p.clone(), catalog::model("model.preset", p)?.arch.clone()),
+        (None, Some(file)) => {
+            let file_path: PathBuf = path.parent().unwrap_or(Path::new(".")).join(file);
+            (file.clone(), hf::load(&file_path)?)
+        }
+        (None, None) => ("custom".to_string(), ModelFields::default()),
+    };
+    Ok((source, base.overlay(&explicit).resolve("model")?))
+}
+
+fn positive(key: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::invalid(key, v, "must be a positive number"))
+    }
+}
+
+fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
+    let Some(gpu_id) = c.gpu else {
+        return Err(Error::missing("cluster.gpu", "a catalog GPU id (`wanka catalog gpus`)"));
+    };
+    let gpu = catalog::gpu("cluster.gpu", &gpu_id)?.clone();
+    let gpus = match c.gpus {
+        None => return Err(Error::missing("cluster.gpus", "the number of GPUs in the job")),
+        Some(0) => return Err(Error::invalid("cluster.gpus", 0, "must be a positive integer")),
+        Some(g) => g,
+    };
+    let gpus_per_node = c.gpus_per_node.unwrap_or(gpu.nvlink_domain.min(8));
+    if gpus_per_node == 0 {
+        return Err(Error::invalid("cluster.gpus_per_node", 0, "must be a positive integer"));
+    }
+    if gpus > gpus_per_node && gpus % gpus_per_node != 0 {
+        return Err(Error::invalid("cluster.gpus", gpus, format!("must be a multiple of cluster.gpus_per_node = {gpus_per_node} (whole nodes)")));
+    }
+    let nvlink_domain = c.nvlink_domain.unwrap_or(gpu.nvlink_domain);
+    if nvlink_domain == 0 || nvlink_domain % gpus_per_node != 0 {
+        return Err(Error::invalid(
+            "cluster.nvlink_domain",
+            nvlink_domain,
+            format!("must be a positive multiple of cluster.gpus_per_node = {gpus_per_node} (8 for HGX, 72 for NVL72)"),
+        ));
+    }
+    let nic_gbps = positive("cluster.nic_gbps", c.nic_gbps.unwrap_or(gpu.nic_gbps))?;
+    let fabric = match c.fabric.unwrap_or(FabricName::RailOptimized) {
+        FabricName::RailOptimized => FabricKind::RailOptimized,
+        FabricName::FatTree => FabricKind::FatTree,
+        FabricName::SingleSwitch => FabricKind::SingleSwitch,
+    };
+    let switch_radix = c.switch_radix.unwrap_or(defaults::SWITCH_RADIX);
+    if switch_radix < 4 || switch_radix % 2 != 0 {
+        return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
+    }
+    let tiers = match c.tiers {
+        Some(t) if (1..=3).contains(&t) => t,
+        Some(t) => return Err(Error::invalid("cluster.tiers", t, "must be 1, 2 or 3")),
+        None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
+    };
+    let oversubscription = c.oversubscription.unwrap_or(1.0);
+    if !(oversubscription.is_finite() && oversubscription >= 1.0) {
+        return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));
+    }
+    let planes = c.planes.unwrap_or(1);
+    if planes == 0 {
+        return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
+    }
+    let pue = c.pue.unwrap_or(defaults::PUE);
+    if !(pue.is_finite() && pue >= 1.0) {
+        return Err(Error::invalid("cluster.pue", pue, "must be a number >= 1 (facility power over IT power)"));
+    }
+    Ok(ClusterConfig {
+        gpu,
+        gpus,
+        gpus_per_node,
+        nvlink_domain,
+        nic_gbps,
+        fabric,
+        tiers,
+        switch_radix,
+        oversubscription,
+        routing: c.routing.unwrap_or(Routing::Ecmp),
+        planes,
+        pue,
+    })
+}
+
+/// Fewest switch tiers whose reach holds every GPU.
+fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) -> u32 {
+    if fabric == FabricKind::SingleSwitch {
+        return 1;
+    }
+    for t in 1..=3u32 {
+        let half = radix / 2;
+        let reach = match fabric {
+            FabricKind::RailOptimized => half.saturating_pow(t - 1).saturating_mul(radix).saturating_mul(gpus_per_node),
+            _ => half.saturating_pow(t).saturating_mul(if t > 1 { 2 } else { 1 }),
+        };
+        if reach >= gpus {
+            return t;
+        }
+    }
+    3
+}
+
+fn resolve_training(t: TrainingSection, cluster: &ClusterConfig) -> Result<TrainingConfig> {
+    let precision = t.precision.unwrap_or(Precision::Bf16);
+    if precision == Precision::Fp8 && cluster.gpu.fp8_flops <= 0.0 {
+        return Err(Error::invalid(
+            "training.precision",
+            "\"fp8\"",
+            format!("{} has no FP8 tensor cores; use \"bf16\"", cluster.gpu.id),
+        ));
+    }
+    Ok(TrainingConfig {
+        precision,
+        tokens: positive("training.tokens", t.tokens.unwrap_or(defaults::TRAINING_TOKENS))?,
+        max_global_batch_tokens: positive(
+            "training.max_global_batch_tokens",
+            t.max_global_batch_tokens.unwrap_or(defaults::MAX_GLOBAL_BATCH_TOKENS),
+        )?,
+        gpu_hour_usd: match t.gpu_hour_usd {
+            Some(v) if !(v.is_finite() && v >= 0.0) => {
+                return Err(Error::invalid("training.gpu_hour_usd", v, "must be a number >= 0"))
+            }
+            v => v.unwrap_or(defaults::GPU_HOUR_USD),
+        },
+        attention_kernel: t.attention_kernel.unwrap_or(AttentionKernel::Flash),
+    })
+}
+
+fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
+    let checkpoint_interval_s = match r.checkpoint_interval_s {
+        None => None,
+        Some(toml::Value::String(s)) if s == "auto" => None,
+        Some(toml::Value::Integer(i)) if i > 0 => Some(i as f64),
+        Some(toml::Value::Float(f)) if f.is_finite() && f > 0.0 => Some(f),
+        Some(v) => {
+            return Err(Error::invalid("reliability.checkpoint_interval_s", v, "must be \"auto\" or a positive number of seconds"))
+        }
+    };
+    Ok(ReliabilityConfig { checkpoint_interval_s })
+}
+
+impl ScenarioSpace {
+    /// The single scenario when every `[parallel]` key has one value.
+    pub fn into_single(self) -> Result<Scenario> {
+        let parallel = self.parallel.single()?;
+        self.with_parallel(parallel)
+    }
+
+    /// A scenario with this layout, validated against the model and cluster.
+    pub fn with_parallel(&self, parallel: parallel::ParallelChoice) -> Result<Scenario> {
+        let parallel = ParallelConfig::resolve(parallel, &self.model, &self.cluster, self.training.max_global_batch_tokens)?;
+        Ok(Scenario {
+            name: self.name.clone(),
+            seed: self.seed,
+            model_source: self.model_source.clone(),
+            model: self.model.clone(),
+            cluster: self.cluster.clone(),
+            parallel,
+            training: self.training.clone(),
+            reliability: self.reliability.clone(),
+        })
+    }
+}

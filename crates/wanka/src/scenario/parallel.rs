@@ -1,0 +1,339 @@
+//! `[parallel]`: the layout. For `simulate` each key holds one value; for `search` a key
+//! may hold a list or "auto". Validation against the model and cluster lives here.
+
+use super::ClusterConfig;
+use crate::error::{Error, Result};
+use crate::model::Architecture;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Activation recomputation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recompute {
+    None,
+    /// Recompute only attention's core (Korthikanti et al. 2022, §4.2).
+    Selective,
+    /// Recompute every layer's forward from its input.
+    Full,
+}
+
+/// Pipeline schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    #[serde(rename = "1f1b")]
+    OneFOneB,
+    Interleaved,
+    ZeroBubble,
+    Dualpipe,
+}
+
+impl Recompute {
+    pub const ALL: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
+}
+impl Schedule {
+    pub const ALL: [Schedule; 4] = [Schedule::OneFOneB, Schedule::Interleaved, Schedule::ZeroBubble, Schedule::Dualpipe];
+}
+
+/// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
+pub const KEYS: [&str; 15] = [
+    "tp",
+    "pp",
+    "vpp",
+    "cp",
+    "ep",
+    "dp",
+    "zero",
+    "sequence_parallel",
+    "recompute",
+    "micro_batch",
+    "global_batch",
+    "schedule",
+    "tp_comm_overlap",
+    "overlap_grad_reduce",
+    "overlap_param_gather",
+];
+
+/// The values a key may take in a search.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// Every valid value.
+    Auto,
+    List(Vec<toml::Value>),
+}
+
+/// `[parallel]` as written: a set of values per key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParallelSpace {
+    pub keys: BTreeMap<&'static str, Values>,
+}
+
+/// One layout as written: keys left out are `None` and take defaults in [`ParallelConfig::resolve`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParallelChoice {
+    pub tp: Option<u64>,
+    pub pp: Option<u64>,
+    pub vpp: Option<u64>,
+    pub cp: Option<u64>,
+    pub ep: Option<u64>,
+    pub dp: Option<u64>,
+    pub zero: Option<u8>,
+    pub sequence_parallel: Option<bool>,
+    pub recompute: Option<Recompute>,
+    pub micro_batch: Option<u64>,
+    pub global_batch: Option<u64>,
+    pub schedule: Option<Schedule>,
+    pub tp_comm_overlap: Option<bool>,
+    pub overlap_grad_reduce: Option<bool>,
+    pub overlap_param_gather: Option<bool>,
+}
+
+impl ParallelSpace {
+    pub fn parse(table: &toml::Table) -> Result<ParallelSpace> {
+        let mut keys = BTreeMap::new();
+        for (k, v) in table {
+            let Some(key) = KEYS.iter().find(|name| **name == k.as_str()) else {
+                return Err(Error::invalid(format!("parallel.{k}"), v, format!("unknown key; valid: {}", KEYS.join(", "))));
+            };
+            let values = match v {
+                toml::Value::String(s) if s == "auto" => Values::Auto,
+                toml::Value::Array(items) if items.is_empty() => {
+                    return Err(Error::invalid(format!("parallel.{k}"), v, "an empty list allows nothing; give at least one value or \"auto\""))
+                }
+                toml::Value::Array(items) => Values::List(items.clone()),
+                other => Values::List(vec![other.clone()]),
+            };
+            keys.insert(*key, values);
+        }
+        // Type-check every listed value now, so errors appear before any search.
+        for (k, v) in &keys {
+            if let Values::List(items) = v {
+                for item in items {
+                    let mut t = toml::Table::new();
+                    t.insert(k.to_string(), item.clone());
+                    choice_from_table(t)?;
+                }
+            }
+        }
+        Ok(ParallelSpace { keys })
+    }
+
+    /// The single layout of a `simulate` scenario.
+    pub fn single(&self) -> Result<ParallelChoice> {
+        let mut t = toml::Table::new();
+        for (k, v) in &self.keys {
+            match v {
+                Values::List(items) if items.len() == 1 => {
+                    t.insert(k.to_string(), items[0].clone());
+                }
+                Values::Auto => {
+                    return Err(Error::invalid(format!("parallel.{k}"), "\"auto\"", "simulate needs one value; use `wanka search` to explore"))
+                }
+                Values::List(items) => {
+                    return Err(Error::invalid(
+                        format!("parallel.{k}"),
+                        toml::Value::Array(items.clone()),
+                        "simulate needs one value; use `wanka search` to explore a list",
+                    ))
+                }
+            }
+        }
+        choice_from_table(t)
+    }
+}
+
+fn choice_from_table(t: toml::Table) -> Result<ParallelChoice> {
+    let shown = t.iter().map(|(k, v)| format!("parallel.{k} = {v}")).collect::<Vec<_>>().join(", ");
+    toml::Value::Table(t).try_into::<ParallelChoice>().map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.trim_end();
+        Error::Parse { path: "[parallel]".into(), message: format!("{shown}: {msg}") }
+    })
+}
+
+/// A validated layout.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ParallelConfig {
+    pub tp: u64,
+    pub pp: u64,
+    pub vpp: u64,
+    pub cp: u64,
+    pub ep: u64,
+    pub dp: u64,
+    pub zero: u8,
+    pub sequence_parallel: bool,
+    pub recompute: Recompute,
+    pub micro_batch: u64,
+    pub global_batch: u64,
+    pub schedule: Schedule,
+    /// Overlap TP collectives with the neighbouring GEMMs (Megatron `--tp-comm-overlap`).
+    pub tp_comm_overlap: bool,
+    /// Overlap the DP gradient reduction with backward (`--overlap-grad-reduce`).
+    pub overlap_grad_reduce: bool,
+    /// Overlap the ZeRO parameter all-gather with forward (`--overlap-param-gather`).
+    pub overlap_param_gather: bool,
+}
+
+impl ParallelConfig {
+    /// Micro-batches each pipeline runs per step.
+    pub fn microbatches(&self) -> u64 {
+        self.global_batch / (self.micro_batch * self.dp)
+    }
+
+    /// GPUs of one model replica.
+    pub fn model_parallel(&self) -> u64 {
+        self.tp * self.pp * self.cp
+    }
+
+    /// Fills defaults and checks the layout against the model and the cluster.
+    /// `max_batch_tokens` sets the default global batch: the largest multiple of
+    /// `micro_batch × dp` sequences within it (at least one per DP rank).
+    pub fn resolve(c: ParallelChoice, model: &Architecture, cluster: &ClusterConfig, max_batch_tokens: f64) -> Result<ParallelConfig> {
+        let pos = |v: Option<u64>, key: &str, default: u64| -> Result<u64> {
+            match v {
+                Some(0) => Err(Error::invalid(format!("parallel.{key}"), 0, "must be a positive integer")),
+                Some(x) => Ok(x),
+                None => Ok(default),
+            }
+        };
+        let tp = pos(c.tp, "tp", 1)?;
+        let pp = pos(c.pp, "pp", 1)?;
+        let vpp = pos(c.vpp, "vpp", 1)?;
+        let cp = pos(c.cp, "cp", 1)?;
+        let ep = pos(c.ep, "ep", 1)?;
+        let gpus = cluster.gpus;
+        let mp = tp * pp * cp;
+        if gpus % mp != 0 {
+            return Err(Error::invalid(
+                "parallel.tp",
+                tp,
+                format!("tp × pp × cp = {tp} × {pp} × {cp} = {mp} does not divide cluster.gpus = {gpus}"),
+            ));
+        }
+        let dp = match c.dp {
+            None => gpus / mp,
+            Some(d) if d * mp == gpus => d,
+            Some(d) => {
+                return Err(Error::invalid(
+                    "parallel.dp",
+                    d,
+                    format!("tp × pp × cp × dp must equal cluster.gpus = {gpus}; dp = {} would (or leave dp out)", gpus / mp),
+                ))
+            }
+        };
+        if model.heads % tp != 0 {
+            return Err(Error::invalid("parallel.tp", tp, format!("does not divide model.heads = {}", model.heads)));
+        }
+        if model.kv_heads % tp != 0 && tp % model.kv_heads != 0 {
+            return Err(Error::invalid(
+                "parallel.tp",
+                tp,
+                format!("must divide model.kv_heads = {} or be a multiple of it (KV heads replicated)", model.kv_heads),
+            ));
+        }
+        let stages = pp * vpp;
+        // Megatron allows the first and last stage one layer fewer to make room for the
+        // embedding and the LM head (--account-for-embedding/loss-in-pipeline-split);
+        // Llama 3 405B uses exactly that (126 layers on 16 stages).
+        if model.layers % stages != 0 && (model.layers + 2) % stages != 0 {
+            return Err(Error::invalid(
+                "parallel.pp",
+                pp,
+                format!(
+                    "pp × vpp = {pp} × {vpp} = {stages} divides neither model.layers = {} nor layers + 2 (first and last stage one layer short)",
+                    model.layers
+                ),
+            ));
+        }
+        if cp > 1 && model.seq_len % (2 * cp) != 0 {
+            return Err(Error::invalid(
+                "parallel.cp",
+                cp,
+                format!("2 × cp must divide model.seq_len = {} (load-balanced causal chunks)", model.seq_len),
+            ));
+        }
+        if ep > 1 {
+            if !model.is_moe() {
+                return Err(Error::invalid("parallel.ep", ep, "expert parallelism needs a MoE model (model.experts > 0)"));
+            }
+            if model.moe.experts % ep != 0 {
+                return Err(Error::invalid("parallel.ep", ep, format!("does not divide model.experts = {}", model.moe.experts)));
+            }
+            if (dp * cp) % ep != 0 {
+                return Err(Error::invalid("parallel.ep", ep, format!("must divide dp × cp = {} (experts are sharded within data-parallel ranks)", dp * cp)));
+            }
+        }
+        let zero = c.zero.unwrap_or(1);
+        if zero > 3 {
+            return Err(Error::invalid("parallel.zero", zero, "must be 0, 1, 2 or 3"));
+        }
+        let micro_batch = pos(c.micro_batch, "micro_batch", 1)?;
+        let per_step = micro_batch * dp;
+        let global_batch = match c.global_batch {
+            Some(0) => return Err(Error::invalid("parallel.global_batch", 0, "must be a positive integer")),
+            Some(g) => g,
+            None => {
+                let max_seqs = (max_batch_tokens / model.seq_len as f64).floor() as u64;
+                (max_seqs / per_step).max(1) * per_step
+            }
+        };
+        if global_batch % per_step != 0 {
+            return Err(Error::invalid(
+                "parallel.global_batch",
+                global_batch,
+                format!("must be a multiple of micro_batch × dp = {micro_batch} × {dp} = {per_step}"),
+            ));
+        }
+        let schedule = match c.schedule {
+            Some(s) => s,
+            None if vpp > 1 => Schedule::Interleaved,
+            None => Schedule::OneFOneB,
+        };
+        let m = global_batch / per_step;
+        match schedule {
+            Schedule::Interleaved if vpp < 2 => {
+                return Err(Error::invalid("parallel.schedule", "\"interleaved\"", "needs parallel.vpp >= 2 model chunks per pipeline rank"))
+            }
+            Schedule::Interleaved if pp < 2 => {
+                return Err(Error::invalid("parallel.schedule", "\"interleaved\"", "needs parallel.pp >= 2"))
+            }
+            Schedule::OneFOneB | Schedule::ZeroBubble if vpp > 1 => {
+                return Err(Error::invalid("parallel.vpp", vpp, "vpp > 1 needs schedule = \"interleaved\""))
+            }
+            Schedule::Dualpipe if pp % 2 != 0 || pp < 2 => {
+                return Err(Error::invalid("parallel.schedule", "\"dualpipe\"", format!("needs an even parallel.pp >= 2, got pp = {pp}")))
+            }
+            Schedule::Dualpipe if vpp != 1 => {
+                return Err(Error::invalid("parallel.vpp", vpp, "dualpipe places two chunks per rank itself; leave vpp = 1"))
+            }
+            Schedule::Dualpipe if m < 2 * pp => {
+                return Err(Error::invalid(
+                    "parallel.global_batch",
+                    global_batch,
+                    format!("dualpipe needs at least 2 × pp = {} micro-batches per pipeline, this gives {m}", 2 * pp),
+                ))
+            }
+            _ => {}
+        }
+        let sequence_parallel = c.sequence_parallel.unwrap_or(tp > 1) && tp > 1;
+        Ok(ParallelConfig {
+            tp,
+            pp,
+            vpp,
+            cp,
+            ep,
+            dp,
+            zero,
+            sequence_parallel,
+            recompute: c.recompute.unwrap_or(Recompute::None),
+            micro_batch,
+            global_batch,
+            schedule,
+            tp_comm_overlap: c.tp_comm_overlap.unwrap_or(false) && tp > 1,
+            overlap_grad_reduce: c.overlap_grad_reduce.unwrap_or(true),
+            overlap_param_gather: c.overlap_param_gather.unwrap_or(true),
+        })
+    }
+}

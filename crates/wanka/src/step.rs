@@ -1,0 +1,8 @@
+//! One training step: per-layer costs of compute and communication on one GPU, then the
+//! analytic evaluation (pipeline schedule, overlap rules, optimizer).
+
+pub mod analytic;
+mod layer;
+
+pub use analytic::{evaluate, simulate};
+pub use layer::{LayerCost, StageCost};

@@ -1,0 +1,207 @@
+//! The analytic fidelity: closed forms for the pipeline schedule and for what overlaps.
+//!
+//! Step time = Σ micro-batches × (busiest stage's compute + its exposed TP/CP/EP)
+//!           + pipeline bubble + exposed PP and DP communication + optimizer + overhead.
+
+use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
+use crate::calibration as cal;
+use crate::collective::CollectiveOp;
+use crate::hardware::Device;
+use crate::parallel::memory::{memory, stage_params, StageParams};
+use crate::parallel::{self, moe_layers_in, Groups, StageLayout};
+use crate::report::{Breakdown, ExposedComm, StepReport};
+use crate::scenario::{Precision, Recompute, Scenario, Schedule};
+use wanka_net::Fabric;
+
+/// Evaluates a scenario, building its fabric.
+pub fn simulate(s: &Scenario) -> StepReport {
+    let fabric = parallel::fabric(&s.cluster);
+    evaluate(s, &fabric)
+}
+
+/// Bytes of a gradient or parameter on the wire (BF16).
+const WIRE_BYTES: f64 = 2.0;
+
+/// Evaluates a scenario on a fabric built for its cluster (search reuses one fabric).
+pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
+    let p = &s.parallel;
+    let m = &s.model;
+    let device = Device::new(&s.cluster.gpu, s.training.precision);
+    let groups = Groups::new(fabric, p, parallel::has_nvls(&s.cluster));
+    let layout = StageLayout::new(s);
+
+    // Per-layer costs, once per layer kind.
+    let dense = layer_cost(s, &device, &groups, false);
+    let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
+    let stage = |first: u64, layers: u64| -> StageCost {
+        let n_moe = moe_layers_in(s, first, layers) as f64;
+        let mut c = StageCost::default();
+        c.add_layers(s, &dense, layers as f64 - n_moe);
+        c.add_layers(s, &moe, n_moe);
+        c
+    };
+    let add = |a: StageCost, b: StageCost| StageCost {
+        compute_s: a.compute_s + b.compute_s,
+        fwd_compute_s: a.fwd_compute_s + b.fwd_compute_s,
+        bwd_compute_s: a.bwd_compute_s + b.bwd_compute_s,
+        tp_s: a.tp_s + b.tp_s,
+        cp_s: a.cp_s + b.cp_s,
+        ep_s: a.ep_s + b.ep_s,
+    };
+    let head = head_cost(s, &device, &groups);
+    let embed = embedding_cost(s, &device);
+    let last_first_layer = m.layers - layout.last_stage_layers;
+    let busiest = if p.pp == 1 {
+        add(add(stage(0, m.layers), head), embed)
+    } else {
+        let first = add(stage(0, layout.first_stage_layers), embed);
+        let middle = stage(layout.first_stage_layers, layout.middle_stage_layers);
+        let last = add(stage(last_first_layer, layout.last_stage_layers), head);
+        [first, middle, last].into_iter().fold(first, |a, b| if b.total_s() > a.total_s() { b } else { a })
+    };
+
+    // --- Pipeline ------------------------------------------------------------------
+    let mb = p.microbatches() as f64;
+    let per_mb = busiest.total_s();
+    let ppf = p.pp as f64;
+    let t_f = busiest.fwd_compute_s + 0.5 * (busiest.tp_s + busiest.cp_s + busiest.ep_s);
+    let mut ep_per_mb = busiest.ep_s;
+    let bubble = match p.schedule {
+        Schedule::OneFOneB => (ppf - 1.0) * per_mb,
+        Schedule::Interleaved => (ppf - 1.0) / p.vpp as f64 * per_mb,
+        // ZB-H1 (Qi et al. 2024): (p−1)(F + B − W), with the backward split evenly
+        // into input-gradient B and weight-gradient W.
+        Schedule::ZeroBubble => (ppf - 1.0) * t_f,
+        // DualPipe (DeepSeek-V3 Table 2): (PP/2 − 1)(F&B + B − 3W) ≈ (PP/2 − 1)·F, and the
+        // EP all-to-all of one chunk hides behind the other chunk's compute.
+        Schedule::Dualpipe => {
+            ep_per_mb = (busiest.ep_s - busiest.compute_s).max(0.0);
+            (ppf / 2.0 - 1.0) * t_f
+        }
+    };
+    let per_mb = per_mb - busiest.ep_s + ep_per_mb;
+    let pipeline = mb * per_mb;
+
+    // --- PP point-to-point -----------------------------------------------------------
+    let pp_exposed = if p.pp > 1 {
+        let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
+        let act_bytes = (p.micro_batch * m.seq_len / p.cp) as f64 * m.hidden as f64 * WIRE_BYTES / sp;
+        let hop = groups.pp.time_s(CollectiveOp::SendRecv, act_bytes);
+        // Fill and drain put 2(p−1) hops on the critical path; without interleaving,
+        // Megatron's blocking receive also waits once per micro-batch and direction.
+        let steady = if p.schedule == Schedule::Interleaved { 0.0 } else { 2.0 * mb * hop };
+        2.0 * (ppf - 1.0) * hop + steady
+    } else {
+        0.0
+    };
+
+    // --- DP gradients and parameters ------------------------------------------------
+    let first_params = stage_params(s, 0, layout.first_stage_layers, true, p.pp == 1);
+    let last_params = stage_params(s, last_first_layer, layout.last_stage_layers, p.pp == 1, true);
+    let params = if first_params.total() >= last_params.total() { first_params } else { last_params };
+    let dp_size = p.dp * p.cp;
+    let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, dp_size);
+
+    // --- Optimizer -----------------------------------------------------------------------
+    let optimizer = device.streaming_s(optimizer_params * cal::OPTIMIZER_BYTES_PER_PARAM, 4.0);
+
+    let breakdown = Breakdown {
+        compute: mb * busiest.compute_s,
+        bubble,
+        exposed_comm: ExposedComm {
+            tp: mb * busiest.tp_s,
+            cp: mb * busiest.cp_s,
+            ep: mb * ep_per_mb,
+            pp: pp_exposed,
+            dp: dp_exposed,
+        },
+        optimizer,
+        overhead: cal::STEP_OVERHEAD_S,
+    };
+    let step_time_s = pipeline + bubble + pp_exposed + dp_exposed + optimizer + cal::STEP_OVERHEAD_S;
+    debug_assert!((breakdown.total() - step_time_s).abs() <= 1e-9 * step_time_s.max(1.0));
+
+    // --- Throughput ----------------------------------------------------------------------
+    let tokens_per_step = (p.global_batch * m.seq_len) as f64;
+    let tokens_per_s = tokens_per_step / step_time_s;
+    let gpus = s.cluster.gpus as f64;
+    let tokens_per_s_per_gpu = tokens_per_s / gpus;
+    let model_flops_per_token = m.model_flops_per_token();
+    let forward_layers_flops = model_flops_per_token / 3.0 - m.lm_head_flops_per_token();
+    let hardware_flops_per_token = model_flops_per_token
+        + match p.recompute {
+            Recompute::None => 0.0,
+            Recompute::Selective => m.layers as f64 * m.attention_core_flops_per_token(),
+            Recompute::Full => forward_layers_flops,
+        };
+    let peak = match s.training.precision {
+        Precision::Fp8 => s.cluster.gpu.fp8_flops,
+        _ => s.cluster.gpu.bf16_flops,
+    };
+    let model_flops_per_gpu = model_flops_per_token * tokens_per_s_per_gpu;
+    let hardware_flops_per_gpu = hardware_flops_per_token * tokens_per_s_per_gpu;
+    StepReport {
+        step_time_s,
+        tokens_per_step,
+        tokens_per_s,
+        tokens_per_s_per_gpu,
+        model_flops_per_token,
+        model_tflops_per_gpu: model_flops_per_gpu / 1e12,
+        mfu: model_flops_per_gpu / peak,
+        hardware_flops_per_token,
+        hardware_tflops_per_gpu: hardware_flops_per_gpu / 1e12,
+        hfu: hardware_flops_per_gpu / peak,
+        memory: memory(s),
+        breakdown_s: breakdown,
+        comm_fraction: breakdown.exposed_comm.total() / step_time_s,
+        microbatches: p.microbatches(),
+    }
+}
+
+/// Exposed DP communication per step and the number of parameters this GPU's
+/// optimizer updates.
+///
+/// - ZeRO 0: all-reduce of the gradients after the last micro-batch's backward.
+/// - ZeRO 1/2 (Megatron distributed optimizer, FSDP SHARD_GRAD_OP): reduce-scatter of
+///   the gradients once per step, all-gather of the updated parameters.
+/// - ZeRO 3 (DeepSpeed/FSDP full sharding): per micro-batch, all-gather the parameters
+///   before forward and again before backward, reduce-scatter the gradients.
+///
+/// With `overlap_grad_reduce` the gradient reduction hides behind the backward of the
+/// last micro-batch; with `overlap_param_gather` the all-gather behind the next forward.
+fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost, dp: u64) -> (f64, f64) {
+    let p = &s.parallel;
+    if dp <= 1 && p.ep <= 1 {
+        return (0.0, params.total());
+    }
+    let dense_bytes = params.dense * WIRE_BYTES;
+    let expert_bytes = params.experts * WIRE_BYTES;
+    let time = |op: CollectiveOp| -> f64 { g.dp.time_s(op, dense_bytes) + g.expert_dp.time_s(op, expert_bytes) };
+    // The last gradient bucket is reduced after the backward ends; it cannot overlap.
+    let last_bucket = (cal::DP_BUCKET_PARAMS / params.total().max(1.0)).min(1.0);
+    let expert_dp = (dp / p.ep).max(1) as f64;
+    let sharded_params = params.dense / dp as f64 + params.experts / expert_dp;
+    let mb = p.microbatches() as f64;
+    match p.zero {
+        0 => {
+            let ar = time(CollectiveOp::AllReduce);
+            let exposed = if p.overlap_grad_reduce { (ar - stage.bwd_compute_s).max(ar * last_bucket) } else { ar };
+            (exposed, params.total())
+        }
+        1 | 2 => {
+            let rs = time(CollectiveOp::ReduceScatter);
+            let ag = time(CollectiveOp::AllGather);
+            let rs_exposed = if p.overlap_grad_reduce { (rs - stage.bwd_compute_s).max(rs * last_bucket) } else { rs };
+            let ag_exposed = if p.overlap_param_gather { (ag - stage.fwd_compute_s).max(ag * last_bucket) } else { ag };
+            (rs_exposed + ag_exposed, sharded_params)
+        }
+        _ => {
+            let rs = time(CollectiveOp::ReduceScatter);
+            let ag = time(CollectiveOp::AllGather);
+            // Prefetching overlaps each gather with the compute of the same pass.
+            let fwd = (ag - stage.fwd_compute_s).max(0.0);
+            let bwd = (ag + rs - stage.bwd_compute_s).max(0.0);
+            (mb * (fwd + bwd), sharded_params)
+        }
+    }
+}

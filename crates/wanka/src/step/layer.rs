@@ -1,0 +1,264 @@
+//! Cost of one transformer layer for one micro-batch on one GPU: the GEMMs, attention,
+//! element-wise kernels, and the TP / CP / EP collectives that belong to the layer.
+//! Every byte count of a collective is computed here once; the evaluators read it.
+
+use crate::collective::CollectiveOp;
+use crate::hardware::Device;
+use crate::model::Activation;
+use crate::parallel::Groups;
+use crate::scenario::{AttentionKernel, Recompute, Scenario};
+
+/// Bytes per element of activations on the wire and in HBM (BF16).
+const ACT_BYTES: f64 = 2.0;
+
+/// Time of one layer for one micro-batch, split by what can overlap with what.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LayerCost {
+    /// Forward compute: GEMMs, attention and element-wise kernels.
+    pub fwd_s: f64,
+    /// Backward compute (data and weight gradients).
+    pub bwd_s: f64,
+    /// Forward recomputed inside backward (selective: attention core; full: everything).
+    pub recompute_s: f64,
+    /// Of `fwd_s`, the linear-layer GEMMs (what TP communication can hide behind).
+    pub gemm_fwd_s: f64,
+    /// Of `fwd_s`, the attention core (what the CP ring exchange can hide behind).
+    pub attn_fwd_s: f64,
+    /// TP collectives of the forward pass (a backward has the same).
+    pub tp_fwd_s: f64,
+    /// CP ring exchange of K/V in the forward pass; backward moves twice as much.
+    pub cp_fwd_s: f64,
+    /// EP dispatch + combine all-to-alls of the forward pass; backward the same.
+    pub ep_fwd_s: f64,
+}
+
+impl LayerCost {
+    /// Exposed TP time of forward + backward (+ recomputed forward).
+    pub fn tp_exposed_s(&self, s: &Scenario) -> f64 {
+        let passes = if s.parallel.recompute == Recompute::Full { 3.0 } else { 2.0 };
+        let per_pass = if s.parallel.tp_comm_overlap {
+            // Overlapped with the GEMMs of the same pass (userbuffers / TE comm-GEMM overlap).
+            (self.tp_fwd_s - self.gemm_fwd_s).max(0.0)
+        } else {
+            self.tp_fwd_s
+        };
+        passes * per_pass
+    }
+
+    /// Exposed CP time: the ring exchange overlaps attention of the previous chunk.
+    pub fn cp_exposed_s(&self) -> f64 {
+        (self.cp_fwd_s - self.attn_fwd_s).max(0.0) + (2.0 * self.cp_fwd_s - 2.5 * self.attn_fwd_s).max(0.0)
+    }
+
+    /// Exposed EP time (forward and backward; a recomputed forward repeats the dispatch).
+    pub fn ep_exposed_s(&self, s: &Scenario) -> f64 {
+        let passes = if s.parallel.recompute == Recompute::Full { 3.0 } else { 2.0 };
+        passes * self.ep_fwd_s
+    }
+}
+
+/// Costs of one pipeline stage for one micro-batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageCost {
+    /// Pure compute, forward + backward + recompute.
+    pub compute_s: f64,
+    pub fwd_compute_s: f64,
+    pub bwd_compute_s: f64,
+    pub tp_s: f64,
+    pub cp_s: f64,
+    pub ep_s: f64,
+}
+
+impl StageCost {
+    /// Everything one micro-batch keeps this stage busy for.
+    pub fn total_s(&self) -> f64 {
+        self.compute_s + self.tp_s + self.cp_s + self.ep_s
+    }
+
+    pub fn add_layers(&mut self, s: &Scenario, layer: &LayerCost, count: f64) {
+        if count <= 0.0 {
+            return;
+        }
+        self.fwd_compute_s += count * layer.fwd_s;
+        self.bwd_compute_s += count * (layer.bwd_s + layer.recompute_s);
+        self.compute_s += count * (layer.fwd_s + layer.bwd_s + layer.recompute_s);
+        self.tp_s += count * layer.tp_exposed_s(s);
+        self.cp_s += count * layer.cp_exposed_s();
+        self.ep_s += count * layer.ep_exposed_s(s);
+    }
+}
+
+/// Cost of one layer (dense or MoE) for one micro-batch on one GPU.
+pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> LayerCost {
+    let m = &s.model;
+    let p = &s.parallel;
+    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
+    let tp = p.tp as f64;
+    let sp = if p.sequence_parallel { tp } else { 1.0 };
+    let h = m.hidden as f64;
+    let q = m.q_width() as f64;
+    let vw = m.v_width() as f64;
+    let heads = m.heads as f64 / tp;
+
+    // --- Linear layers (forward) -------------------------------------------------
+    let mut gemm = 0.0;
+    match m.mla {
+        None => {
+            let kv = (m.kv_heads * m.head_dim) as f64;
+            gemm += d.linear_gemm_s(tokens, (q + 2.0 * kv) / tp, h);
+        }
+        Some(mla) => {
+            let qk = (mla.qk_nope_head_dim + mla.qk_rope_head_dim) as f64;
+            if mla.q_lora_rank > 0 {
+                let r = mla.q_lora_rank as f64;
+                gemm += d.linear_gemm_s(tokens, r, h) + d.linear_gemm_s(tokens, heads * qk, r);
+            } else {
+                gemm += d.linear_gemm_s(tokens, heads * qk, h);
+            }
+            let r = mla.kv_lora_rank as f64;
+            gemm += d.linear_gemm_s(tokens, r + mla.qk_rope_head_dim as f64, h)
+                + d.linear_gemm_s(tokens, heads * (mla.qk_nope_head_dim + mla.v_head_dim) as f64, r);
+        }
+    }
+    gemm += d.linear_gemm_s(tokens, h, vw / tp);
+    let gated = m.activation == Activation::Swiglu;
+    let up = if gated { 2.0 } else { 1.0 };
+    let mlp = |tok: f64, f: f64| -> f64 { d.linear_gemm_s(tok, up * f / tp, h) + d.linear_gemm_s(tok, h, f / tp) };
+    let mut mlp_elems = 0.0; // intermediate elements of the MLP, for element-wise work
+    let mut ep_fwd_s = 0.0;
+    if moe_layer {
+        let e = m.moe.experts as f64;
+        let top_k = m.moe.top_k as f64;
+        let fe = m.moe.expert_ffn_hidden as f64;
+        let local_experts = e / p.ep as f64;
+        // Balanced routing: each GPU's experts receive tokens·top_k assignments.
+        let per_expert = tokens * top_k * p.ep as f64 / e;
+        gemm += d.linear_gemm_s(tokens / sp, e, h); // router
+        gemm += d.grouped_gemm_s(local_experts, per_expert, up * fe / tp, h)
+            + d.grouped_gemm_s(local_experts, per_expert, h, fe / tp);
+        mlp_elems += tokens * top_k * fe / tp;
+        let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
+        if shared > 0.0 {
+            gemm += mlp(tokens, shared);
+            mlp_elems += tokens * shared / tp;
+        }
+        // Dispatch and combine: every token's hidden state goes to top_k experts and back.
+        let a2a_bytes = tokens / sp * top_k * h * ACT_BYTES;
+        ep_fwd_s = 2.0 * g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes);
+    } else {
+        gemm += mlp(tokens, m.ffn_hidden as f64);
+        mlp_elems += tokens * m.ffn_hidden as f64 / tp;
+    }
+
+    // --- Attention core ----------------------------------------------------------
+    let qk_dim = m.qk_head_dim() as f64;
+    let v_dim = (m.v_width() / m.heads) as f64;
+    let seq = m.seq_len as f64;
+    let (attn_fwd, attn_bwd, attn_elem_bytes) = match s.training.attention_kernel {
+        AttentionKernel::Flash => {
+            // Causal: each query sees on average half the keys (CP splits are load-balanced).
+            let flops = 2.0 * tokens * (seq / 2.0) * heads * (qk_dim + v_dim);
+            // FlashAttention's backward does 5 matmuls to the forward's 2.
+            (d.flash_attention_s(flops, qk_dim), d.flash_attention_s(2.5 * flops, qk_dim), 0.0)
+        }
+        AttentionKernel::Materialized => {
+            // Batched GEMMs over the full s×s scores, then softmax, dropout, and their
+            // element-wise passes over the scores (≈ 11 bytes per score).
+            let batch = p.micro_batch as f64 * heads;
+            let rows = seq / p.cp as f64;
+            let fwd = d.grouped_gemm_s(batch, rows, seq, qk_dim) + d.grouped_gemm_s(batch, rows, v_dim, seq);
+            let scores = batch * rows * seq;
+            (fwd, 2.0 * fwd, 11.0 * scores)
+        }
+    };
+
+    // --- Element-wise kernels ----------------------------------------------------
+    // Two norms (read + write), two residual adds (read 2, write 1), rotary on Q and K,
+    // the MLP activation (gated: read 2, write 1; plain: read 1, write 1).
+    let kv_w = match m.mla {
+        Some(_) => q,
+        None => (m.kv_heads * m.head_dim) as f64,
+    };
+    let norm_resid = (2.0 * 2.0 + 2.0 * 3.0) * tokens * h / sp;
+    let rope = 2.0 * tokens * (q + kv_w) / tp;
+    let act = (if gated { 3.0 } else { 2.0 }) * mlp_elems;
+    let moe_permute = if moe_layer { 4.0 * tokens * m.moe.top_k as f64 * h / sp } else { 0.0 };
+    let elem_fwd_bytes = ACT_BYTES * (norm_resid + rope + act + moe_permute) + ACT_BYTES * attn_elem_bytes / 2.0;
+    let elem_fwd = d.streaming_s(elem_fwd_bytes, 8.0);
+    let elem_bwd = d.streaming_s(2.0 * elem_fwd_bytes, 16.0);
+
+    // --- TP collectives ----------------------------------------------------------
+    let tensor = tokens * h * ACT_BYTES;
+    let tp_fwd_s = if p.tp > 1 {
+        if p.sequence_parallel {
+            2.0 * (g.tp.time_s(CollectiveOp::AllGather, tensor) + g.tp.time_s(CollectiveOp::ReduceScatter, tensor))
+        } else {
+            2.0 * g.tp.time_s(CollectiveOp::AllReduce, tensor)
+        }
+    } else {
+        0.0
+    };
+
+    // --- CP ring exchange of K and V ----------------------------------------------
+    let cp_fwd_s = if p.cp > 1 {
+        // K is kv_w wide; V is kv_w wide too for MHA/GQA, heads·v_head_dim for MLA.
+        let v_w = if m.mla.is_some() { vw } else { kv_w };
+        let kv_bytes = tokens * (kv_w + v_w) / tp * ACT_BYTES;
+        (p.cp - 1) as f64 * g.cp.time_s(CollectiveOp::SendRecv, kv_bytes)
+    } else {
+        0.0
+    };
+
+    let fwd_s = gemm + attn_fwd + elem_fwd;
+    let recompute_s = match p.recompute {
+        Recompute::None => 0.0,
+        Recompute::Selective => attn_fwd,
+        Recompute::Full => fwd_s,
+    };
+    LayerCost {
+        fwd_s,
+        bwd_s: 2.0 * gemm + attn_bwd + elem_bwd,
+        recompute_s,
+        gemm_fwd_s: gemm,
+        attn_fwd_s: attn_fwd,
+        tp_fwd_s,
+        cp_fwd_s,
+        ep_fwd_s,
+    }
+}
+
+/// Forward and backward of the LM head and loss on the last stage (plus the final norm).
+pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
+    let m = &s.model;
+    let p = &s.parallel;
+    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
+    let tp = p.tp as f64;
+    let h = m.hidden as f64;
+    let v = m.vocab as f64 / tp;
+    let gemm = d.linear_gemm_s(tokens, v, h);
+    // Softmax cross-entropy over FP32 logits: write, read for max/sum, read for loss and
+    // gradient, write gradient.
+    let ce = d.streaming_s(4.0 * 4.0 * tokens * v, 4.0);
+    let tensor = tokens * h * ACT_BYTES;
+    let tp_s = if p.tp > 1 {
+        if p.sequence_parallel {
+            g.tp.time_s(CollectiveOp::AllGather, tensor) + g.tp.time_s(CollectiveOp::ReduceScatter, tensor)
+        } else {
+            2.0 * g.tp.time_s(CollectiveOp::AllReduce, tensor)
+        }
+    } else {
+        0.0
+    };
+    let fwd = gemm + ce / 2.0;
+    let bwd = 2.0 * gemm + ce / 2.0;
+    StageCost { compute_s: fwd + bwd, fwd_compute_s: fwd, bwd_compute_s: bwd, tp_s, cp_s: 0.0, ep_s: 0.0 }
+}
+
+/// The embedding lookup and its gradient on the first stage.
+pub fn embedding_cost(s: &Scenario, d: &Device) -> StageCost {
+    let tokens = (s.parallel.micro_batch * s.model.seq_len / s.parallel.cp) as f64;
+    let bytes = tokens * s.model.hidden as f64 * ACT_BYTES;
+    let fwd = d.streaming_s(2.0 * bytes, 1.0);
+    let bwd = d.streaming_s(3.0 * bytes, 1.0);
+    StageCost { compute_s: fwd + bwd, fwd_compute_s: fwd, bwd_compute_s: bwd, ..Default::default() }
+}
