@@ -1,1 +1,137 @@
-fn main() {}
+//! The `wanka` binary: parse arguments, call the library, print. Bad input exits with
+//! status 2 and a message naming the key; nothing else is printed on stdout then.
+
+mod output;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "wanka", version, about = "Simulate and plan LLM training on 1k-1M GPU clusters")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Fidelity {
+    Analytic,
+    Event,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One training step: time, throughput, MFU, memory, breakdown.
+    Simulate {
+        /// Scenario file (TOML, see SCENARIO.md).
+        file: PathBuf,
+        /// Override a key: --set parallel.tp=4 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value = "analytic")]
+        fidelity: Fidelity,
+    },
+    /// Every published measurement wanka carries, predicted beside published.
+    Validate {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value = "analytic")]
+        fidelity: Fidelity,
+    },
+    /// What is built in: GPUs, models.
+    Catalog {
+        #[arg(value_enum, default_value = "gpus")]
+        what: CatalogKind,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CatalogKind {
+    Gpus,
+    Models,
+}
+
+/// An error the user caused (bad file, bad key): exit status 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn usage(e: wanka::Error) -> anyhow::Error {
+    anyhow::Error::new(UsageError(e.to_string()))
+}
+
+fn event_unavailable() -> anyhow::Error {
+    anyhow::Error::new(UsageError(
+        "--fidelity event: the event-driven fidelity is not built yet (issue 4); use --fidelity analytic".into(),
+    ))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Simulate { file, set, json, fidelity } => {
+            if fidelity == Fidelity::Event {
+                return Err(event_unavailable());
+            }
+            let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
+            let report = wanka::step::simulate(&scenario);
+            if json {
+                output::print_json(&output::simulate_json(&scenario, &report))?;
+            } else {
+                print!("{}", output::simulate_table(&scenario, &report));
+            }
+        }
+        Command::Validate { json, fidelity } => {
+            if fidelity == Fidelity::Event {
+                return Err(event_unavailable());
+            }
+            let v = wanka::validate::validate();
+            if json {
+                output::print_json(&v)?;
+            } else {
+                print!("{}", output::validate_table(&v));
+            }
+        }
+        Command::Catalog { what, json } => match (what, json) {
+            (CatalogKind::Gpus, true) => output::print_json(&wanka::catalog::gpus())?,
+            (CatalogKind::Gpus, false) => print!("{}", output::gpus_table()),
+            (CatalogKind::Models, true) => output::print_json(&output::models_json())?,
+            (CatalogKind::Models, false) => print!("{}", output::models_table()),
+        },
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -91,12 +91,19 @@ impl StageLayout {
         if layers % stages == 0 {
             let per = layers / p.pp;
             StageLayout { first_stage_layers: per, middle_stage_layers: per, last_stage_layers: per }
-        } else {
+        } else if (layers + 2) % stages == 0 {
             // (layers + 2) / stages per virtual stage; the first virtual stage of rank 0
             // and the last virtual stage of the last rank are one layer short.
             let per_virtual = (layers + 2) / stages;
             let per = per_virtual * p.vpp;
             StageLayout { first_stage_layers: per - 1, middle_stage_layers: per, last_stage_layers: per - 1 }
+        } else {
+            // Uneven: the busiest ranks hold ceil(layers / stages) per virtual stage; the
+            // first and last take the remainder's shortfall.
+            let per = layers.div_ceil(stages) * p.vpp;
+            let rest = layers.saturating_sub(per * (p.pp - 2).max(0));
+            let edge = rest.div_ceil(2).min(per);
+            StageLayout { first_stage_layers: edge, middle_stage_layers: per, last_stage_layers: rest - edge }
         }
     }
 

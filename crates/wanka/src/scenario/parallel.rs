@@ -234,17 +234,15 @@ impl ParallelConfig {
             ));
         }
         let stages = pp * vpp;
-        // Megatron allows the first and last stage one layer fewer to make room for the
-        // embedding and the LM head (--account-for-embedding/loss-in-pipeline-split);
-        // Llama 3 405B uses exactly that (126 layers on 16 stages).
-        if model.layers % stages != 0 && (model.layers + 2) % stages != 0 {
+        // Even splits are best; Megatron also allows the first and last stage one layer
+        // fewer (room for the embedding and LM head, as Llama 3 405B does: 126 layers on
+        // 16 stages) and, with --decoder-first/last-pipeline-num-layers, any uneven
+        // split (DeepSeek-V3: 61 layers on 16 stages). The busiest stage sets the pace.
+        if stages > model.layers {
             return Err(Error::invalid(
                 "parallel.pp",
                 pp,
-                format!(
-                    "pp × vpp = {pp} × {vpp} = {stages} divides neither model.layers = {} nor layers + 2 (first and last stage one layer short)",
-                    model.layers
-                ),
+                format!("pp × vpp = {pp} × {vpp} = {stages} pipeline stages exceed model.layers = {}", model.layers),
             ));
         }
         if cp > 1 && model.seq_len % (2 * cp) != 0 {

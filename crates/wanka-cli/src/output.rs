@@ -1,0 +1,242 @@
+//! Terminal tables and JSON documents. SI in JSON, human units on the terminal.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use wanka::report::StepReport;
+use wanka::scenario::Scenario;
+use wanka::validate::Validation;
+
+pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(v)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `1.3 TiB`, `42.0 GiB`, `512 MiB`.
+pub fn bytes(b: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v.abs() >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", UNITS[i])
+}
+
+/// `42.1 ms`, `3.20 s`, `15 µs`.
+pub fn seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
+
+/// `405.9 B`, `12.9 M`.
+pub fn count(n: f64) -> String {
+    if n >= 1e12 {
+        format!("{:.2} T", n / 1e12)
+    } else if n >= 1e9 {
+        format!("{:.1} B", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// The simulate document: the scenario's identity, then SCENARIO.md's keys.
+pub fn simulate_json(s: &Scenario, r: &StepReport) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("name".into(), json!(s.name));
+        map.insert("fidelity".into(), json!("analytic"));
+        map.insert("gpus".into(), json!(s.cluster.gpus));
+        map.insert("parallel".into(), serde_json::to_value(&s.parallel).unwrap_or(Value::Null));
+        map.insert("global_batch".into(), json!(s.parallel.global_batch));
+    }
+    v
+}
+
+pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
+    let p = &s.parallel;
+    let params = s.model.params();
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka simulate: {} (analytic)", s.name);
+    let _ = writeln!(
+        o,
+        "  model    {} ({} parameters, {} active), seq {}",
+        s.model_source,
+        count(params.total),
+        count(params.active),
+        s.model.seq_len
+    );
+    let _ = writeln!(
+        o,
+        "  cluster  {} × {} ({} per node, NVLink domain {}, {} Gb/s NIC, {:?} {} tiers)",
+        s.cluster.gpus, s.cluster.gpu.id, s.cluster.gpus_per_node, s.cluster.nvlink_domain, s.cluster.nic_gbps, s.cluster.fabric, s.cluster.tiers
+    );
+    let _ = writeln!(
+        o,
+        "  layout   TP {} · PP {} (vpp {}, {:?}) · CP {} · EP {} · DP {} · ZeRO {} · SP {} · recompute {:?}",
+        p.tp, p.pp, p.vpp, p.schedule, p.cp, p.ep, p.dp, p.zero, p.sequence_parallel, p.recompute
+    );
+    let _ = writeln!(
+        o,
+        "  batch    {} sequences ({} tokens), micro-batch {}, {} micro-batches per pipeline",
+        p.global_batch,
+        count(r.tokens_per_step),
+        p.micro_batch,
+        r.microbatches
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  step time        {}", seconds(r.step_time_s));
+    let _ = writeln!(o, "  tokens/s         {} ({:.0} per GPU)", count(r.tokens_per_s), r.tokens_per_s_per_gpu);
+    let _ = writeln!(o, "  MFU              {:.1}%  ({:.0} model TFLOP/s per GPU)", 100.0 * r.mfu, r.model_tflops_per_gpu);
+    let _ = writeln!(o, "  HFU              {:.1}%  ({:.0} hardware TFLOP/s per GPU)", 100.0 * r.hfu, r.hardware_tflops_per_gpu);
+    let _ = writeln!(o);
+    let b = &r.breakdown_s;
+    let pct = |x: f64| 100.0 * x / r.step_time_s;
+    let _ = writeln!(o, "  where the step goes");
+    let rows: [(&str, f64); 10] = [
+        ("compute", b.compute),
+        ("pipeline bubble", b.bubble),
+        ("exposed TP comm", b.exposed_comm.tp),
+        ("exposed CP comm", b.exposed_comm.cp),
+        ("exposed EP comm", b.exposed_comm.ep),
+        ("exposed PP comm", b.exposed_comm.pp),
+        ("exposed DP comm", b.exposed_comm.dp),
+        ("optimizer", b.optimizer),
+        ("overhead", b.overhead),
+        ("total", r.step_time_s),
+    ];
+    for (name, t) in rows {
+        let _ = writeln!(o, "    {name:<18} {:>10}  {:>5.1}%", seconds(t), pct(t));
+    }
+    let m = &r.memory;
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  memory per GPU (busiest stage)");
+    for (name, x) in [
+        ("weights", m.weights_bytes),
+        ("gradients", m.gradients_bytes),
+        ("optimizer", m.optimizer_bytes),
+        ("activations", m.activations_bytes),
+        ("runtime reserve", m.reserved_bytes),
+    ] {
+        let _ = writeln!(o, "    {name:<18} {:>10}", bytes(x));
+    }
+    let _ = writeln!(
+        o,
+        "    {:<18} {:>10} of {}  {}",
+        "total",
+        bytes(m.total_bytes),
+        bytes(m.capacity_bytes),
+        if m.fits { "fits" } else { "DOES NOT FIT" }
+    );
+    o
+}
+
+pub fn validate_table(v: &Validation) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka validate: predicted against published tokens/s per GPU\n");
+    let _ = writeln!(o, "  {:<44} {:>10} {:>10} {:>8}", "row", "published", "predicted", "error");
+    let mut group = String::new();
+    for r in &v.rows {
+        if r.group != group {
+            group = r.group.clone();
+            let _ = writeln!(o, "  [{group}]");
+        }
+        let _ = writeln!(
+            o,
+            "  {:<44} {:>10.0} {:>10.0} {:>+7.1}%",
+            r.id, r.published_tokens_per_s_per_gpu, r.predicted_tokens_per_s_per_gpu, r.error_pct
+        );
+    }
+    let _ = writeln!(o, "\n  MAPE by group");
+    for g in &v.groups {
+        let _ = writeln!(o, "    {:<54} {:>3} rows {:>6.1}%", g.group, g.rows, g.mape_pct);
+    }
+    let _ = writeln!(o, "    {:<54} {:>3} rows {:>6.1}%  (worst row {:.1}%)", "all", v.rows.len(), v.mape_pct, v.max_abs_error_pct);
+    if !v.skipped.is_empty() {
+        let _ = writeln!(o, "\n  not represented");
+        for s in &v.skipped {
+            let _ = writeln!(o, "    {:<44} {}", s.id, s.reason);
+        }
+    }
+    o
+}
+
+pub fn gpus_table() -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<10} {:>9} {:>9} {:>9} {:>10} {:>11} {:>6} {:>6} {:>6}",
+        "id", "BF16 TF/s", "FP8 TF/s", "HBM", "HBM TB/s", "NVLink GB/s", "domain", "NIC Gb", "TDP W"
+    );
+    for g in wanka::catalog::gpus() {
+        let _ = writeln!(
+            o,
+            "{:<10} {:>9.0} {:>9.0} {:>9} {:>10.2} {:>11.0} {:>6} {:>6.0} {:>6.0}",
+            g.id,
+            g.bf16_flops / 1e12,
+            g.fp8_flops / 1e12,
+            format!("{:.0} GB", g.hbm_bytes / 1e9),
+            g.hbm_bytes_per_s / 1e12,
+            g.nvlink_bytes_per_s / 1e9,
+            g.nvlink_domain,
+            g.nic_gbps,
+            g.tdp_w
+        );
+    }
+    o
+}
+
+pub fn models_json() -> Value {
+    let models: Vec<Value> = wanka::catalog::models()
+        .iter()
+        .filter_map(|m| {
+            let a = m.arch.resolve("model").ok()?;
+            let p = a.params();
+            Some(json!({
+                "id": m.id,
+                "name": m.name,
+                "params": p.total,
+                "active_params": p.active,
+                "published_params": m.published_params,
+                "source": m.source,
+                "architecture": a,
+            }))
+        })
+        .collect();
+    Value::Array(models)
+}
+
+pub fn models_table() -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{:<16} {:>7} {:>7} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9}", "id", "layers", "hidden", "heads", "kv", "ffn", "experts", "params", "active");
+    for m in wanka::catalog::models() {
+        let Ok(a) = m.arch.resolve("model") else { continue };
+        let p = a.params();
+        let experts = if a.is_moe() { format!("{}/{}", a.moe.top_k, a.moe.experts) } else { "-".into() };
+        let _ = writeln!(
+            o,
+            "{:<16} {:>7} {:>7} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9}",
+            m.id,
+            a.layers,
+            a.hidden,
+            a.heads,
+            a.kv_heads,
+            a.ffn_hidden,
+            experts,
+            count(p.total),
+            count(p.active)
+        );
+    }
+    o
+}
