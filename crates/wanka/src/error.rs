@@ -9,7 +9,7 @@ pub enum Error {
     #[error("cannot read {path}: {reason}")]
     Io { path: String, reason: String },
     /// The file is not valid TOML/JSON, or a key has the wrong type or is unknown.
-    #[error("{path}: {message}")]
+    #[error("{}", if path.starts_with('[') { message.clone() } else { format!("{path}: {message}") })]
     Parse { path: String, message: String },
     /// A key holds a value that is not allowed.
     #[error("{key} = {value}: {expected}")]

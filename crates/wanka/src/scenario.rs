@@ -72,9 +72,29 @@ impl ModelFields {
             match v {
                 None => Err(Error::missing(key(k), "set it, or name a preset / hf_config that has it")),
                 Some(0) => Err(Error::invalid(key(k), 0, "must be a positive integer")),
-                Some(x) => Ok(x),
+                Some(x) => at_most(&key(k), x, MAX_INT),
             }
         };
+        for (v, k) in [
+            (self.ffn_hidden, "ffn_hidden"),
+            (self.kv_heads, "kv_heads"),
+            (self.head_dim, "head_dim"),
+            (self.experts, "experts"),
+            (self.top_k, "top_k"),
+            (self.shared_experts, "shared_experts"),
+            (self.expert_ffn_hidden, "expert_ffn_hidden"),
+            (self.shared_expert_ffn_hidden, "shared_expert_ffn_hidden"),
+            (self.dense_layers, "dense_layers"),
+            (self.kv_lora_rank, "kv_lora_rank"),
+            (self.q_lora_rank, "q_lora_rank"),
+            (self.qk_rope_head_dim, "qk_rope_head_dim"),
+            (self.qk_nope_head_dim, "qk_nope_head_dim"),
+            (self.v_head_dim, "v_head_dim"),
+        ] {
+            if let Some(x) = v {
+                at_most(&key(k), x, MAX_INT)?;
+            }
+        }
         let layers = need(self.layers, "layers")?;
         let hidden = need(self.hidden, "hidden")?;
         let heads = need(self.heads, "heads")?;
@@ -165,6 +185,19 @@ impl ModelFields {
             position: self.position.unwrap_or(Position::Rope),
             bias: self.bias.unwrap_or(false),
         })
+    }
+}
+
+/// Largest integer any size or count may take (2^24 = 16,777,216: above every real
+/// model dimension and GPU count, and small enough that products of three never overflow).
+pub const MAX_INT: u64 = 1 << 24;
+
+/// Checks an integer against [`MAX_INT`]-style bounds.
+pub(crate) fn at_most(key: &str, v: u64, max: u64) -> Result<u64> {
+    if v > max {
+        Err(Error::invalid(key, v, format!("must be at most {max}")))
+    } else {
+        Ok(v)
     }
 }
 
@@ -381,9 +414,22 @@ struct RawScenario {
     reliability: ReliabilitySection,
 }
 
-/// Deserialises one section, naming it in the error.
+/// Deserialises one section, naming the key in the error: serde reports
+/// "invalid type: …\nin `gpus`", which becomes "cluster.gpus: invalid type: …".
 fn section<T: serde::de::DeserializeOwned>(path: &Path, name: &str, value: toml::Value) -> Result<T> {
-    value.try_into::<T>().map_err(|e| parse_error(path, format!("[{name}]: {}", e.to_string().trim_end())))
+    value.try_into::<T>().map_err(|e| serde_error(path, name, &e.to_string()))
+}
+
+pub(crate) fn serde_error(path: &Path, section: &str, message: &str) -> Error {
+    let message = message.trim_end();
+    match message.rsplit_once("\nin `") {
+        Some((what, key)) => {
+            let key = key.trim_end_matches('`');
+            Error::Parse { path: path.display().to_string(), message: format!("{section}.{key}: {what}") }
+        }
+        None if section == "top level" => parse_error(path, message),
+        None => parse_error(path, format!("[{section}]: {message}")),
+    }
 }
 
 fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
@@ -445,12 +491,20 @@ fn resolve_model(path: &Path, table: Option<toml::Table>) -> Result<(String, Arc
     let explicit: ModelFields = section(path, "model", toml::Value::Table(table))?;
     let (source, base) = match (&preset, &hf_config) {
         (Some(_), Some(_)) => {
-            return Err(Error::invalid("model.hf_config", format!("{hf_config:?}"), "give either model.preset or model.hf_config, not both"))
+            return Err(Error::invalid(
+                "model.hf_config",
+                format!("{:?}", hf_config.clone().unwrap_or_default()),
+                "give either model.preset or model.hf_config, not both",
+            ))
         }
         (Some(p), None) => (p.clone(), catalog::model("model.preset", p)?.arch.clone()),
         (None, Some(file)) => {
             let file_path: PathBuf = path.parent().unwrap_or(Path::new(".")).join(file);
-            (file.clone(), hf::load(&file_path)?)
+            let fields = hf::load(&file_path).map_err(|e| match e {
+                Error::Io { path, reason } => Error::invalid("model.hf_config", format!("{file:?}"), format!("cannot read {path}: {reason}")),
+                other => other,
+            })?;
+            (file.clone(), fields)
         }
         (None, None) => ("custom".to_string(), ModelFields::default()),
     };
@@ -473,16 +527,16 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
     let gpus = match c.gpus {
         None => return Err(Error::missing("cluster.gpus", "the number of GPUs in the job")),
         Some(0) => return Err(Error::invalid("cluster.gpus", 0, "must be a positive integer")),
-        Some(g) => g,
+        Some(g) => at_most("cluster.gpus", g, MAX_INT)?,
     };
-    let gpus_per_node = c.gpus_per_node.unwrap_or(gpu.nvlink_domain.min(8));
+    let gpus_per_node = at_most("cluster.gpus_per_node", c.gpus_per_node.unwrap_or(gpu.nvlink_domain.min(8)), 1024)?;
     if gpus_per_node == 0 {
         return Err(Error::invalid("cluster.gpus_per_node", 0, "must be a positive integer"));
     }
     if gpus > gpus_per_node && gpus % gpus_per_node != 0 {
         return Err(Error::invalid("cluster.gpus", gpus, format!("must be a multiple of cluster.gpus_per_node = {gpus_per_node} (whole nodes)")));
     }
-    let nvlink_domain = c.nvlink_domain.unwrap_or(gpu.nvlink_domain);
+    let nvlink_domain = at_most("cluster.nvlink_domain", c.nvlink_domain.unwrap_or(gpu.nvlink_domain), 1 << 16)?;
     if nvlink_domain == 0 || nvlink_domain % gpus_per_node != 0 {
         return Err(Error::invalid(
             "cluster.nvlink_domain",
@@ -496,7 +550,7 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         FabricName::FatTree => FabricKind::FatTree,
         FabricName::SingleSwitch => FabricKind::SingleSwitch,
     };
-    let switch_radix = c.switch_radix.unwrap_or(defaults::SWITCH_RADIX);
+    let switch_radix = at_most("cluster.switch_radix", c.switch_radix.unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
     if switch_radix < 4 || switch_radix % 2 != 0 {
         return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
     }
@@ -506,15 +560,15 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
     };
     let oversubscription = c.oversubscription.unwrap_or(1.0);
-    if !(oversubscription.is_finite() && oversubscription >= 1.0) {
+    if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {
         return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));
     }
-    let planes = c.planes.unwrap_or(1);
+    let planes = at_most("cluster.planes", c.planes.unwrap_or(1) as u64, 64)? as u32;
     if planes == 0 {
         return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
     }
     let pue = c.pue.unwrap_or(defaults::PUE);
-    if !(pue.is_finite() && pue >= 1.0) {
+    if !(pue.is_finite() && (1.0..=100.0).contains(&pue)) {
         return Err(Error::invalid("cluster.pue", pue, "must be a number >= 1 (facility power over IT power)"));
     }
     Ok(ClusterConfig {

@@ -149,6 +149,7 @@ fn choice_from_table(t: toml::Table) -> Result<ParallelChoice> {
     toml::Value::Table(t).try_into::<ParallelChoice>().map_err(|e| {
         let msg = e.to_string();
         let msg = msg.trim_end();
+        let msg = msg.rsplit_once("\nin `").map(|(what, _)| what).unwrap_or(msg);
         Error::Parse { path: "[parallel]".into(), message: format!("{shown}: {msg}") }
     })
 }
@@ -194,7 +195,7 @@ impl ParallelConfig {
         let pos = |v: Option<u64>, key: &str, default: u64| -> Result<u64> {
             match v {
                 Some(0) => Err(Error::invalid(format!("parallel.{key}"), 0, "must be a positive integer")),
-                Some(x) => Ok(x),
+                Some(x) => super::at_most(&format!("parallel.{key}"), x, super::MAX_INT),
                 None => Ok(default),
             }
         };
@@ -204,8 +205,8 @@ impl ParallelConfig {
         let cp = pos(c.cp, "cp", 1)?;
         let ep = pos(c.ep, "ep", 1)?;
         let gpus = cluster.gpus;
-        let mp = tp * pp * cp;
-        if gpus % mp != 0 {
+        let mp = tp.saturating_mul(pp).saturating_mul(cp);
+        if mp > gpus || gpus % mp != 0 {
             return Err(Error::invalid(
                 "parallel.tp",
                 tp,
@@ -214,7 +215,7 @@ impl ParallelConfig {
         }
         let dp = match c.dp {
             None => gpus / mp,
-            Some(d) if d * mp == gpus => d,
+            Some(d) if d.checked_mul(mp) == Some(gpus) => d,
             Some(d) => {
                 return Err(Error::invalid(
                     "parallel.dp",
@@ -233,7 +234,7 @@ impl ParallelConfig {
                 format!("must divide model.kv_heads = {} or be a multiple of it (KV heads replicated)", model.kv_heads),
             ));
         }
-        let stages = pp * vpp;
+        let stages = pp.saturating_mul(vpp);
         // Even splits are best; Megatron also allows the first and last stage one layer
         // fewer (room for the embedding and LM head, as Llama 3 405B does: 126 layers on
         // 16 stages) and, with --decoder-first/last-pipeline-num-layers, any uneven
@@ -259,7 +260,7 @@ impl ParallelConfig {
             if model.moe.experts % ep != 0 {
                 return Err(Error::invalid("parallel.ep", ep, format!("does not divide model.experts = {}", model.moe.experts)));
             }
-            if (dp * cp) % ep != 0 {
+            if (dp.saturating_mul(cp)) % ep != 0 {
                 return Err(Error::invalid("parallel.ep", ep, format!("must divide dp × cp = {} (experts are sharded within data-parallel ranks)", dp * cp)));
             }
         }
@@ -268,10 +269,10 @@ impl ParallelConfig {
             return Err(Error::invalid("parallel.zero", zero, "must be 0, 1, 2 or 3"));
         }
         let micro_batch = pos(c.micro_batch, "micro_batch", 1)?;
-        let per_step = micro_batch * dp;
+        let per_step = micro_batch.saturating_mul(dp);
         let global_batch = match c.global_batch {
             Some(0) => return Err(Error::invalid("parallel.global_batch", 0, "must be a positive integer")),
-            Some(g) => g,
+            Some(g) => super::at_most("parallel.global_batch", g, 1 << 40)?,
             None => {
                 let max_seqs = (max_batch_tokens / model.seq_len as f64).floor() as u64;
                 (max_seqs / per_step).max(1) * per_step

@@ -1,0 +1,167 @@
+//! Drives the real `wanka` binary: every example, every malformed scenario, JSON keys,
+//! determinism.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wanka(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wanka")).args(args).output().expect("wanka runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 6, "examples/ holds {} scenarios", v.len());
+    v
+}
+
+/// Every key SCENARIO.md promises in `simulate --json`.
+const SIMULATE_KEYS: &[&str] = &[
+    "step_time_s",
+    "tokens_per_step",
+    "tokens_per_s",
+    "tokens_per_s_per_gpu",
+    "model_flops_per_token",
+    "model_tflops_per_gpu",
+    "mfu",
+    "hardware_tflops_per_gpu",
+    "hfu",
+    "memory",
+    "breakdown_s",
+    "comm_fraction",
+];
+const MEMORY_KEYS: &[&str] =
+    &["weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "total_bytes", "capacity_bytes", "fits"];
+const EXPOSED_KEYS: &[&str] = &["tp", "cp", "ep", "pp", "dp"];
+
+#[test]
+fn every_example_simulates_with_all_keys() {
+    for ex in examples() {
+        let out = wanka(&["simulate", ex.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}: {}", ex.display(), String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+        for k in SIMULATE_KEYS {
+            assert!(v.get(k).is_some(), "{}: missing {k}", ex.display());
+        }
+        for k in MEMORY_KEYS {
+            assert!(v["memory"].get(k).is_some(), "{}: missing memory.{k}", ex.display());
+        }
+        assert!(v["breakdown_s"]["compute"].is_number() && v["breakdown_s"]["bubble"].is_number());
+        for k in EXPOSED_KEYS {
+            assert!(v["breakdown_s"]["exposed_comm"][k].is_number(), "{}: missing exposed_comm.{k}", ex.display());
+        }
+        // The parts of the breakdown add up to the step.
+        let b = &v["breakdown_s"];
+        let sum: f64 = ["compute", "bubble", "optimizer", "overhead"].iter().map(|k| b[k].as_f64().unwrap()).sum::<f64>()
+            + EXPOSED_KEYS.iter().map(|k| b["exposed_comm"][k].as_f64().unwrap()).sum::<f64>();
+        let step = v["step_time_s"].as_f64().unwrap();
+        assert!((sum - step).abs() < 1e-9 * step, "{}: breakdown {sum} vs step {step}", ex.display());
+        let mfu = v["mfu"].as_f64().unwrap();
+        assert!(mfu > 0.0 && mfu < 1.0, "{}: mfu {mfu}", ex.display());
+        // And the terminal table works too.
+        let out = wanka(&["simulate", ex.to_str().unwrap()]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("step time"));
+    }
+}
+
+#[test]
+fn same_scenario_same_bytes() {
+    for ex in examples() {
+        let a = wanka(&["simulate", ex.to_str().unwrap(), "--json"]);
+        let b = wanka(&["simulate", ex.to_str().unwrap(), "--json"]);
+        assert_eq!(a.stdout, b.stdout, "{}", ex.display());
+    }
+    let a = wanka(&["validate", "--json"]);
+    let b = wanka(&["validate", "--json"]);
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn set_overrides_a_key() {
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let base = wanka(&["simulate", ex.to_str().unwrap(), "--json"]);
+    let more = wanka(&["simulate", ex.to_str().unwrap(), "--json", "--set", "cluster.gpus=8192", "--set", "parallel.dp=64"]);
+    assert!(more.status.success(), "{}", String::from_utf8_lossy(&more.stderr));
+    let a: Value = serde_json::from_slice(&base.stdout).unwrap();
+    let b: Value = serde_json::from_slice(&more.stdout).unwrap();
+    assert_eq!(b["gpus"], 8192);
+    assert!(b["step_time_s"].as_f64() > a["step_time_s"].as_f64());
+    // An unquoted string value works.
+    let out = wanka(&["simulate", ex.to_str().unwrap(), "--set", "cluster.gpu=h200"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn bad_set_is_a_usage_error() {
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    for bad in ["parallel.tp", "=4", "parallel.tp=3", "parallel.warp=9"] {
+        let out = wanka(&["simulate", ex.to_str().unwrap(), "--set", bad]);
+        assert_eq!(out.status.code(), Some(2), "--set {bad}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let out = wanka(&["simulate", "no/such/file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/file.toml"));
+}
+
+/// Every malformed scenario gives exit status 2, nothing on stdout, and exactly the
+/// error recorded in its snapshot.
+#[test]
+fn malformed_scenarios_give_exact_errors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 30);
+    for f in files {
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_wanka"))
+            .current_dir(&dir)
+            .args(["simulate", f.file_name().unwrap().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.is_empty(), "{name} printed on stdout");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        insta::assert_snapshot!(name, err);
+    }
+}
+
+#[test]
+fn catalog_lists_gpus_and_models() {
+    let out = wanka(&["catalog", "gpus", "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 10);
+    let out = wanka(&["catalog", "models"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deepseek-v3"));
+}
+
+#[test]
+fn validate_json_has_the_promised_keys() {
+    let out = wanka(&["validate", "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["mape_pct"].is_number());
+    let row = &v["rows"][0];
+    for k in ["id", "source", "published_tokens_per_s_per_gpu", "predicted_tokens_per_s_per_gpu", "error_pct"] {
+        assert!(row.get(k).is_some(), "rows[].{k}");
+    }
+    assert!(v["skipped"][0]["reason"].is_string());
+}

@@ -1,0 +1,58 @@
+//! No input makes wanka panic: random overrides of every key on the examples either
+//! give an error value or a finite, self-consistent report.
+
+use proptest::prelude::*;
+use std::path::Path;
+
+const KEYS: &[&str] = &[
+    "model.layers", "model.hidden", "model.ffn_hidden", "model.heads", "model.kv_heads", "model.head_dim",
+    "model.vocab", "model.seq_len", "model.activation", "model.tied_embeddings", "model.experts", "model.top_k",
+    "model.shared_experts", "model.expert_ffn_hidden", "model.dense_layers", "model.attention", "model.kv_lora_rank",
+    "model.q_lora_rank", "model.qk_rope_head_dim", "model.qk_nope_head_dim", "model.v_head_dim", "model.preset",
+    "cluster.gpu", "cluster.gpus", "cluster.gpus_per_node", "cluster.nvlink_domain", "cluster.nic_gbps",
+    "cluster.fabric", "cluster.tiers", "cluster.switch_radix", "cluster.oversubscription", "cluster.routing",
+    "cluster.planes", "cluster.pue", "parallel.tp", "parallel.pp", "parallel.vpp", "parallel.cp", "parallel.ep",
+    "parallel.dp", "parallel.zero", "parallel.sequence_parallel", "parallel.recompute", "parallel.micro_batch",
+    "parallel.global_batch", "parallel.schedule", "training.precision", "training.tokens",
+    "training.attention_kernel", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
+];
+
+const VALUES: &[&str] = &[
+    "0", "1", "2", "3", "4", "7", "8", "16", "64", "72", "128", "1024", "16384", "131072", "-1", "-8", "0.5",
+    "1e30", "18446744073709551615", "9999999999999", "\"auto\"", "[1, 2]", "[]", "true", "false", "\"mla\"",
+    "\"gqa\"", "\"fp8\"", "\"full\"", "\"selective\"", "\"dualpipe\"", "\"interleaved\"", "\"zero-bubble\"",
+    "\"gelu\"", "\"h100-sxm\"", "\"a100-80g\"", "\"gb200\"", "\"mixtral-8x7b\"", "\"deepseek-v3\"", "nan", "inf",
+    "\"fat-tree\"", "\"single-switch\"", "\"materialized\"", "{a = 1}",
+];
+
+fn examples() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    #[test]
+    fn random_overrides_never_panic(
+        ex in 0usize..6,
+        sets in proptest::collection::vec((0..KEYS.len(), 0..VALUES.len()), 1..5),
+    ) {
+        let examples = examples();
+        let (path, text) = &examples[ex % examples.len()];
+        let overrides: Vec<String> = sets.iter().map(|(k, v)| format!("{}={}", KEYS[*k], VALUES[*v])).collect();
+        if let Ok(s) = wanka::scenario::parse(text, Path::new(path), &overrides) {
+            let r = wanka::step::simulate(&s);
+            prop_assert!(r.step_time_s.is_finite() && r.step_time_s > 0.0, "{overrides:?}: {}", r.step_time_s);
+            prop_assert!(r.mfu.is_finite() && r.mfu >= 0.0);
+            prop_assert!(r.memory.total_bytes.is_finite());
+            prop_assert!((r.breakdown_s.total() - r.step_time_s).abs() <= 1e-6 * r.step_time_s);
+        }
+    }
+}
