@@ -40,6 +40,9 @@ enum Command {
     Validate {
         #[arg(long)]
         json: bool,
+        /// Print the scenario file wanka builds for one published row, and stop.
+        #[arg(long, value_name = "ROW_ID")]
+        scenario: Option<String>,
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
@@ -93,9 +96,15 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::simulate_table(&scenario, &report));
             }
         }
-        Command::Validate { json, fidelity } => {
+        Command::Validate { json, scenario, fidelity } => {
             if fidelity == Fidelity::Event {
                 return Err(event_unavailable());
+            }
+            if let Some(id) = scenario {
+                let text = wanka::validate::scenario_text(&id)
+                    .ok_or_else(|| anyhow::Error::new(UsageError(format!("--scenario {id:?}: no such row in the published set"))))?;
+                print!("{text}");
+                return Ok(());
             }
             let v = wanka::validate::validate();
             if json {

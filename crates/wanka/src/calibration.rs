@@ -23,14 +23,30 @@ pub const NVLS_ALLREDUCE_ALGBW_FRACTION: f64 = 0.61;
 /// (maintainer); 192 GB/s all-reduce busbw on DGX A100 with 8×200 Gb/s (0.96), nccl #812.
 pub const NIC_EFFICIENCY: f64 = 0.95;
 
-/// Fixed cost of one NCCL collective call, on top of the per-step latency: NCCL's base
-/// latency for Ring/Simple is 8.4 µs (src/graph/tuning.cc, fabric.md §3.3).
-pub const COLLECTIVE_BASE_LATENCY_S: f64 = 8.4e-6;
+/// Fixed cost of one collective call as a framework issues it, on top of the per-step
+/// latency: a 32 KiB all-reduce through torch.distributed on 8×H200 takes ≈ 40 µs
+/// (ml-engineering's sweep, fabric.md §3.4 [D]); NCCL's own base latency is 8.4 µs
+/// (tuning.cc), the rest is launch, stream synchronisation and protocol ramp-up.
+/// The same sweep's medium sizes agree: 16 MiB reaches 220 GB/s of 482 busbw.
+pub const COLLECTIVE_BASE_LATENCY_S: f64 = 40e-6;
+
+/// Share of the SMs a communication kernel occupies while it overlaps compute: the
+/// compute it hides behind runs that much slower for the communication's duration.
+/// Transformer Engine's comm-GEMM overlap defaults to 16 SMs of H100's 132 (0.12);
+/// NCCL's default channel count takes a similar share.
+pub const COMM_SM_SHARE: f64 = 0.12;
 
 /// Achievable fraction of HBM bandwidth for streaming element-wise kernels (norms,
 /// activations, residual adds, optimizer). Fitted (a STREAM-like kernel reaches ~0.9 on
 /// H100; fused training kernels with several inputs reach less).
 pub const HBM_EFFICIENCY: f64 = 0.70;
+
+/// Sustained fraction of the measured big-GEMM rate over a whole training step: MAMF
+/// (catalog) is measured on one GEMM shape in a warm loop; a training step alternates
+/// GEMMs with memory-bound kernels and runs at the board power limit, where clocks sit
+/// below boost (H100 SXM: 1,980 MHz boost, ~1,750 MHz typical under sustained 700 W
+/// tensor load [S]). Fitted, within that 0.88 ratio.
+pub const GEMM_SUSTAINED_FRACTION: f64 = 0.92;
 
 /// GEMM efficiency falls as a dimension shrinks (tile and wave quantisation). Each of
 /// m, n, k contributes a factor d / (d + GEMM_HALF_DIM) relative to a big GEMM; the

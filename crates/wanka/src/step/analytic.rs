@@ -182,25 +182,31 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
     let expert_dp = (dp / p.ep).max(1) as f64;
     let sharded_params = params.dense / dp as f64 + params.experts / expert_dp;
     let mb = p.microbatches() as f64;
+    // Communication hidden behind `window` of compute: what sticks out, at least the last
+    // bucket, plus the SMs the hidden part takes from the compute.
+    let overlapped = |comm: f64, window: f64| -> f64 {
+        let exposed = (comm - window).max(comm * last_bucket);
+        exposed + (comm - exposed) * cal::COMM_SM_SHARE
+    };
     match p.zero {
         0 => {
             let ar = time(CollectiveOp::AllReduce);
-            let exposed = if p.overlap_grad_reduce { (ar - stage.bwd_compute_s).max(ar * last_bucket) } else { ar };
+            let exposed = if p.overlap_grad_reduce { overlapped(ar, stage.bwd_compute_s) } else { ar };
             (exposed, params.total())
         }
         1 | 2 => {
             let rs = time(CollectiveOp::ReduceScatter);
             let ag = time(CollectiveOp::AllGather);
-            let rs_exposed = if p.overlap_grad_reduce { (rs - stage.bwd_compute_s).max(rs * last_bucket) } else { rs };
-            let ag_exposed = if p.overlap_param_gather { (ag - stage.fwd_compute_s).max(ag * last_bucket) } else { ag };
+            let rs_exposed = if p.overlap_grad_reduce { overlapped(rs, stage.bwd_compute_s) } else { rs };
+            let ag_exposed = if p.overlap_param_gather { overlapped(ag, stage.fwd_compute_s) } else { ag };
             (rs_exposed + ag_exposed, sharded_params)
         }
         _ => {
             let rs = time(CollectiveOp::ReduceScatter);
             let ag = time(CollectiveOp::AllGather);
             // Prefetching overlaps each gather with the compute of the same pass.
-            let fwd = (ag - stage.fwd_compute_s).max(0.0);
-            let bwd = (ag + rs - stage.bwd_compute_s).max(0.0);
+            let fwd = overlapped(ag, stage.fwd_compute_s);
+            let bwd = overlapped(ag + rs, stage.bwd_compute_s);
             (mb * (fwd + bwd), sharded_params)
         }
     }

@@ -2,6 +2,7 @@
 //! element-wise kernels, and the TP / CP / EP collectives that belong to the layer.
 //! Every byte count of a collective is computed here once; the evaluators read it.
 
+use crate::calibration as cal;
 use crate::collective::CollectiveOp;
 use crate::hardware::Device;
 use crate::model::Activation;
@@ -37,8 +38,10 @@ impl LayerCost {
     pub fn tp_exposed_s(&self, s: &Scenario) -> f64 {
         let passes = if s.parallel.recompute == Recompute::Full { 3.0 } else { 2.0 };
         let per_pass = if s.parallel.tp_comm_overlap {
-            // Overlapped with the GEMMs of the same pass (userbuffers / TE comm-GEMM overlap).
-            (self.tp_fwd_s - self.gemm_fwd_s).max(0.0)
+            // Overlapped with the GEMMs of the same pass (userbuffers / TE comm-GEMM
+            // overlap); the hidden part still takes its SMs from the GEMMs.
+            let hidden = self.tp_fwd_s.min(self.gemm_fwd_s);
+            (self.tp_fwd_s - hidden) + hidden * cal::COMM_SM_SHARE
         } else {
             self.tp_fwd_s
         };
@@ -47,7 +50,11 @@ impl LayerCost {
 
     /// Exposed CP time: the ring exchange overlaps attention of the previous chunk.
     pub fn cp_exposed_s(&self) -> f64 {
-        (self.cp_fwd_s - self.attn_fwd_s).max(0.0) + (2.0 * self.cp_fwd_s - 2.5 * self.attn_fwd_s).max(0.0)
+        let pass = |comm: f64, attn: f64| {
+            let hidden = comm.min(attn);
+            comm - hidden + hidden * cal::COMM_SM_SHARE
+        };
+        pass(self.cp_fwd_s, self.attn_fwd_s) + pass(2.0 * self.cp_fwd_s, 2.5 * self.attn_fwd_s)
     }
 
     /// Exposed EP time (forward and backward; a recomputed forward repeats the dispatch).
