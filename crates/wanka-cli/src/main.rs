@@ -36,6 +36,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
+    /// Failures, checkpoints, restarts: effective training time ratio and time-to-train.
+    Goodput {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        /// Sweep GPU counts (e.g. 1024,16384 or 1k..1M in powers of two): ETTR with
+        /// blocking, asynchronous and in-memory checkpoints and a 10× faster restart.
+        #[arg(long, value_name = "LIST")]
+        gpus: Option<String>,
+    },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
         #[arg(long)]
@@ -96,6 +108,29 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::simulate_table(&scenario, &report));
             }
         }
+        Command::Goodput { file, set, json, gpus } => {
+            let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
+            let step = wanka::step::simulate(&scenario);
+            match gpus {
+                None => {
+                    let report = wanka::reliability::goodput(&scenario, step.tokens_per_s);
+                    if json {
+                        output::print_json(&report)?;
+                    } else {
+                        print!("{}", output::goodput_table(&scenario, &report));
+                    }
+                }
+                Some(list) => {
+                    let counts = parse_gpu_list(&list).map_err(|e| anyhow::Error::new(UsageError(e)))?;
+                    let sweep = wanka::reliability::sweep(&scenario, step.tokens_per_s_per_gpu, &counts);
+                    if json {
+                        output::print_json(&sweep)?;
+                    } else {
+                        print!("{}", output::sweep_table(&sweep));
+                    }
+                }
+            }
+        }
         Command::Validate { json, scenario, fidelity } => {
             if fidelity == Fidelity::Event {
                 return Err(event_unavailable());
@@ -142,5 +177,37 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// `1024,4096` or `1k..128k` (powers of two between the bounds); `k` = 1024, `M` = 1024².
+fn parse_gpu_list(text: &str) -> Result<Vec<u64>, String> {
+    let one = |t: &str| -> Result<u64, String> {
+        let t = t.trim();
+        let (num, mult) = match t.chars().last() {
+            Some('k') | Some('K') => (&t[..t.len() - 1], 1024),
+            Some('M') | Some('m') => (&t[..t.len() - 1], 1024 * 1024),
+            _ => (t, 1),
+        };
+        let n: u64 = num.parse().map_err(|_| format!("--gpus {text:?}: {t:?} is not a GPU count (e.g. 1024, 16k, 1M)"))?;
+        let v = n.checked_mul(mult).filter(|v| *v > 0 && *v <= wanka::scenario::MAX_INT).ok_or_else(|| {
+            format!("--gpus {text:?}: {t:?} must be between 1 and {}", wanka::scenario::MAX_INT)
+        })?;
+        Ok(v)
+    };
+    if let Some((a, b)) = text.split_once("..") {
+        let (lo, hi) = (one(a)?, one(b)?);
+        if lo > hi {
+            return Err(format!("--gpus {text:?}: the range must go up"));
+        }
+        let mut v = Vec::new();
+        let mut n = lo;
+        while n <= hi {
+            v.push(n);
+            n *= 2;
+        }
+        Ok(v)
+    } else {
+        text.split(',').map(one).collect()
     }
 }

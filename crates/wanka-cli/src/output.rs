@@ -240,3 +240,62 @@ pub fn models_table() -> String {
     }
     o
 }
+
+/// `3.2 days`, `5.1 h`, `42 min`.
+pub fn duration(s: f64) -> String {
+    if !s.is_finite() {
+        "never".into()
+    } else if s >= 86_400.0 {
+        format!("{:.1} days", s / 86_400.0)
+    } else if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 60.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        seconds(s)
+    }
+}
+
+pub fn goodput_table(s: &Scenario, g: &wanka::reliability::GoodputReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka goodput: {} ({} GPUs)", s.name, g.gpus);
+    let _ = writeln!(o, "  interruptions        {:.1} per day, one every {}", g.interruptions_per_day, duration(g.mean_time_between_interruptions_s));
+    let _ = writeln!(o, "  checkpoint           {} written in {}, training stops {} for it", bytes(g.checkpoint_bytes), duration(g.checkpoint_write_s), duration(g.checkpoint_blocking_s));
+    let _ = writeln!(o, "  checkpoint every     {} of training{}", duration(g.checkpoint_interval_s), if s.reliability.checkpoint_interval_s.is_none() { " (Daly's optimum)" } else { "" });
+    let _ = writeln!(o, "  recovery             {} per interruption (detect, restart, reload)", duration(g.restart_s));
+    let _ = writeln!(o, "  ETTR                 {:.1}% expected (closed form), {:.1}% Monte Carlo ({} runs)", 100.0 * g.ettr, 100.0 * g.ettr_monte_carlo, g.monte_carlo_runs);
+    let _ = writeln!(o, "  time to train        {} failure-free; p10 {}, p50 {}, p90 {}", duration(g.useful_time_s), duration(g.time_to_train_s.p10), duration(g.time_to_train_s.p50), duration(g.time_to_train_s.p90));
+    let _ = writeln!(o, "  interruptions        p10 {:.0}, p50 {:.0}, p90 {:.0} over the run", g.interruptions.p10, g.interruptions.p50, g.interruptions.p90);
+    let _ = writeln!(o, "\n  {:<26} {:>10} {:>7}", "cause", "per day", "share");
+    let mut causes = g.by_cause.clone();
+    causes.sort_by(|a, b| b.per_day.total_cmp(&a.per_day));
+    for c in causes.iter().filter(|c| c.per_day > 0.0) {
+        let _ = writeln!(o, "  {:<26} {:>10.2} {:>6.1}%", c.cause, c.per_day, 100.0 * c.share);
+    }
+    o
+}
+
+pub fn sweep_table(points: &[wanka::reliability::SweepPoint]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka goodput sweep (time-to-train assumes throughput per GPU stays that of the scenario)\n");
+    let _ = writeln!(
+        o,
+        "  {:>9} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>12}",
+        "GPUs", "per day", "MTBI", "blocking", "async", "in-mem", "fast rst", "p50 train"
+    );
+    for p in points {
+        let _ = writeln!(
+            o,
+            "  {:>9} {:>8.1} {:>10} {:>8.1}% {:>8.1}% {:>8.1}% {:>8.1}% {:>12}",
+            p.gpus,
+            p.interruptions_per_day,
+            duration(p.mean_time_between_interruptions_s),
+            100.0 * p.ettr_blocking,
+            100.0 * p.ettr_async,
+            100.0 * p.ettr_in_memory,
+            100.0 * p.ettr_in_memory_fast_restart,
+            duration(p.time_to_train_p50_s)
+        );
+    }
+    o
+}

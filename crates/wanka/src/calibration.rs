@@ -88,3 +88,7 @@ pub const RUNTIME_RESERVED_BYTES: f64 = 3.0 * 1024.0 * 1024.0 * 1024.0;
 /// megatron/core/distributed/distributed_data_parallel_config.py). The last bucket's
 /// reduction starts only when backward ends, so at least one bucket is always exposed.
 pub const DP_BUCKET_PARAMS: f64 = 40e6;
+
+/// Bytes a checkpoint holds per model parameter: BF16 weights (2) plus the FP32 master
+/// weights and Adam's two moments (12), as Megatron's distributed checkpoints store them.
+pub const CHECKPOINT_BYTES_PER_PARAM: f64 = 14.0;

@@ -14,6 +14,7 @@ pub mod error;
 pub mod hardware;
 pub mod model;
 pub mod parallel;
+pub mod reliability;
 pub mod report;
 pub mod scenario;
 pub mod step;

@@ -271,6 +271,29 @@ struct TrainingSection {
 #[serde(deny_unknown_fields)]
 struct ReliabilitySection {
     checkpoint_interval_s: Option<toml::Value>,
+    scale: Option<f64>,
+    detection_s: Option<f64>,
+    restart_s: Option<f64>,
+    restart_per_gpu_s: Option<f64>,
+    hot_spares: Option<bool>,
+    repair_s: Option<f64>,
+    storage_bytes_per_s_per_node: Option<f64>,
+    storage_bytes_per_s: Option<f64>,
+    host_copy_bytes_per_s: Option<f64>,
+    async_checkpoint: Option<bool>,
+    in_memory_checkpoint: Option<bool>,
+    checkpoint_bytes: Option<f64>,
+    monte_carlo_runs: Option<u64>,
+    causes: Option<std::collections::BTreeMap<String, CauseSection>>,
+}
+
+/// `[reliability.causes.NAME]`: override a default cause or add one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CauseSection {
+    per_unit_per_day: Option<f64>,
+    unit: Option<crate::reliability::Unit>,
+    category: Option<String>,
 }
 
 /// The resolved cluster.
@@ -300,11 +323,30 @@ pub struct TrainingConfig {
     pub attention_kernel: AttentionKernel,
 }
 
-/// The resolved `[reliability]` (the goodput model reads the rest later).
+/// The resolved `[reliability]`; defaults in [`defaults`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReliabilityConfig {
-    /// `None` = "auto" (Young/Daly).
+    /// `None` = "auto" (Daly's optimum).
     pub checkpoint_interval_s: Option<f64>,
+    /// Multiplies every cause's rate.
+    pub scale: f64,
+    pub causes: Vec<crate::reliability::Cause>,
+    pub detection_s: f64,
+    /// Fixed part of a restart: scheduling, container and process start, data loader.
+    pub restart_s: f64,
+    /// Part of a restart that grows with the job (rendezvous, NCCL communicators).
+    pub restart_per_gpu_s: f64,
+    pub hot_spares: bool,
+    /// Wait for a repair when there are no hot spares (hardware causes).
+    pub repair_s: f64,
+    pub storage_bytes_per_s_per_node: f64,
+    pub storage_bytes_per_s: f64,
+    pub host_copy_bytes_per_s: f64,
+    pub async_checkpoint: bool,
+    pub in_memory_checkpoint: bool,
+    /// `None` = model parameters × 14 bytes.
+    pub checkpoint_bytes: Option<f64>,
+    pub monte_carlo_runs: u64,
 }
 
 /// A whole scenario: resolved, defaulted, validated.
@@ -347,6 +389,31 @@ pub mod defaults {
     /// USD per GPU-hour: mid-range 2025 rental price for H100 (fabric.md §5.2 lists
     /// $1.8–5 per GPU-hour across providers).
     pub const GPU_HOUR_USD: f64 = 2.0;
+
+    /// Seconds from a failure to the job noticing: most interruptions are crashes the
+    /// job's health checks see within a minute; hangs wait for the NCCL watchdog
+    /// (PyTorch default 10 min) and were 7 of Llama 3's 419. Estimate: 60 s.
+    pub const DETECTION_S: f64 = 60.0;
+    /// Fixed restart cost: rescheduling, container and process start, data-loader warm-up.
+    /// Estimate: 2 minutes.
+    pub const RESTART_S: f64 = 120.0;
+    /// Restart cost that grows with the job: rendezvous and NCCL communicator set-up.
+    /// MegaScale (Jiang et al. NSDI'24, §3.4) measured 1,047 s to initialise 2,048 GPUs
+    /// before optimisation and under 30 s for >10k GPUs after; 5 ms per GPU (82 s at
+    /// 16k GPUs) sits between. Estimate.
+    pub const RESTART_PER_GPU_S: f64 = 0.005;
+    /// Time to repair or replace a failed node when there are no hot spares. Estimate: 2 h.
+    pub const REPAIR_S: f64 = 7200.0;
+    /// Checkpoint write bandwidth one node reaches: a 100 Gb/s front-end NIC. Estimate.
+    pub const STORAGE_BYTES_PER_S_PER_NODE: f64 = 12.5e9;
+    /// Total storage bandwidth: Meta's Tectonic sustained 2 TB/s for Llama 3 (Dubey et
+    /// al. 2024 §3.3.1; row llama3-checkpoint-storage).
+    pub const STORAGE_BYTES_PER_S: f64 = 2e12;
+    /// GPU→host copy for asynchronous checkpoints: pinned-memory PCIe Gen4/Gen5 copies
+    /// reach ~25 GB/s per GPU. Estimate.
+    pub const HOST_COPY_BYTES_PER_S: f64 = 25e9;
+    /// Monte Carlo runs of `wanka goodput`.
+    pub const MONTE_CARLO_RUNS: u64 = 1000;
 }
 
 /// Reads and resolves a scenario file with `--set` overrides applied.
@@ -631,7 +698,16 @@ fn resolve_training(t: TrainingSection, cluster: &ClusterConfig) -> Result<Train
     })
 }
 
+fn non_negative(key: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::invalid(key, v, "must be a number >= 0"))
+    }
+}
+
 fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
+    use crate::reliability::{default_causes, Cause};
     let checkpoint_interval_s = match r.checkpoint_interval_s {
         None => None,
         Some(toml::Value::String(s)) if s == "auto" => None,
@@ -641,7 +717,66 @@ fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
             return Err(Error::invalid("reliability.checkpoint_interval_s", v, "must be \"auto\" or a positive number of seconds"))
         }
     };
-    Ok(ReliabilityConfig { checkpoint_interval_s })
+    let mut causes: Vec<Cause> = default_causes().to_vec();
+    for (name, c) in r.causes.unwrap_or_default() {
+        let key = format!("reliability.causes.{name}");
+        let rate = c.per_unit_per_day.map(|v| non_negative(&format!("{key}.per_unit_per_day"), v)).transpose()?;
+        match causes.iter_mut().find(|x| x.name == name) {
+            Some(existing) => {
+                if let Some(v) = rate {
+                    existing.per_unit_per_day = v;
+                }
+                if let Some(u) = c.unit {
+                    existing.unit = u;
+                }
+                if let Some(cat) = c.category {
+                    existing.category = cat;
+                }
+            }
+            None => {
+                let (Some(unit), Some(rate)) = (c.unit, rate) else {
+                    let valid: Vec<&str> = default_causes().iter().map(|c| c.name.as_str()).collect();
+                    return Err(Error::invalid(
+                        &key,
+                        "{…}",
+                        format!(
+                            "unknown cause; valid: {}; to add a new cause give both unit (\"gpu\", \"node\" or \"job\") and per_unit_per_day",
+                            valid.join(", ")
+                        ),
+                    ));
+                };
+                causes.push(Cause { name, category: c.category.unwrap_or_else(|| "other".into()), unit, per_unit_per_day: rate });
+            }
+        }
+    }
+    let runs = r.monte_carlo_runs.unwrap_or(defaults::MONTE_CARLO_RUNS);
+    if runs == 0 || runs > 1_000_000 {
+        return Err(Error::invalid("reliability.monte_carlo_runs", runs, "must be between 1 and 1000000"));
+    }
+    let checkpoint_bytes = r.checkpoint_bytes.map(|v| positive("reliability.checkpoint_bytes", v)).transpose()?;
+    Ok(ReliabilityConfig {
+        checkpoint_interval_s,
+        scale: non_negative("reliability.scale", r.scale.unwrap_or(1.0))?,
+        causes,
+        detection_s: non_negative("reliability.detection_s", r.detection_s.unwrap_or(defaults::DETECTION_S))?,
+        restart_s: non_negative("reliability.restart_s", r.restart_s.unwrap_or(defaults::RESTART_S))?,
+        restart_per_gpu_s: non_negative("reliability.restart_per_gpu_s", r.restart_per_gpu_s.unwrap_or(defaults::RESTART_PER_GPU_S))?,
+        hot_spares: r.hot_spares.unwrap_or(true),
+        repair_s: non_negative("reliability.repair_s", r.repair_s.unwrap_or(defaults::REPAIR_S))?,
+        storage_bytes_per_s_per_node: positive(
+            "reliability.storage_bytes_per_s_per_node",
+            r.storage_bytes_per_s_per_node.unwrap_or(defaults::STORAGE_BYTES_PER_S_PER_NODE),
+        )?,
+        storage_bytes_per_s: positive("reliability.storage_bytes_per_s", r.storage_bytes_per_s.unwrap_or(defaults::STORAGE_BYTES_PER_S))?,
+        host_copy_bytes_per_s: positive(
+            "reliability.host_copy_bytes_per_s",
+            r.host_copy_bytes_per_s.unwrap_or(defaults::HOST_COPY_BYTES_PER_S),
+        )?,
+        async_checkpoint: r.async_checkpoint.unwrap_or(false),
+        in_memory_checkpoint: r.in_memory_checkpoint.unwrap_or(false),
+        checkpoint_bytes,
+        monte_carlo_runs: runs,
+    })
 }
 
 impl ScenarioSpace {
