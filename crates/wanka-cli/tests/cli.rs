@@ -165,3 +165,57 @@ fn validate_json_has_the_promised_keys() {
     }
     assert!(v["skipped"][0]["reason"].is_string());
 }
+
+#[test]
+fn goodput_json_has_the_promised_keys() {
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let runs = "reliability.monte_carlo_runs=100";
+    let out = wanka(&["goodput", ex.to_str().unwrap(), "--json", "--set", runs]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in [
+        "gpus",
+        "mean_time_between_interruptions_s",
+        "interruptions_per_day",
+        "checkpoint_bytes",
+        "checkpoint_write_s",
+        "checkpoint_interval_s",
+        "restart_s",
+        "ettr",
+    ] {
+        assert!(v[k].is_number(), "goodput.{k}");
+    }
+    for k in ["time_to_train_s", "interruptions"] {
+        for p in ["p10", "p50", "p90"] {
+            assert!(v[k][p].is_number(), "goodput.{k}.{p}");
+        }
+    }
+    let causes = v["by_cause"].as_array().unwrap();
+    assert!(causes.iter().all(|c| c["cause"].is_string() && c["per_day"].is_number() && c["share"].is_number()));
+    let share: f64 = causes.iter().map(|c| c["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    // The Llama 3 layout on 16k GPUs: the table's 466 interruptions in 54 days, ETTR > 90%.
+    let per_day = v["interruptions_per_day"].as_f64().unwrap();
+    assert!((per_day * 54.0 - 466.0).abs() < 1.0, "{per_day}");
+    assert!(v["ettr"].as_f64().unwrap() > 0.9);
+    // Same seed, same bytes.
+    let again = wanka(&["goodput", ex.to_str().unwrap(), "--json", "--set", runs]);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn goodput_sweep_and_bad_gpu_lists() {
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let out = wanka(&["goodput", ex.to_str().unwrap(), "--gpus", "1k..16k", "--json", "--set", "reliability.monte_carlo_runs=20"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points = v.as_array().unwrap();
+    assert_eq!(points.len(), 5);
+    // ETTR falls as the job grows.
+    let ettr: Vec<f64> = points.iter().map(|p| p["ettr_blocking"].as_f64().unwrap()).collect();
+    assert!(ettr.windows(2).all(|w| w[1] < w[0]), "{ettr:?}");
+    for bad in ["0", "lots", "16k..1k", "99999999999"] {
+        let out = wanka(&["goodput", ex.to_str().unwrap(), "--gpus", bad]);
+        assert_eq!(out.status.code(), Some(2), "--gpus {bad}");
+    }
+}

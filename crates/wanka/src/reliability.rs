@@ -25,6 +25,8 @@ const FAILURES_TOML: &str = include_str!("../catalog/failures.toml");
 pub enum Unit {
     Gpu,
     Node,
+    /// A scale-out switch (count from the fabric's tiers).
+    Switch,
     Job,
 }
 
@@ -116,6 +118,7 @@ pub fn cause_rates(s: &Scenario) -> Vec<CauseRate> {
     let r = &s.reliability;
     let gpus = s.cluster.gpus as f64;
     let nodes = (s.cluster.gpus as f64 / s.cluster.gpus_per_node as f64).ceil();
+    let switches = crate::parallel::fabric(&s.cluster).switch_count(s.cluster.switch_radix) as f64;
     let per_day: Vec<(String, String, f64)> = r
         .causes
         .iter()
@@ -123,6 +126,7 @@ pub fn cause_rates(s: &Scenario) -> Vec<CauseRate> {
             let units = match c.unit {
                 Unit::Gpu => gpus,
                 Unit::Node => nodes,
+                Unit::Switch => switches,
                 Unit::Job => 1.0,
             };
             (c.name.clone(), c.category.clone(), c.per_unit_per_day * units * r.scale)
@@ -257,7 +261,7 @@ pub fn goodput(s: &Scenario, tokens_per_s: f64) -> GoodputReport {
         useful_time_s,
         time_to_train_s: mc.wall_s,
         interruptions: mc.interruptions,
-        monte_carlo_runs: r.monte_carlo_runs,
+        monte_carlo_runs: mc.runs,
         by_cause,
     }
 }
@@ -286,6 +290,8 @@ pub struct MonteCarloResult {
     pub wall_s: Percentiles,
     pub interruptions: Percentiles,
     pub mean_wall_s: f64,
+    /// Runs simulated (fewer than asked when each run is very long; 0 when none can finish).
+    pub runs: u64,
 }
 
 fn percentiles(mut v: Vec<f64>) -> Percentiles {
@@ -303,6 +309,10 @@ fn percentiles(mut v: Vec<f64>) -> Percentiles {
 /// Above this expected number of failures per recovery-plus-segment, a run essentially
 /// never completes a segment (success probability e^-20 ≈ 2e-9 per try).
 const MAX_LAMBDA_T: f64 = 20.0;
+/// Failures the Monte Carlo simulates at most over all its runs.
+const FAILURE_BUDGET: f64 = 2e7;
+/// Runs kept however expensive each is.
+const MIN_RUNS: u64 = 20;
 
 /// Seeded Monte Carlo of whole runs. It jumps from failure to failure: between two
 /// failures, every checkpoint that completed is progress kept; the rest is lost.
@@ -331,8 +341,16 @@ pub fn monte_carlo(input: &MonteCarloInput, runs: u64, seed: u64) -> MonteCarloR
     let worst_recovery = input.recovery_s.iter().cloned().fold(0.0, f64::max);
     if input.lambda * (worst_recovery + period) > MAX_LAMBDA_T {
         let never = Percentiles { p10: f64::INFINITY, p50: f64::INFINITY, p90: f64::INFINITY };
-        return MonteCarloResult { wall_s: never, interruptions: never, mean_wall_s: f64::INFINITY };
+        return MonteCarloResult { wall_s: never, interruptions: never, mean_wall_s: f64::INFINITY, runs: 0 };
     }
+    // Bound the work: expected failures per run ≈ segments × (e^{λ(R+T)} − 1). Runs
+    // past the budget are dropped (at least MIN_RUNS kept) so hopeless regimes stay fast.
+    let expected_failures = (input.useful_s / input.interval_s).ceil() * (input.lambda * (worst_recovery + period)).exp_m1();
+    let runs = if expected_failures * runs as f64 > FAILURE_BUDGET {
+        ((FAILURE_BUDGET / expected_failures.max(1.0)) as u64).clamp(MIN_RUNS.min(runs), runs)
+    } else {
+        runs
+    };
     for _ in 0..runs {
         let mut t = 0.0;
         let mut progress = 0.0;
@@ -375,7 +393,7 @@ pub fn monte_carlo(input: &MonteCarloInput, runs: u64, seed: u64) -> MonteCarloR
         counts.push(interruptions as f64);
     }
     let mean_wall_s = walls.iter().sum::<f64>() / walls.len().max(1) as f64;
-    MonteCarloResult { wall_s: percentiles(walls), interruptions: percentiles(counts), mean_wall_s }
+    MonteCarloResult { wall_s: percentiles(walls), interruptions: percentiles(counts), mean_wall_s, runs }
 }
 
 #[cfg(test)]
@@ -393,6 +411,7 @@ mod tests {
                 let units = match c.unit {
                     Unit::Gpu => 16384.0,
                     Unit::Node => 2048.0,
+                    Unit::Switch => unreachable!("no default cause scales per switch"),
                     Unit::Job => 1.0,
                 };
                 c.per_unit_per_day * units * 54.0

@@ -740,7 +740,7 @@ fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
                         &key,
                         "{…}",
                         format!(
-                            "unknown cause; valid: {}; to add a new cause give both unit (\"gpu\", \"node\" or \"job\") and per_unit_per_day",
+                            "unknown cause; valid: {}; to add a new cause give both unit (\"gpu\", \"node\", \"switch\" or \"job\") and per_unit_per_day",
                             valid.join(", ")
                         ),
                     ));
