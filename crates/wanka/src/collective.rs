@@ -85,6 +85,21 @@ impl<'a> Group<'a> {
         }
     }
 
+    /// The latency part of one collective (its time as the message shrinks to nothing).
+    pub fn latency_s(&self, op: CollectiveOp) -> f64 {
+        let n = self.span.size as f64;
+        if self.span.size <= 1 {
+            return 0.0;
+        }
+        let steps = match op {
+            CollectiveOp::AllReduce => 2.0 * (n - 1.0),
+            CollectiveOp::AllGather | CollectiveOp::ReduceScatter => n - 1.0,
+            CollectiveOp::AllToAll => n.log2().ceil().max(1.0),
+            CollectiveOp::SendRecv => 1.0,
+        };
+        cal::COLLECTIVE_BASE_LATENCY_S + steps * self.alpha()
+    }
+
     /// Ring with `steps` latency steps moving `factor · S` per rank.
     fn ring_s(&self, bytes: f64, steps: f64, factor: f64) -> f64 {
         cal::COLLECTIVE_BASE_LATENCY_S + steps * self.alpha() + factor * bytes / self.ring_bandwidth()

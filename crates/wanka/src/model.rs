@@ -204,6 +204,15 @@ impl Architecture {
         }
     }
 
+    /// Parameter tensors of one layer as frameworks hold them (fused QKV, fused gated
+    /// up-projection): weights and biases of the linear layers, and the norms.
+    pub fn tensors_per_layer(&self) -> f64 {
+        let b = if self.bias { 2.0 } else { 1.0 };
+        let attention_linears = if self.mla.is_some() { 5.0 } else { 2.0 };
+        let mlp_linears = 2.0 + if self.is_moe() { 1.0 } else { 0.0 };
+        (attention_linears + mlp_linears) * b + 2.0 * b
+    }
+
     /// Total and active parameter counts.
     pub fn params(&self) -> ParamCounts {
         let h = self.hidden as f64;

@@ -5,7 +5,7 @@
 mod hf;
 mod parallel;
 
-pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, Recompute, Schedule, Values, KEYS as PARALLEL_KEYS};
+pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, Recompute, Schedule, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
 use crate::catalog::{self, GpuSpec};
 use crate::error::{Error, Result};

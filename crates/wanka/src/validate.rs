@@ -252,6 +252,11 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         1
     };
     par += &format!("zero = {zero}\n");
+    if zero == 3 && framework.contains("2021") {
+        // DeepSpeed ZeRO-3 of early 2021: per-tensor synchronous gathers (issues #1173, #1188).
+        par += "zero3_gather = \"tensor\"\n";
+        notes.push("DeepSpeed ZeRO-3 (2021): one synchronous collective per parameter tensor".into());
+    }
     match v["sequence_parallel"].as_bool() {
         Some(b) => par += &format!("sequence_parallel = {b}\n"),
         None => par += &format!("sequence_parallel = {}\n", tp > 1),
@@ -290,7 +295,6 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     };
     let kernel = if sc21 { "materialized" } else { "flash" };
     let training = format!("[training]\nprecision = \"{precision}\"\nattention_kernel = \"{kernel}\"\n");
-    let _ = framework;
 
     let text = format!("name = \"{id}\"\n{model}\n{cluster}\n{par}\n{training}");
     let scenario = scenario::parse(&text, Path::new(&format!("validation row {id}")), &[]).map_err(|e| e.to_string())?;
@@ -397,17 +401,20 @@ mod tests {
     }
 
     /// Regression guard until the bound above holds: the dense Megatron/NeMo/Llama rows
-    /// (all but DeepSpeed ZeRO-3 and the 2025 MoE rows) stay where the calibration put them.
+    /// stay where the calibration put them, and the other groups do not get worse.
     #[test]
-    fn dense_rows_do_not_regress() {
+    fn rows_do_not_regress() {
         let v = validate();
+        let mape = |rows: &[&Row]| rows.iter().map(|r| r.error_pct.abs()).sum::<f64>() / rows.len() as f64;
         let dense: Vec<&Row> = v.rows.iter().filter(|r| !r.id.contains("zero-3") && !r.id.starts_with("nemo-25.11")).collect();
         assert_eq!(dense.len(), 39);
-        let mape = dense.iter().map(|r| r.error_pct.abs()).sum::<f64>() / dense.len() as f64;
-        assert!(mape <= 6.5, "dense-row MAPE {mape:.2}%");
+        assert!(mape(&dense) <= 6.5, "dense-row MAPE {:.2}%", mape(&dense));
         for r in &dense {
             assert!(r.error_pct.abs() <= 25.0, "{}: {:+.1}%", r.id, r.error_pct);
         }
+        let zero3: Vec<&Row> = v.rows.iter().filter(|r| r.id.contains("zero-3")).collect();
+        assert!(mape(&zero3) <= 30.0, "ZeRO-3 MAPE {:.2}%", mape(&zero3));
+        assert!(v.mape_pct <= 13.0, "overall MAPE {:.2}%", v.mape_pct);
     }
 
     #[test]

@@ -18,6 +18,19 @@ pub enum Recompute {
     Full,
 }
 
+/// How ZeRO-3 moves parameters and gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Zero3Gather {
+    /// One flat buffer per layer, prefetched so it overlaps compute (PyTorch FSDP,
+    /// DeepSpeed since late 2021, Megatron FSDP).
+    Layer,
+    /// One synchronous collective per parameter tensor, not overlapped: DeepSpeed
+    /// ZeRO-3 as of early 2021 (all_gather into a per-rank list with a synchronize per
+    /// call; DeepSpeed issues #1173, #1188).
+    Tensor,
+}
+
 /// Pipeline schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -37,7 +50,7 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "tp",
     "pp",
     "vpp",
@@ -53,6 +66,7 @@ pub const KEYS: [&str; 15] = [
     "tp_comm_overlap",
     "overlap_grad_reduce",
     "overlap_param_gather",
+    "zero3_gather",
 ];
 
 /// The values a key may take in a search.
@@ -88,6 +102,7 @@ pub struct ParallelChoice {
     pub tp_comm_overlap: Option<bool>,
     pub overlap_grad_reduce: Option<bool>,
     pub overlap_param_gather: Option<bool>,
+    pub zero3_gather: Option<Zero3Gather>,
 }
 
 impl ParallelSpace {
@@ -175,6 +190,8 @@ pub struct ParallelConfig {
     pub overlap_grad_reduce: bool,
     /// Overlap the ZeRO parameter all-gather with forward (`--overlap-param-gather`).
     pub overlap_param_gather: bool,
+    /// How ZeRO-3 gathers parameters.
+    pub zero3_gather: Zero3Gather,
 }
 
 impl ParallelConfig {
@@ -333,6 +350,7 @@ impl ParallelConfig {
             tp_comm_overlap: c.tp_comm_overlap.unwrap_or(false) && tp > 1,
             overlap_grad_reduce: c.overlap_grad_reduce.unwrap_or(true),
             overlap_param_gather: c.overlap_param_gather.unwrap_or(true),
+            zero3_gather: c.zero3_gather.unwrap_or(Zero3Gather::Layer),
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::hardware::Device;
 use crate::parallel::memory::{memory, stage_params, StageParams};
 use crate::parallel::{self, moe_layers_in, Groups, StageLayout};
 use crate::report::{Breakdown, ExposedComm, StepReport};
-use crate::scenario::{Precision, Recompute, Scenario, Schedule};
+use crate::scenario::{Precision, Recompute, Scenario, Schedule, Zero3Gather};
 use wanka_net::Fabric;
 
 /// Evaluates a scenario, building its fabric.
@@ -100,7 +100,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let last_params = stage_params(s, last_first_layer, layout.last_stage_layers, p.pp == 1, true);
     let params = if first_params.total() >= last_params.total() { first_params } else { last_params };
     let dp_size = p.dp * p.cp;
-    let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, dp_size);
+    let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, layout.max_layers() as f64, dp_size);
 
     // --- Optimizer -----------------------------------------------------------------------
     let optimizer = device.streaming_s(optimizer_params * cal::OPTIMIZER_BYTES_PER_PARAM, 4.0);
@@ -169,7 +169,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
 ///
 /// With `overlap_grad_reduce` the gradient reduction hides behind the backward of the
 /// last micro-batch; with `overlap_param_gather` the all-gather behind the next forward.
-fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost, dp: u64) -> (f64, f64) {
+fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost, stage_layers: f64, dp: u64) -> (f64, f64) {
     let p = &s.parallel;
     if dp <= 1 && p.ep <= 1 {
         return (0.0, params.total());
@@ -204,10 +204,25 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
         _ => {
             let rs = time(CollectiveOp::ReduceScatter);
             let ag = time(CollectiveOp::AllGather);
-            // Prefetching overlaps each gather with the compute of the same pass.
-            let fwd = overlapped(ag, stage.fwd_compute_s);
-            let bwd = overlapped(ag + rs, stage.bwd_compute_s);
-            (mb * (fwd + bwd), sharded_params)
+            match p.zero3_gather {
+                Zero3Gather::Layer => {
+                    // Prefetching overlaps each gather with the compute of the same pass.
+                    let fwd = overlapped(ag, stage.fwd_compute_s);
+                    let bwd = overlapped(ag + rs, stage.bwd_compute_s);
+                    (mb * (fwd + bwd), sharded_params)
+                }
+                Zero3Gather::Tensor => {
+                    // One synchronous collective per parameter tensor: each pays the
+                    // collective's latency, and a list-output all-gather one copy kernel
+                    // per rank; nothing overlaps. A recomputed forward gathers again.
+                    let tensors = s.model.tensors_per_layer() * stage_layers;
+                    let gathers = if p.recompute == Recompute::Full { 3.0 } else { 2.0 };
+                    let copies = g.dp.size() as f64 * cal::KERNEL_OVERHEAD_S;
+                    let ag_latency = tensors * (g.dp.latency_s(CollectiveOp::AllGather) + copies);
+                    let rs_latency = tensors * g.dp.latency_s(CollectiveOp::ReduceScatter);
+                    (mb * (gathers * (ag + ag_latency) + rs + rs_latency), sharded_params)
+                }
+            }
         }
     }
 }
