@@ -1,11 +1,15 @@
 //! wanka-net: the network of a GPU cluster, knowing nothing of language models.
 //!
-//! This crate describes a fabric as a stack of *tiers* (NVLink domain, leaf, spine,
-//! core) and answers the question the analytic step model asks of it: "a group of
-//! ranks placed with this stride spans which tiers, and what bandwidth does each rank
-//! get on the slowest of them?". The flow-level solver and routing build on the same
-//! description.
+//! - [`fabric`]: the fabric as a stack of tiers, and where a group of ranks sits in it;
+//!   the analytic step model asks it "what bandwidth does each rank get".
+//! - [`topology`]: the explicit network (every port and link) and the routing of a flow
+//!   onto it: ECMP hashing, adaptive, packet spraying.
+//! - [`flow`]: max-min fair rates (progressive filling) and a flow-level simulation.
 
 pub mod fabric;
+pub mod flow;
+pub mod topology;
 
 pub use fabric::{Fabric, FabricKind, FabricSpec, GroupSpan, Tier, TierKind};
+pub use flow::{max_min_rates, simulate, FlowSet, FlowTimes};
+pub use topology::{Hop, LinkRates, Network, Routing};
