@@ -48,6 +48,30 @@ enum Command {
         #[arg(long, value_name = "LIST")]
         gpus: Option<String>,
     },
+    /// nccl-tests-style table of a collective on the scenario's fabric, every concurrent
+    /// instance of the group running at once (flow-level network model).
+    Collective {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long, value_enum)]
+        op: OpArg,
+        /// tp, cp, dp, ep, pp, or a number N (N consecutive GPUs).
+        #[arg(long, default_value = "dp")]
+        group: String,
+        #[arg(long, default_value = "1M")]
+        min_bytes: String,
+        #[arg(long, default_value = "8G")]
+        max_bytes: String,
+        /// Overrides cluster.routing.
+        #[arg(long, value_enum)]
+        routing: Option<RoutingArg>,
+        /// NCCL channels (rings) per group; each is its own flow across the network.
+        #[arg(long, default_value_t = 2)]
+        channels: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
         #[arg(long)]
@@ -65,6 +89,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum OpArg {
+    #[value(alias = "all-reduce")]
+    AllReduce,
+    #[value(alias = "all-gather")]
+    AllGather,
+    #[value(alias = "reduce-scatter")]
+    ReduceScatter,
+    #[value(alias = "all-to-all", alias = "alltoall")]
+    AllToAll,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RoutingArg {
+    Ecmp,
+    Adaptive,
+    Spray,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,6 +173,62 @@ fn run(cli: Cli) -> Result<()> {
                         print!("{}", output::sweep_table(&sweep));
                     }
                 }
+            }
+        }
+        Command::Collective { file, set, op, group, min_bytes, max_bytes, routing, channels, json } => {
+            let s = wanka::scenario::load(&file, &set).map_err(usage)?;
+            let bad = |m: String| anyhow::Error::new(UsageError(m));
+            let p = &s.parallel;
+            let st = p.strides();
+            let (size, stride) = match group.as_str() {
+                "tp" => (p.tp, st.tp),
+                "cp" => (p.cp, st.cp),
+                "dp" => (p.dp, st.dp),
+                "ep" => (p.ep, st.dp),
+                "pp" => (p.pp, st.pp),
+                n => {
+                    let n: u64 = n.parse().map_err(|_| bad(format!("--group {n:?}: expected tp, cp, dp, ep, pp or a number of GPUs")))?;
+                    if n == 0 || n > s.cluster.gpus || s.cluster.gpus % n != 0 {
+                        return Err(bad(format!("--group {n}: must divide cluster.gpus = {}", s.cluster.gpus)));
+                    }
+                    (n, 1)
+                }
+            };
+            let lo = parse_bytes(&min_bytes).map_err(bad)?;
+            let hi = parse_bytes(&max_bytes).map_err(bad)?;
+            if lo > hi {
+                return Err(bad(format!("--min-bytes {min_bytes} is above --max-bytes {max_bytes}")));
+            }
+            if channels == 0 || channels > 64 {
+                return Err(bad(format!("--channels {channels}: must be between 1 and 64")));
+            }
+            let mut sizes = Vec::new();
+            let mut b = lo;
+            while b <= hi {
+                sizes.push(b);
+                b *= 2.0;
+            }
+            let op = match op {
+                OpArg::AllReduce => wanka::collective::CollectiveOp::AllReduce,
+                OpArg::AllGather => wanka::collective::CollectiveOp::AllGather,
+                OpArg::ReduceScatter => wanka::collective::CollectiveOp::ReduceScatter,
+                OpArg::AllToAll => wanka::collective::CollectiveOp::AllToAll,
+            };
+            let routing = match routing {
+                Some(RoutingArg::Ecmp) => wanka_net_routing::ECMP,
+                Some(RoutingArg::Adaptive) => wanka_net_routing::ADAPTIVE,
+                Some(RoutingArg::Spray) => wanka_net_routing::SPRAY,
+                None => s.cluster.routing.into(),
+            };
+            if op == wanka::collective::CollectiveOp::AllToAll && size > 1024 {
+                return Err(bad(format!("--op all_to_all on {size} ranks: the flow model handles all-to-all groups of up to 1024 ranks")));
+            }
+            let layout = wanka::collective::flows::GroupLayout::covering(s.cluster.gpus, size, stride);
+            let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
+            if json {
+                output::print_json(&report)?;
+            } else {
+                print!("{}", output::collective_table(&s, &report));
             }
         }
         Command::Validate { json, scenario, fidelity } => {
@@ -210,4 +310,29 @@ fn parse_gpu_list(text: &str) -> Result<Vec<u64>, String> {
     } else {
         text.split(',').map(one).collect()
     }
+}
+
+/// Routing values of wanka-net, named for the CLI.
+mod wanka_net_routing {
+    pub use wanka::collective::flows::Routing;
+    pub const ECMP: Routing = Routing::Ecmp;
+    pub const ADAPTIVE: Routing = Routing::Adaptive;
+    pub const SPRAY: Routing = Routing::Spray;
+}
+
+/// `1M`, `8G`, `512K`, `4096` (binary units, as nccl-tests reads them).
+fn parse_bytes(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('K') | Some('k') => (&t[..t.len() - 1], 1024.0),
+        Some('M') | Some('m') => (&t[..t.len() - 1], 1024.0 * 1024.0),
+        Some('G') | Some('g') => (&t[..t.len() - 1], 1024.0 * 1024.0 * 1024.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("{text:?} is not a size (e.g. 4096, 512K, 1M, 8G)"))?;
+    let b = v * mult;
+    if !(b.is_finite() && b >= 1.0 && b <= 1e15) {
+        return Err(format!("{text:?}: sizes go from 1 byte to 1 PB"));
+    }
+    Ok(b)
 }

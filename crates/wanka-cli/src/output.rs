@@ -299,3 +299,22 @@ pub fn sweep_table(points: &[wanka::reliability::SweepPoint]) -> String {
     }
     o
 }
+
+pub fn collective_table(s: &Scenario, r: &wanka::collective::flows::CollectiveReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "wanka collective: {:?} on {} groups of {} ranks (stride {}), {:?} routing, {} channels, {} × {}",
+        r.op, r.groups, r.group_size, r.stride, r.routing, r.channels, s.cluster.gpus, s.cluster.gpu.id
+    );
+    let _ = writeln!(
+        o,
+        "  {} flows per phase; {} share a switch link with another flow; slowest flow at 1/{:.2} of the median rate\n",
+        r.flows_per_phase, r.colliding_flows, r.straggler_ratio
+    );
+    let _ = writeln!(o, "  {:>14} {:>12} {:>11} {:>11}  {}", "size (B)", "time", "algbw GB/s", "busbw GB/s", "algorithm");
+    for row in &r.rows {
+        let _ = writeln!(o, "  {:>14.0} {:>12} {:>11.2} {:>11.2}  {}", row.bytes, seconds(row.time_s), row.algbw_gb_s, row.busbw_gb_s, row.algorithm);
+    }
+    o
+}

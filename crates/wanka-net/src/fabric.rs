@@ -178,7 +178,7 @@ impl Fabric {
                 }
             }
         }
-        GroupSpan { size, ranks_per_domain, domains, top_tier }
+        GroupSpan { size, ranks_per_domain, domains, top_tier, extent }
     }
 
     /// Line-rate bandwidth per rank of a ring that runs through the group: inside one
@@ -186,13 +186,32 @@ impl Fabric {
     /// through the NICs of the group's ranks there (NCCL uses one channel per NIC), so a
     /// rank gets `ranks_per_domain × NIC` shared by `ranks_per_domain` ranks' traffic,
     /// capped by NVLink; the highest tier climbed sets the NIC rate (oversubscription).
-    pub fn ring_bytes_per_s(&self, span: &GroupSpan) -> f64 {
+    ///
+    /// At an oversubscribed top tier only the ring hops that cross it pay: each of the
+    /// `concurrent` groups has one hop out of every top-tier domain (pod) it occupies,
+    /// and those hops share the pod's uplinks, `pod GPUs × NIC / oversubscription`.
+    pub fn ring_bytes_per_s(&self, span: &GroupSpan, concurrent: u64) -> f64 {
         let nvlink = self.tiers[0].bytes_per_s_per_gpu;
         if span.domains <= 1 {
             return nvlink;
         }
-        let nic = self.tiers[span.top_tier].bytes_per_s_per_gpu;
-        (nic * span.ranks_per_domain as f64).min(nvlink)
+        let top = self.tiers.len() - 1;
+        let below_top = if span.top_tier >= 2 { span.top_tier - 1 } else { span.top_tier };
+        let nic = self.tiers[below_top].bytes_per_s_per_gpu;
+        let mut per_rank = (nic * span.ranks_per_domain as f64).min(nvlink);
+        if span.top_tier == top && top >= 2 && self.oversubscription > 1.0 {
+            let pod = self.tiers[top - 1].domain_gpus.min(self.gpus).max(1);
+            let pods = self.gpus.div_ceil(pod).max(1);
+            let spanned = span.extent.div_ceil(pod).clamp(1, pods);
+            // A group leaves each pod it occupies once; it occupies at most `size` pods.
+            let occupied = spanned.min(span.size);
+            let crossing_per_pod = (concurrent.max(1) * occupied).div_ceil(pods).max(1);
+            let uplinks = pod as f64 * self.tiers[top].bytes_per_s_per_gpu;
+            per_rank = per_rank.min(uplinks / crossing_per_pod as f64);
+        } else if span.top_tier >= 1 {
+            per_rank = per_rank.min(self.tiers[span.top_tier].bytes_per_s_per_gpu * span.ranks_per_domain as f64);
+        }
+        per_rank
     }
 
     /// Bandwidth per rank for traffic that goes from every rank to every other rank
@@ -228,6 +247,8 @@ pub struct GroupSpan {
     pub domains: u64,
     /// Highest tier its traffic climbs: 0 = NVLink only, 1 = leaf, 2 = spine, 3 = core.
     pub top_tier: usize,
+    /// GPU ids from the first member to the last.
+    pub extent: u64,
 }
 
 #[cfg(test)]
@@ -255,7 +276,7 @@ mod tests {
         let s = f.span(8, 1);
         assert_eq!(s.domains, 1);
         assert_eq!(s.top_tier, 0);
-        assert_eq!(f.ring_bytes_per_s(&s), 450e9);
+        assert_eq!(f.ring_bytes_per_s(&s, 1), 450e9);
     }
 
     #[test]
@@ -264,7 +285,7 @@ mod tests {
         let s = f.span(128, 8);
         assert_eq!(s.ranks_per_domain, 1);
         assert_eq!(s.domains, 128);
-        assert_eq!(f.ring_bytes_per_s(&s), 50e9);
+        assert_eq!(f.ring_bytes_per_s(&s, 1), 50e9);
         // 128 ranks 8 apart span 1017 GPUs: beyond a 256-GPU leaf, inside an 8192-GPU pod.
         assert_eq!(s.top_tier, 2);
     }
@@ -274,16 +295,25 @@ mod tests {
         let f = h100_rail(1024, 1.0);
         let s = f.span(64, 1);
         assert_eq!(s.ranks_per_domain, 8);
-        assert_eq!(f.ring_bytes_per_s(&s), 400e9);
+        assert_eq!(f.ring_bytes_per_s(&s, 1), 400e9);
     }
 
     #[test]
     fn oversubscription_only_slows_the_top_tier() {
         let f = h100_rail(65536, 7.0);
         let inside_pod = f.span(128, 8);
-        let across = f.span(16, 4096);
-        assert_eq!(f.ring_bytes_per_s(&inside_pod), 50e9);
-        assert!((f.ring_bytes_per_s(&across) - 50e9 / 7.0).abs() < 1.0);
+        assert_eq!(f.ring_bytes_per_s(&inside_pod, 512), 50e9);
+        // Every GPU in a pair across pods: all traffic crosses, a seventh of the rate.
+        let pairs = f.span(2, 32768);
+        assert!((f.ring_bytes_per_s(&pairs, 32768) - 50e9 / 7.0).abs() < 1.0);
+        // 4,096 rings of 16 ranks over all 8 pods: every pod sends 4,096 crossing hops
+        // through 8,192 × 50/7 GB/s of uplinks: 14.3 GB/s each.
+        let ring = f.span(16, 4096);
+        let expected = 8192.0 * 50e9 / 7.0 / 4096.0;
+        assert!((f.ring_bytes_per_s(&ring, 4096) - expected).abs() < 1.0);
+        // 64 rings of 1,024 ranks one node apart: each leaves its pod once.
+        let long = f.span(1024, 64);
+        assert_eq!(f.ring_bytes_per_s(&long, 64), 50e9);
     }
 
     #[test]

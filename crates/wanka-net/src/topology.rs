@@ -196,6 +196,13 @@ impl Network {
         }
     }
 
+    /// A single switch-to-switch link (leaf↔spine or spine↔core), where ECMP chooses;
+    /// not a NIC or NVLink port, not a spraying bundle.
+    pub fn is_switch_link(&self, link: u32) -> bool {
+        let l = link as u64;
+        l >= self.offsets.leaf_up && l < self.offsets.leaf_up_bundle
+    }
+
     pub fn links(&self) -> usize {
         self.capacity.len()
     }

@@ -5,6 +5,8 @@
 //! `(n−1)/n · S`, all-to-all `(n−1)/n · S`. Latency terms follow NCCL's tuner
 //! (fabric.md §3.3): a base cost per call plus one per-hop latency per algorithm step.
 
+pub mod flows;
+
 use crate::calibration as cal;
 use serde::Serialize;
 use wanka_net::{Fabric, GroupSpan};
@@ -40,11 +42,14 @@ pub struct Group<'a> {
     pub span: GroupSpan,
     /// The GPU supports NVLink SHARP (NVLS): Hopper and later with NVSwitch.
     pub nvls: bool,
+    /// Instances of this group running at once (all DP groups of a layout, say).
+    pub concurrent: u64,
 }
 
 impl<'a> Group<'a> {
+    /// A group of `size` ranks `stride` apart; as many run at once as tile the GPUs.
     pub fn new(fabric: &'a Fabric, size: u64, stride: u64, nvls: bool) -> Group<'a> {
-        Group { fabric, span: fabric.span(size, stride), nvls }
+        Group { fabric, span: fabric.span(size, stride), nvls, concurrent: (fabric.gpus / size.max(1)).max(1) }
     }
 
     pub fn size(&self) -> u64 {
@@ -57,8 +62,7 @@ impl<'a> Group<'a> {
         if self.span.domains <= 1 {
             return nvlink;
         }
-        let nic = self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY;
-        (nic * self.span.ranks_per_domain as f64).min(nvlink)
+        (self.fabric.ring_bytes_per_s(&self.span, self.concurrent) * cal::NIC_EFFICIENCY).min(nvlink)
     }
 
     fn alpha(&self) -> f64 {

@@ -4,7 +4,8 @@
 //! Placement follows Megatron-LM's default rank order `tp-cp-ep-dp-pp`: a GPU's rank is
 //! `tp + TP·(cp + CP·(dp + DP·pp))`, expert-parallel groups are consecutive DP ranks.
 //! So TP groups are GPUs 1 apart, CP groups `TP` apart, DP and EP groups `TP·CP` apart,
-//! PP neighbours `TP·CP·DP` apart.
+//! PP neighbours `TP·CP·DP` apart. `parallel.order = "tp-cp-pp-dp"` (Llama 3's) swaps
+//! DP and PP.
 
 pub mod memory;
 
@@ -14,7 +15,12 @@ use wanka_net::{Fabric, FabricSpec};
 
 /// Builds the fabric of a cluster.
 pub fn fabric(cluster: &ClusterConfig) -> Fabric {
-    Fabric::new(&FabricSpec {
+    Fabric::new(&fabric_spec(cluster))
+}
+
+/// The physical description of a cluster's fabric.
+pub fn fabric_spec(cluster: &ClusterConfig) -> FabricSpec {
+    FabricSpec {
         kind: cluster.fabric,
         gpus: cluster.gpus,
         gpus_per_node: cluster.gpus_per_node,
@@ -25,7 +31,7 @@ pub fn fabric(cluster: &ClusterConfig) -> Fabric {
         switch_radix: cluster.switch_radix,
         oversubscription: cluster.oversubscription,
         planes: cluster.planes,
-    })
+    }
 }
 
 /// Whether the GPU can reduce inside its NVSwitch (NVLS): Hopper and later NVIDIA parts.
@@ -49,19 +55,20 @@ pub struct Groups<'a> {
 
 impl<'a> Groups<'a> {
     pub fn new(fabric: &'a Fabric, p: &ParallelConfig, nvls: bool) -> Groups<'a> {
-        let tp_stride = 1;
-        let cp_stride = p.tp;
-        // DP×CP reduction group: CP ranks are adjacent to DP ranks in the rank order, so
-        // the combined group has stride TP.
-        let dp_cp_stride = p.tp;
-        let ep_stride = p.tp * p.cp;
-        let pp_stride = p.tp * p.cp * p.dp;
+        let st = p.strides();
+        // The dense-gradient group is DP×CP. With DP inner, CP and DP ranks are adjacent
+        // (one progression of stride TP); with DP outermost its DP part sets the pace.
+        let (dp_size, dp_stride) = match p.order {
+            crate::scenario::RankOrder::DpInner => (p.dp * p.cp, st.cp),
+            crate::scenario::RankOrder::PpInner => (p.dp, st.dp),
+        };
+        let pp_stride = st.pp;
         Groups {
-            tp: Group::new(fabric, p.tp, tp_stride, nvls),
-            cp: Group::new(fabric, p.cp, cp_stride, nvls),
-            dp: Group::new(fabric, p.dp * p.cp, dp_cp_stride, nvls),
-            ep: Group::new(fabric, p.ep, ep_stride, nvls),
-            expert_dp: Group::new(fabric, p.dp * p.cp / p.ep, p.tp * p.ep, nvls),
+            tp: Group::new(fabric, p.tp, st.tp, nvls),
+            cp: Group::new(fabric, p.cp, st.cp, nvls),
+            dp: Group::new(fabric, dp_size, dp_stride, nvls),
+            ep: Group::new(fabric, p.ep, st.dp, nvls),
+            expert_dp: Group::new(fabric, (p.dp * p.cp / p.ep).max(1), st.dp * p.ep, nvls),
             pp: Group::new(fabric, if p.pp > 1 { 2 } else { 1 }, pp_stride, nvls),
         }
     }

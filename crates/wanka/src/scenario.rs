@@ -5,7 +5,7 @@
 mod hf;
 mod parallel;
 
-pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, Recompute, Schedule, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
+pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
 use crate::catalog::{self, GpuSpec};
 use crate::error::{Error, Result};
@@ -234,6 +234,16 @@ pub enum Routing {
     Ecmp,
     Adaptive,
     Spray,
+}
+
+impl From<Routing> for wanka_net::Routing {
+    fn from(r: Routing) -> wanka_net::Routing {
+        match r {
+            Routing::Ecmp => wanka_net::Routing::Ecmp,
+            Routing::Adaptive => wanka_net::Routing::Adaptive,
+            Routing::Spray => wanka_net::Routing::Spray,
+        }
+    }
 }
 
 /// Numeric precision of the matrix products.
@@ -626,6 +636,14 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         Some(t) => return Err(Error::invalid("cluster.tiers", t, "must be 1, 2 or 3")),
         None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
     };
+    let reach = wanka_net::Network::max_gpus(fabric, switch_radix, tiers, gpus_per_node);
+    if gpus > reach {
+        return Err(Error::invalid(
+            "cluster.gpus",
+            gpus,
+            format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs; add a tier or raise cluster.switch_radix"),
+        ));
+    }
     let oversubscription = c.oversubscription.unwrap_or(1.0);
     if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {
         return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));

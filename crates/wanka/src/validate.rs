@@ -210,8 +210,9 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         notes.push("NIC not published: the GPU's typical NIC (catalog)".into());
     }
     if llama3 {
-        // Llama 3 §3.3.1: 3,072-GPU pods with full bisection, 1:7 above.
-        cluster += "oversubscription = 7.0\n";
+        // Llama 3 §3.3.1: a 3-layer Clos, pods with full bisection (3,072 GPUs; wanka's
+        // radix-64 pods hold 8,192), 1:7 oversubscribed above.
+        cluster += "tiers = 3\noversubscription = 7.0\n";
     }
 
     // --- [parallel]
@@ -280,6 +281,10 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     let local_ddp = sc21 && !sharding.contains("torch") && zero == 0;
     par += &format!("overlap_grad_reduce = {}\n", !local_ddp);
     par += &format!("tp_comm_overlap = {}\n", (mcore || nemo) && tp > 1);
+    if llama3 {
+        // Llama 3 §3.3.2: parallelism ordered [TP, CP, PP, DP].
+        par += "order = \"tp-cp-pp-dp\"\n";
+    }
 
     // --- [training]
     let precision = s(v, "precision").unwrap_or_default().to_ascii_uppercase();

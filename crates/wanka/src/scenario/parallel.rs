@@ -31,6 +31,27 @@ pub enum Zero3Gather {
     Tensor,
 }
 
+/// Order of the parallel dimensions over GPU ids, fastest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum RankOrder {
+    /// Megatron-LM's default: TP, CP, EP/DP, then PP outermost.
+    #[serde(rename = "tp-cp-dp-pp")]
+    DpInner,
+    /// Llama 3's choice (Dubey et al. 2024, §3.3.2): TP, CP, PP, then DP outermost,
+    /// because DP tolerates the latency of the farthest links.
+    #[serde(rename = "tp-cp-pp-dp")]
+    PpInner,
+}
+
+/// GPU-id distance between neighbouring members of each group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strides {
+    pub tp: u64,
+    pub cp: u64,
+    pub dp: u64,
+    pub pp: u64,
+}
+
 /// Pipeline schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -50,7 +71,7 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 17] = [
     "tp",
     "pp",
     "vpp",
@@ -67,6 +88,7 @@ pub const KEYS: [&str; 16] = [
     "overlap_grad_reduce",
     "overlap_param_gather",
     "zero3_gather",
+    "order",
 ];
 
 /// The values a key may take in a search.
@@ -103,6 +125,7 @@ pub struct ParallelChoice {
     pub overlap_grad_reduce: Option<bool>,
     pub overlap_param_gather: Option<bool>,
     pub zero3_gather: Option<Zero3Gather>,
+    pub order: Option<RankOrder>,
 }
 
 impl ParallelSpace {
@@ -192,12 +215,22 @@ pub struct ParallelConfig {
     pub overlap_param_gather: bool,
     /// How ZeRO-3 gathers parameters.
     pub zero3_gather: Zero3Gather,
+    /// Which parallel dimension varies fastest across GPU ids.
+    pub order: RankOrder,
 }
 
 impl ParallelConfig {
     /// Micro-batches each pipeline runs per step.
     pub fn microbatches(&self) -> u64 {
         self.global_batch / (self.micro_batch * self.dp)
+    }
+
+    /// Where each group's members sit: the rank order's strides.
+    pub fn strides(&self) -> Strides {
+        match self.order {
+            RankOrder::DpInner => Strides { tp: 1, cp: self.tp, dp: self.tp * self.cp, pp: self.tp * self.cp * self.dp },
+            RankOrder::PpInner => Strides { tp: 1, cp: self.tp, dp: self.tp * self.cp * self.pp, pp: self.tp * self.cp },
+        }
     }
 
     /// GPUs of one model replica.
@@ -351,6 +384,7 @@ impl ParallelConfig {
             overlap_grad_reduce: c.overlap_grad_reduce.unwrap_or(true),
             overlap_param_gather: c.overlap_param_gather.unwrap_or(true),
             zero3_gather: c.zero3_gather.unwrap_or(Zero3Gather::Layer),
+            order: c.order.unwrap_or(RankOrder::DpInner),
         })
     }
 }

@@ -1,0 +1,333 @@
+//! Collectives as phases of flows on the explicit network: every concurrent instance of
+//! a group (all DP groups of a layout, say) runs at once, so ECMP collisions and
+//! oversubscribed tiers show up as they would on the real cluster.
+//!
+//! A ring step moves one chunk from every rank to the next; all steps of a ring have the
+//! same pattern, so one phase is simulated and scaled. NCCL runs several channels (rings)
+//! at once; across nodes each channel is its own connection, hashed on its own by ECMP.
+//! With `g` ranks of a group in one NVLink domain, channel `c` enters each domain at its
+//! `c`-th local rank, so the channels spread over the domain's NICs.
+
+use super::CollectiveOp;
+use crate::calibration as cal;
+use serde::Serialize;
+use wanka_net::topology::mix;
+pub use wanka_net::Routing;
+use wanka_net::{simulate, Fabric, FlowSet, Hop, LinkRates, Network};
+
+/// A set of concurrent groups: `groups` instances of `size` ranks, members `stride` apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GroupLayout {
+    pub size: u64,
+    pub stride: u64,
+    /// Concurrent instances (every group of this kind in the job).
+    pub groups: u64,
+}
+
+impl GroupLayout {
+    /// All groups of `size` ranks with stride `stride` covering `gpus` GPUs.
+    pub fn covering(gpus: u64, size: u64, stride: u64) -> GroupLayout {
+        GroupLayout { size, stride, groups: gpus / size.max(1) }
+    }
+
+    /// GPU ids of group `k`.
+    pub fn members(&self, k: u64) -> impl Iterator<Item = u64> + '_ {
+        let block = self.size * self.stride;
+        let base = (k / self.stride) * block + k % self.stride;
+        (0..self.size).map(move |i| base + i * self.stride)
+    }
+}
+
+/// The link capacities the flow model uses: line rates times the measured protocol
+/// efficiencies of the calibration, as the analytic model does.
+pub fn link_rates() -> LinkRates {
+    LinkRates { nvlink_efficiency: cal::NVLINK_RING_EFFICIENCY, nic_efficiency: cal::NIC_EFFICIENCY }
+}
+
+/// The outcome of one phase of flows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PhaseResult {
+    /// Time of the phase when every flow carries one byte (scale by the chunk).
+    pub seconds_per_byte: f64,
+    /// Median flow rate over the slowest flow's rate (1 = no straggler).
+    pub straggler_ratio: f64,
+    /// Flows in the phase.
+    pub flows: usize,
+    /// Flows whose path shares its busiest switch uplink with another flow of the phase.
+    pub colliding_flows: usize,
+}
+
+/// Builds and runs one phase: `pairs(member_list, channel)` gives the (src, dst) of
+/// each flow of a group for a channel.
+fn run_phase(
+    net: &Network,
+    layout: &GroupLayout,
+    routing: Routing,
+    seed: u64,
+    channels: u64,
+    ranks_per_domain: u64,
+    op: CollectiveOp,
+) -> PhaseResult {
+    let mut flows = FlowSet::new();
+    let mut path: Vec<Hop> = Vec::new();
+    // Adaptive routing: load already placed on each link, in flows.
+    let mut placed = vec![0u32; net.capacity.len()];
+    let mut members: Vec<u64> = Vec::with_capacity(layout.size as usize);
+    let mut flow_id = 0u64;
+    for k in 0..layout.groups {
+        members.clear();
+        members.extend(layout.members(k));
+        let n = members.len();
+        for c in 0..channels {
+            let pairs: Vec<(u64, u64)> = match op {
+                CollectiveOp::AllToAll => {
+                    // Each rank to every other rank; channels split each pair's bytes.
+                    let mut v = Vec::with_capacity(n * (n - 1));
+                    for i in 0..n {
+                        for j in 0..n {
+                            if i != j {
+                                v.push((members[i], members[j]));
+                            }
+                        }
+                    }
+                    v
+                }
+                CollectiveOp::SendRecv => vec![(members[0], members[n - 1])],
+                _ => {
+                    // Ring: within each domain block rotate by the channel so channel c
+                    // leaves each domain from a different local rank (and NIC).
+                    let g = ranks_per_domain.max(1) as usize;
+                    let rot = (c as usize) % g;
+                    let order: Vec<u64> = members
+                        .chunks(g)
+                        .flat_map(|block| {
+                            let r = rot % block.len();
+                            block[r..].iter().chain(block[..r].iter()).copied().collect::<Vec<_>>()
+                        })
+                        .collect();
+                    (0..n).map(|i| (order[i], order[(i + 1) % n])).collect()
+                }
+            };
+            for (src, dst) in pairs {
+                flow_id += 1;
+                let id = flow_id;
+                let mut choose = |options: u64, candidates: &[u32]| -> u64 {
+                    match routing {
+                        Routing::Adaptive => {
+                            // Least flows placed so far; ties to the lowest index.
+                            let mut best = 0;
+                            for (i, l) in candidates.iter().enumerate() {
+                                if placed[*l as usize] < placed[candidates[best] as usize] {
+                                    best = i;
+                                }
+                            }
+                            best as u64
+                        }
+                        _ => mix(seed ^ mix(id)) % options,
+                    }
+                };
+                net.route(src, dst, routing, &mut choose, &mut path);
+                for h in &path {
+                    placed[h.link as usize] += 1;
+                }
+                flows.push(&path);
+            }
+        }
+    }
+    let count = flows.len();
+    let bytes = vec![1.0; count];
+    let start = vec![0.0; count];
+    let times = simulate(&flows, &bytes, &start, &net.capacity);
+    let rates = wanka_net::max_min_rates(&flows, &vec![true; count], &net.capacity);
+    let mut sorted: Vec<f64> = rates.iter().cloned().filter(|r| r.is_finite()).collect();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let straggler_ratio = if sorted.is_empty() || sorted[0] <= 0.0 { 1.0 } else { sorted[sorted.len() / 2] / sorted[0] };
+    // A flow collides when some switch link on its path carries more than one flow.
+    let colliding_flows = (0..count)
+        .filter(|f| flows.path(*f).iter().any(|h| placed[h.link as usize] > 1 && net.is_switch_link(h.link)))
+        .count();
+    PhaseResult { seconds_per_byte: times.makespan_s, straggler_ratio, flows: count, colliding_flows }
+}
+
+/// One row of `wanka collective`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectiveRow {
+    pub bytes: f64,
+    pub time_s: f64,
+    pub algbw_gb_s: f64,
+    pub busbw_gb_s: f64,
+    /// "ring", "nvls" or "pairwise".
+    pub algorithm: &'static str,
+}
+
+/// The whole `wanka collective` answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectiveReport {
+    pub op: CollectiveOp,
+    pub group_size: u64,
+    pub groups: u64,
+    pub stride: u64,
+    pub routing: Routing,
+    pub channels: u64,
+    pub flows_per_phase: usize,
+    /// Flows of a phase that share a switch link with another flow.
+    pub colliding_flows: usize,
+    /// Median flow rate over the slowest (1 = balanced).
+    pub straggler_ratio: f64,
+    pub rows: Vec<CollectiveRow>,
+}
+
+/// Times `op` on every concurrent group of `layout`, for each message size (nccl-tests'
+/// S: the whole array), on the explicit network with the given routing.
+#[allow(clippy::too_many_arguments)]
+pub fn collective_table(
+    fabric: &Fabric,
+    net: &Network,
+    layout: GroupLayout,
+    op: CollectiveOp,
+    routing: Routing,
+    seed: u64,
+    channels: u64,
+    nvls: bool,
+    sizes: &[f64],
+) -> CollectiveReport {
+    let span = fabric.span(layout.size, layout.stride);
+    let n = layout.size.max(1) as f64;
+    let channels = channels.max(1);
+    let phase = run_phase(net, &layout, routing, seed, channels, span.ranks_per_domain, op);
+    let alpha = fabric.step_latency_s(&span);
+    let group = super::Group { fabric, span, nvls, concurrent: layout.groups };
+    let rows = sizes
+        .iter()
+        .map(|&s| {
+            // Bytes each flow carries in one phase, and how many phases.
+            let (per_flow, steps) = match op {
+                CollectiveOp::AllReduce => (s / n / channels as f64, 2.0 * (n - 1.0)),
+                CollectiveOp::AllGather | CollectiveOp::ReduceScatter => (s / n / channels as f64, n - 1.0),
+                CollectiveOp::AllToAll => (s / n / channels as f64, 1.0),
+                CollectiveOp::SendRecv => (s / channels as f64, 1.0),
+            };
+            let ring = if layout.size <= 1 {
+                0.0
+            } else {
+                cal::COLLECTIVE_BASE_LATENCY_S + steps * (alpha + per_flow * phase.seconds_per_byte)
+            };
+            let mut best = (ring, if op == CollectiveOp::AllToAll { "pairwise" } else { "ring" });
+            if op == CollectiveOp::AllReduce && nvls && span.domains <= 1 && layout.size > 2 {
+                let t = group.all_reduce_s(s);
+                if t < best.0 {
+                    best = (t, "nvls");
+                }
+            }
+            let time_s = best.0;
+            let algbw = if time_s > 0.0 { s / time_s / 1e9 } else { 0.0 };
+            CollectiveRow { bytes: s, time_s, algbw_gb_s: algbw, busbw_gb_s: algbw * op.busbw_factor(layout.size), algorithm: best.1 }
+        })
+        .collect();
+    CollectiveReport {
+        op,
+        group_size: layout.size,
+        groups: layout.groups,
+        stride: layout.stride,
+        routing,
+        channels,
+        flows_per_phase: phase.flows,
+        colliding_flows: phase.colliding_flows,
+        straggler_ratio: phase.straggler_ratio,
+        rows,
+    }
+}
+
+/// `wanka collective` on a scenario: builds its fabric and network and runs the table.
+pub fn run(s: &crate::scenario::Scenario, layout: GroupLayout, op: CollectiveOp, routing: Routing, channels: u64, sizes: &[f64]) -> CollectiveReport {
+    let fabric = crate::parallel::fabric(&s.cluster);
+    let spec = crate::parallel::fabric_spec(&s.cluster);
+    let net = Network::new(&spec, link_rates());
+    collective_table(&fabric, &net, layout, op, routing, s.seed, channels, crate::parallel::has_nvls(&s.cluster), sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wanka_net::{FabricKind, FabricSpec};
+
+    fn fabric(gpus: u64, tiers: u32, oversub: f64) -> (Fabric, Network) {
+        let spec = FabricSpec {
+            kind: FabricKind::RailOptimized,
+            gpus,
+            gpus_per_node: 8,
+            nvlink_domain: 8,
+            nvlink_bytes_per_s: 450e9,
+            nic_bytes_per_s: 50e9,
+            tiers,
+            switch_radix: 64,
+            oversubscription: oversub,
+            planes: 1,
+        };
+        (Fabric::new(&spec), Network::new(&spec, link_rates()))
+    }
+
+    fn busbw(r: &CollectiveReport) -> f64 {
+        r.rows.last().unwrap().busbw_gb_s
+    }
+
+    const BIG: [f64; 1] = [8.0 * 1024.0 * 1024.0 * 1024.0];
+
+    #[test]
+    fn h100_node_all_reduce_ring_and_nvls() {
+        let (f, n) = fabric(8, 1, 1.0);
+        let l = GroupLayout::covering(8, 8, 1);
+        let ring = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, 1, 1, false, &BIG);
+        assert!((busbw(&ring) / 370.0 - 1.0).abs() < 0.10, "ring {}", busbw(&ring));
+        let nvls = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, 1, 1, true, &BIG);
+        assert!((busbw(&nvls) / 480.0 - 1.0).abs() < 0.10, "nvls {}", busbw(&nvls));
+        assert_eq!(nvls.rows[0].algorithm, "nvls");
+    }
+
+    #[test]
+    fn one_nic_per_gpu_across_nodes() {
+        let (f, n) = fabric(16, 1, 1.0);
+        let l = GroupLayout::covering(16, 2, 8);
+        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, 1, 2, true, &BIG);
+        let bw = busbw(&r);
+        assert!((46.0..=49.0).contains(&bw), "{bw}");
+    }
+
+    /// DP outermost (Llama 3's order) on 16,384 GPUs: the DP ring crosses leaves and
+    /// pods, and ECMP's hash collisions make the slowest flow gate every ring step;
+    /// adaptive routing and spraying keep the per-NIC rate.
+    #[test]
+    fn ecmp_loses_to_adaptive_and_spray_on_a_strided_dp_ring() {
+        let (f, n) = fabric(16384, 3, 1.0);
+        let l = GroupLayout { size: 128, stride: 128, groups: 128 };
+        let bw = |r: Routing| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, r, 1, 1, true, &BIG));
+        let (ecmp, adaptive, spray) = (bw(Routing::Ecmp), bw(Routing::Adaptive), bw(Routing::Spray));
+        assert!(adaptive > 45.0 && spray > 45.0, "{adaptive} {spray}");
+        assert!(ecmp < 0.8 * adaptive, "ecmp {ecmp} vs adaptive {adaptive}");
+    }
+
+    /// Oversubscription at the top tier slows only groups whose traffic crosses it.
+    #[test]
+    fn oversubscription_slows_only_crossing_traffic() {
+        let (f1, n1) = fabric(16384, 3, 1.0);
+        let (f7, n7) = fabric(16384, 3, 7.0);
+        let inside = GroupLayout { size: 128, stride: 8, groups: 128 }; // 1,024 GPUs: one pod
+        let across = GroupLayout { size: 2, stride: 8192, groups: 8192 }; // every pair in two pods
+        let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, Routing::Spray, 1, 1, true, &BIG));
+        assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
+        assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
+    }
+
+    #[test]
+    fn groups_cover_every_gpu_once() {
+        let l = GroupLayout::covering(1024, 128, 8);
+        let mut seen = vec![false; 1024];
+        for k in 0..l.groups {
+            for g in l.members(k) {
+                assert!(!seen[g as usize]);
+                seen[g as usize] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+}
