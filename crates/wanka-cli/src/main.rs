@@ -102,6 +102,7 @@ enum OpArg {
     ReduceScatter,
     #[value(alias = "all-to-all", alias = "alltoall")]
     AllToAll,
+    Broadcast,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -213,6 +214,7 @@ fn run(cli: Cli) -> Result<()> {
                 OpArg::AllGather => wanka::collective::CollectiveOp::AllGather,
                 OpArg::ReduceScatter => wanka::collective::CollectiveOp::ReduceScatter,
                 OpArg::AllToAll => wanka::collective::CollectiveOp::AllToAll,
+                OpArg::Broadcast => wanka::collective::CollectiveOp::Broadcast,
             };
             let routing = match routing {
                 Some(RoutingArg::Ecmp) => wanka_net_routing::ECMP,

@@ -219,3 +219,36 @@ fn goodput_sweep_and_bad_gpu_lists() {
         assert_eq!(out.status.code(), Some(2), "--gpus {bad}");
     }
 }
+
+#[test]
+fn collective_table_and_json() {
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let out = wanka(&["collective", ex.to_str().unwrap(), "--op", "all_reduce", "--group", "tp", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["op", "group_size", "groups", "routing"] {
+        assert!(v.get(k).is_some(), "collective.{k}");
+    }
+    assert_eq!(v["group_size"], 8);
+    assert_eq!(v["groups"], 2048);
+    let rows = v["rows"].as_array().unwrap();
+    // 1 MiB to 8 GiB by doubling, as nccl-tests prints it.
+    assert_eq!(rows.len(), 14);
+    for r in rows {
+        for k in ["bytes", "time_s", "algbw_gb_s", "busbw_gb_s"] {
+            assert!(r[k].is_number(), "rows[].{k}");
+        }
+    }
+    // Large all-reduce inside an H100 node: NVLS, near the published ~480 GB/s busbw.
+    let big = rows.last().unwrap()["busbw_gb_s"].as_f64().unwrap();
+    assert!((big / 480.0 - 1.0).abs() < 0.1, "{big}");
+    let out = wanka(&["collective", ex.to_str().unwrap(), "--op", "reduce_scatter"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("busbw"));
+    for bad in [vec!["--group", "xp"], vec!["--group", "7"], vec!["--min-bytes", "lots"], vec!["--min-bytes", "8G", "--max-bytes", "1M"]] {
+        let mut args = vec!["collective", ex.to_str().unwrap(), "--op", "all_gather"];
+        args.extend(bad.iter());
+        let out = wanka(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}

@@ -60,6 +60,9 @@ pub struct Network {
     pub groups: u64,
     /// Pods per rail and plane (3 tiers).
     pub pods: u64,
+    /// Uplinks per switch into the top tier: `radix/2 / oversubscription`, rounded up
+    /// (an oversubscribed tier has fewer uplinks, each at nearly the port rate).
+    pub top_uplinks: u64,
     /// Capacity of every directed link, bytes/s.
     pub capacity: Vec<f64>,
     offsets: Offsets,
@@ -120,6 +123,9 @@ impl Network {
         let groups = endpoints_per_rail.div_ceil(half).max(1);
         let pods = if tiers == 3 { groups.div_ceil(half).max(1) } else { 1 };
         let leaves = planes * rails * groups;
+        let oversub = spec.oversubscription.max(1.0);
+        let top_uplinks = ((half as f64 / oversub).ceil() as u64).clamp(1, half);
+        let leaf_up_count = if tiers == 2 { top_uplinks } else { half };
         let spines = if tiers == 3 { planes * rails * pods * half } else { planes * rails * half };
         let mut o = Offsets::default();
         let mut at = 0u64;
@@ -132,10 +138,10 @@ impl Network {
         o.nv_down = take(gpus);
         o.nic_up = take(gpus * planes);
         o.nic_down = take(gpus * planes);
-        let leaf_links = if tiers >= 2 { leaves * half } else { 0 };
+        let leaf_links = if tiers >= 2 { leaves * leaf_up_count } else { 0 };
         o.leaf_up = take(leaf_links);
         o.leaf_down = take(leaf_links);
-        let spine_links = if tiers == 3 { spines * half } else { 0 };
+        let spine_links = if tiers == 3 { spines * top_uplinks } else { 0 };
         o.spine_up = take(spine_links);
         o.spine_down = take(spine_links);
         let leaf_bundles = if tiers >= 2 { leaves } else { 0 };
@@ -148,23 +154,23 @@ impl Network {
 
         let nvlink = spec.nvlink_bytes_per_s * rates.nvlink_efficiency;
         let port = spec.nic_bytes_per_s / planes as f64 * rates.nic_efficiency;
-        let oversub = spec.oversubscription.max(1.0);
+        // Top-tier links: fewer, sized so the tier carries exactly 1/oversubscription.
+        let top_port = port * (half as f64 / oversub) / top_uplinks as f64;
         let mut capacity = vec![0.0; o.end as usize];
         let mut fill = |from: u64, n: u64, v: f64| capacity[from as usize..(from + n) as usize].fill(v);
         fill(o.nv_up, gpus, nvlink);
         fill(o.nv_down, gpus, nvlink);
         fill(o.nic_up, gpus * planes, port);
         fill(o.nic_down, gpus * planes, port);
-        let leaf_port = if tiers == 2 { port / oversub } else { port };
+        let leaf_port = if tiers == 2 { top_port } else { port };
         fill(o.leaf_up, leaf_links, leaf_port);
         fill(o.leaf_down, leaf_links, leaf_port);
-        let spine_port = port / oversub;
-        fill(o.spine_up, spine_links, spine_port);
-        fill(o.spine_down, spine_links, spine_port);
-        fill(o.leaf_up_bundle, leaf_bundles, leaf_port * half as f64);
-        fill(o.leaf_down_bundle, leaf_bundles, leaf_port * half as f64);
-        fill(o.pod_up_bundle, pod_bundles, spine_port * (half * half) as f64);
-        fill(o.pod_down_bundle, pod_bundles, spine_port * (half * half) as f64);
+        fill(o.spine_up, spine_links, top_port);
+        fill(o.spine_down, spine_links, top_port);
+        fill(o.leaf_up_bundle, leaf_bundles, leaf_port * leaf_up_count as f64);
+        fill(o.leaf_down_bundle, leaf_bundles, leaf_port * leaf_up_count as f64);
+        fill(o.pod_up_bundle, pod_bundles, top_port * (half * top_uplinks) as f64);
+        fill(o.pod_down_bundle, pod_bundles, top_port * (half * top_uplinks) as f64);
         Network {
             kind: spec.kind,
             gpus,
@@ -176,6 +182,7 @@ impl Network {
             rails,
             groups,
             pods,
+            top_uplinks,
             capacity,
             offsets: o,
         }
@@ -272,19 +279,21 @@ impl Network {
                     }
                     path.push(hop(o.leaf_down_bundle + lb));
                 } else {
-                    let cand: Vec<u32> = (0..self.half).map(|j| (o.leaf_up + la * self.half + j) as u32).collect();
-                    let j = choose(self.half, &cand);
-                    path.push(hop(o.leaf_up + la * self.half + j));
+                    let up = if self.tiers == 2 { self.top_uplinks } else { self.half };
+                    let cand: Vec<u32> = (0..up).map(|j| (o.leaf_up + la * up + j) as u32).collect();
+                    let j = choose(up, &cand);
+                    path.push(hop(o.leaf_up + la * up + j));
                     if cross_pod {
                         let rail_plane = plane * self.rails + pa.rail;
+                        let t = self.top_uplinks;
                         let spine_a = (rail_plane * self.pods + pod_a) * self.half + j;
                         let spine_b = (rail_plane * self.pods + pod_b) * self.half + j;
-                        let cand: Vec<u32> = (0..self.half).map(|i| (o.spine_up + spine_a * self.half + i) as u32).collect();
-                        let i = choose(self.half, &cand);
-                        path.push(hop(o.spine_up + spine_a * self.half + i));
-                        path.push(hop(o.spine_down + spine_b * self.half + i));
+                        let cand: Vec<u32> = (0..t).map(|i| (o.spine_up + spine_a * t + i) as u32).collect();
+                        let i = choose(t, &cand);
+                        path.push(hop(o.spine_up + spine_a * t + i));
+                        path.push(hop(o.spine_down + spine_b * t + i));
                     }
-                    path.push(hop(o.leaf_down + lb * self.half + j));
+                    path.push(hop(o.leaf_down + lb * up + j));
                 }
             }
             path.push(hop(o.nic_down + dst * self.planes + plane));
@@ -345,10 +354,18 @@ mod tests {
 
     #[test]
     fn oversubscription_is_on_the_top_tier_only() {
-        let n = Network::new(&spec(16384, 3, 7.0), LINE);
+        let n = Network::new(&spec(16384, 3, 8.0), LINE);
+        // 32 / 8 = 4 core uplinks per spine, each at the port rate.
+        assert_eq!(n.top_uplinks, 4);
         let p = path(&n, 0, 8 * 1024, Routing::Ecmp);
         let caps: Vec<f64> = p.iter().map(|h| n.capacity[h.link as usize]).collect();
-        assert_eq!(caps, vec![50e9, 50e9, 50e9 / 7.0, 50e9 / 7.0, 50e9, 50e9]);
+        assert_eq!(caps, vec![50e9, 50e9, 50e9, 50e9, 50e9, 50e9]);
+        // A ratio that does not divide: 5 uplinks of 32/7/5 of the port rate.
+        let n = Network::new(&spec(16384, 3, 7.0), LINE);
+        assert_eq!(n.top_uplinks, 5);
+        let p = path(&n, 0, 8 * 1024, Routing::Ecmp);
+        let top = n.capacity[p[2].link as usize];
+        assert!((top - 50e9 * 32.0 / 7.0 / 5.0).abs() < 1.0);
     }
 
     #[test]

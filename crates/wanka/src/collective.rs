@@ -19,6 +19,8 @@ pub enum CollectiveOp {
     AllGather,
     ReduceScatter,
     AllToAll,
+    /// One root to every rank (pipelined along a ring).
+    Broadcast,
     /// One rank to its neighbour (pipeline send/receive).
     SendRecv,
 }
@@ -30,7 +32,7 @@ impl CollectiveOp {
         match self {
             CollectiveOp::AllReduce => 2.0 * (n - 1.0) / n,
             CollectiveOp::AllGather | CollectiveOp::ReduceScatter | CollectiveOp::AllToAll => (n - 1.0) / n,
-            CollectiveOp::SendRecv => 1.0,
+            CollectiveOp::Broadcast | CollectiveOp::SendRecv => 1.0,
         }
     }
 }
@@ -80,6 +82,8 @@ impl<'a> Group<'a> {
             CollectiveOp::AllReduce => self.all_reduce_s(bytes),
             CollectiveOp::AllGather | CollectiveOp::ReduceScatter => self.ring_s(bytes, (n - 1) as f64, op.busbw_factor(n)),
             CollectiveOp::AllToAll => self.all_to_all_s(bytes),
+            // Pipelined ring broadcast: the chain's latency, then S at the ring's rate.
+            CollectiveOp::Broadcast => self.ring_s(bytes, (n - 1) as f64, 1.0),
             CollectiveOp::SendRecv => {
                 let bw = if self.span.domains <= 1 { self.ring_bandwidth() } else {
                     self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY
@@ -97,7 +101,7 @@ impl<'a> Group<'a> {
         }
         let steps = match op {
             CollectiveOp::AllReduce => 2.0 * (n - 1.0),
-            CollectiveOp::AllGather | CollectiveOp::ReduceScatter => n - 1.0,
+            CollectiveOp::AllGather | CollectiveOp::ReduceScatter | CollectiveOp::Broadcast => n - 1.0,
             CollectiveOp::AllToAll => n.log2().ceil().max(1.0),
             CollectiveOp::SendRecv => 1.0,
         };

@@ -206,11 +206,14 @@ pub fn collective_table(
                 CollectiveOp::AllGather | CollectiveOp::ReduceScatter => (s / n / channels as f64, n - 1.0),
                 CollectiveOp::AllToAll => (s / n / channels as f64, 1.0),
                 CollectiveOp::SendRecv => (s / channels as f64, 1.0),
+                // Pipelined: every ring link carries S once; the chain adds latency below.
+                CollectiveOp::Broadcast => (s / channels as f64, 1.0),
             };
             let ring = if layout.size <= 1 {
                 0.0
             } else {
-                cal::COLLECTIVE_BASE_LATENCY_S + steps * (alpha + per_flow * phase.seconds_per_byte)
+                let chain = if op == CollectiveOp::Broadcast { (n - 1.0) * alpha } else { 0.0 };
+                cal::COLLECTIVE_BASE_LATENCY_S + chain + steps * (alpha + per_flow * phase.seconds_per_byte)
             };
             let mut best = (ring, if op == CollectiveOp::AllToAll { "pairwise" } else { "ring" });
             if op == CollectiveOp::AllReduce && nvls && span.domains <= 1 && layout.size > 2 {
