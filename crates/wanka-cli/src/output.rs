@@ -309,8 +309,8 @@ pub fn collective_table(s: &Scenario, r: &wanka::collective::flows::CollectiveRe
     );
     let _ = writeln!(
         o,
-        "  {} flows per phase; {} share a switch link with another flow; slowest flow at 1/{:.2} of the median rate\n",
-        r.flows_per_phase, r.colliding_flows, r.straggler_ratio
+        "  {} flows per phase, {} climb above their leaf; {} share a switch link with another flow ({} leaf-spine, {} spine-core); slowest flow at 1/{:.2} of the median rate\n",
+        r.flows_per_phase, r.crossing_flows, r.colliding_flows, r.colliding_leaf_spine, r.colliding_spine_core, r.straggler_ratio
     );
     let _ = writeln!(o, "  {:>14} {:>12} {:>11} {:>11}  {}", "size (B)", "time", "algbw GB/s", "busbw GB/s", "algorithm");
     for row in &r.rows {

@@ -210,6 +210,19 @@ impl Network {
         l >= self.offsets.leaf_up && l < self.offsets.leaf_up_bundle
     }
 
+    /// Which switch tier a single switch-to-switch link climbs to: 2 for leaf↔spine,
+    /// 3 for spine↔core; `None` for NIC, NVLink and bundle links.
+    pub fn switch_tier(&self, link: u32) -> Option<u8> {
+        let l = link as u64;
+        if l >= self.offsets.leaf_up && l < self.offsets.spine_up {
+            Some(2)
+        } else if l >= self.offsets.spine_up && l < self.offsets.leaf_up_bundle {
+            Some(3)
+        } else {
+            None
+        }
+    }
+
     pub fn links(&self) -> usize {
         self.capacity.len()
     }

@@ -53,8 +53,14 @@ pub struct PhaseResult {
     pub straggler_ratio: f64,
     /// Flows in the phase.
     pub flows: usize,
-    /// Flows whose path shares its busiest switch uplink with another flow of the phase.
+    /// Flows whose path shares a switch-to-switch link with another flow of the phase.
     pub colliding_flows: usize,
+    /// Of those, sharing a leaf↔spine link.
+    pub colliding_leaf_spine: usize,
+    /// Of those, sharing a spine↔core link.
+    pub colliding_spine_core: usize,
+    /// Flows that climb above their leaf at all.
+    pub crossing_flows: usize,
 }
 
 /// Builds and runs one phase: `pairs(member_list, channel)` gives the (src, dst) of
@@ -143,10 +149,20 @@ fn run_phase(
     sorted.sort_by(|a, b| a.total_cmp(b));
     let straggler_ratio = if sorted.is_empty() || sorted[0] <= 0.0 { 1.0 } else { sorted[sorted.len() / 2] / sorted[0] };
     // A flow collides when some switch link on its path carries more than one flow.
-    let colliding_flows = (0..count)
-        .filter(|f| flows.path(*f).iter().any(|h| placed[h.link as usize] > 1 && net.is_switch_link(h.link)))
-        .count();
-    PhaseResult { seconds_per_byte: times.makespan_s, straggler_ratio, flows: count, colliding_flows }
+    let collides_at = |f: usize, tier: u8| flows.path(f).iter().any(|h| placed[h.link as usize] > 1 && net.switch_tier(h.link) == Some(tier));
+    let colliding_flows = (0..count).filter(|f| collides_at(*f, 2) || collides_at(*f, 3)).count();
+    let colliding_leaf_spine = (0..count).filter(|f| collides_at(*f, 2)).count();
+    let colliding_spine_core = (0..count).filter(|f| collides_at(*f, 3)).count();
+    let crossing_flows = (0..count).filter(|f| flows.path(*f).iter().any(|h| net.switch_tier(h.link).is_some())).count();
+    PhaseResult {
+        seconds_per_byte: times.makespan_s,
+        straggler_ratio,
+        flows: count,
+        colliding_flows,
+        colliding_leaf_spine,
+        colliding_spine_core,
+        crossing_flows,
+    }
 }
 
 /// One row of `wanka collective`.
@@ -170,8 +186,13 @@ pub struct CollectiveReport {
     pub routing: Routing,
     pub channels: u64,
     pub flows_per_phase: usize,
-    /// Flows of a phase that share a switch link with another flow.
+    /// Flows of a phase that share a switch-to-switch link with another flow.
     pub colliding_flows: usize,
+    /// Of those, sharing a leaf↔spine link / a spine↔core link.
+    pub colliding_leaf_spine: usize,
+    pub colliding_spine_core: usize,
+    /// Flows that climb above their leaf at all.
+    pub crossing_flows: usize,
     /// Median flow rate over the slowest (1 = balanced).
     pub straggler_ratio: f64,
     pub rows: Vec<CollectiveRow>,
@@ -236,6 +257,9 @@ pub fn collective_table(
         channels,
         flows_per_phase: phase.flows,
         colliding_flows: phase.colliding_flows,
+        colliding_leaf_spine: phase.colliding_leaf_spine,
+        colliding_spine_core: phase.colliding_spine_core,
+        crossing_flows: phase.crossing_flows,
         straggler_ratio: phase.straggler_ratio,
         rows,
     }
