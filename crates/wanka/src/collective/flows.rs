@@ -65,6 +65,20 @@ pub struct PhaseResult {
 
 /// Builds and runs one phase: `pairs(member_list, channel)` gives the (src, dst) of
 /// each flow of a group for a channel.
+/// The communication pattern of one phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    /// Every rank to the next around a ring (per channel).
+    Ring,
+    /// Every rank to every other.
+    Pairwise,
+    /// First rank to last (point-to-point).
+    Single,
+    /// NCCL's double binary tree: every rank to its parent in two complementary trees
+    /// (Sanders et al. 2009; NCCL 2.4), each tree carrying half the data.
+    DoubleTree,
+}
+
 fn run_phase(
     net: &Network,
     layout: &GroupLayout,
@@ -72,7 +86,7 @@ fn run_phase(
     seed: u64,
     channels: u64,
     ranks_per_domain: u64,
-    op: CollectiveOp,
+    pattern: Pattern,
 ) -> PhaseResult {
     let mut flows = FlowSet::new();
     let mut path: Vec<Hop> = Vec::new();
@@ -85,8 +99,17 @@ fn run_phase(
         members.extend(layout.members(k));
         let n = members.len();
         for c in 0..channels {
-            let pairs: Vec<(u64, u64)> = match op {
-                CollectiveOp::AllToAll => {
+            let pairs: Vec<(u64, u64)> = match pattern {
+                Pattern::DoubleTree => {
+                    // Heap-numbered binary tree over the ring order, and its mirror.
+                    let mut v = Vec::with_capacity(2 * n);
+                    for i in 1..n {
+                        v.push((members[i], members[(i - 1) / 2]));
+                        v.push((members[n - 1 - i], members[n - 1 - (i - 1) / 2]));
+                    }
+                    v
+                }
+                Pattern::Pairwise => {
                     // Each rank to every other rank; channels split each pair's bytes.
                     let mut v = Vec::with_capacity(n * (n - 1));
                     for i in 0..n {
@@ -98,8 +121,8 @@ fn run_phase(
                     }
                     v
                 }
-                CollectiveOp::SendRecv => vec![(members[0], members[n - 1])],
-                _ => {
+                Pattern::Single => vec![(members[0], members[n - 1])],
+                Pattern::Ring => {
                     // Ring: within each domain block rotate by the channel so channel c
                     // leaves each domain from a different local rank (and NIC).
                     let g = ranks_per_domain.max(1) as usize;
@@ -172,7 +195,7 @@ pub struct CollectiveRow {
     pub time_s: f64,
     pub algbw_gb_s: f64,
     pub busbw_gb_s: f64,
-    /// "ring", "nvls" or "pairwise".
+    /// "ring", "tree", "nvls" or "pairwise".
     pub algorithm: &'static str,
 }
 
@@ -215,7 +238,18 @@ pub fn collective_table(
     let span = fabric.span(layout.size, layout.stride);
     let n = layout.size.max(1) as f64;
     let channels = channels.max(1);
-    let phase = run_phase(net, &layout, routing, seed, channels, span.ranks_per_domain, op);
+    let pattern = match op {
+        CollectiveOp::AllToAll => Pattern::Pairwise,
+        CollectiveOp::SendRecv => Pattern::Single,
+        _ => Pattern::Ring,
+    };
+    let phase = run_phase(net, &layout, routing, seed, channels, span.ranks_per_domain, pattern);
+    // NCCL considers the double binary tree for all-reduce across nodes.
+    let tree = if op == CollectiveOp::AllReduce && span.domains > 1 && layout.size > 2 {
+        Some(run_phase(net, &layout, routing, seed, channels, span.ranks_per_domain, Pattern::DoubleTree))
+    } else {
+        None
+    };
     let alpha = fabric.step_latency_s(&span);
     let group = super::Group { fabric, span, nvls, concurrent: layout.groups };
     let rows = sizes
@@ -237,6 +271,18 @@ pub fn collective_table(
                 cal::COLLECTIVE_BASE_LATENCY_S + chain + steps * (alpha + per_flow * phase.seconds_per_byte)
             };
             let mut best = (ring, if op == CollectiveOp::AllToAll { "pairwise" } else { "ring" });
+            if let Some(t) = &tree {
+                // Reduce up both trees, broadcast down, pipelined: each tree carries half
+                // of S, every rank sends its half up once and down once; the tree's depth
+                // sets the latency. NCCL's model gives trees ~92% of ring bandwidth.
+                let depth = n.log2().ceil();
+                let time = cal::COLLECTIVE_BASE_LATENCY_S
+                    + 2.0 * depth * alpha
+                    + 2.0 * (s / 2.0 / channels as f64) * t.seconds_per_byte / 0.92;
+                if time < best.0 {
+                    best = (time, "tree");
+                }
+            }
             if op == CollectiveOp::AllReduce && nvls && span.domains <= 1 && layout.size > 2 {
                 let t = group.all_reduce_s(s);
                 if t < best.0 {
@@ -343,6 +389,40 @@ mod tests {
         let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, Routing::Spray, 1, 1, true, &BIG));
         assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
         assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
+    }
+
+    /// Small all-reduces across many nodes pick the tree (log-depth latency); large ones
+    /// the ring, as NCCL's tuner does.
+    #[test]
+    fn tree_for_small_ring_for_large_all_reduce() {
+        let (f, n) = fabric(1024, 2, 1.0);
+        let l = GroupLayout::covering(1024, 128, 8);
+        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Spray, 1, 2, true, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
+        assert_eq!(r.rows[0].algorithm, "tree");
+        assert_eq!(r.rows[1].algorithm, "ring");
+    }
+
+    #[test]
+    fn fat_tree_and_single_switch_fabrics_route() {
+        for kind in [FabricKind::FatTree, FabricKind::SingleSwitch] {
+            let spec = FabricSpec {
+                kind,
+                gpus: 1024,
+                gpus_per_node: 8,
+                nvlink_domain: 8,
+                nvlink_bytes_per_s: 450e9,
+                nic_bytes_per_s: 50e9,
+                tiers: 3,
+                switch_radix: 16,
+                oversubscription: 1.0,
+                planes: 1,
+            };
+            let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
+            let l = GroupLayout::covering(1024, 128, 8);
+            let r = collective_table(&f, &n, l, CollectiveOp::AllGather, Routing::Adaptive, 1, 1, true, &BIG);
+            let bw = busbw(&r);
+            assert!(bw > 40.0 && bw < 50.0, "{kind:?}: {bw}");
+        }
     }
 
     #[test]
