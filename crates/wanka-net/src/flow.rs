@@ -248,6 +248,20 @@ mod tests {
         assert!((t.finish_s[1] - 4.0).abs() < 1e-12);
     }
 
+    /// Max-min fairness is not monotone per flow: more capacity on flow X's bottleneck
+    /// lets X take more of a link it shares with Y, so Y finishes later; the phase as a
+    /// whole still finishes sooner. (Why the property test below is on the makespan.)
+    #[test]
+    fn more_capacity_can_delay_one_flow_but_not_the_phase() {
+        let mut fs = FlowSet::new();
+        fs.push(&[hop(0), hop(1)]); // X
+        fs.push(&[hop(1)]); // Y
+        let before = simulate(&fs, &[100.0, 100.0], &[0.0, 0.0], &[2.0, 10.0]);
+        let after = simulate(&fs, &[100.0, 100.0], &[0.0, 0.0], &[6.0, 10.0]);
+        assert!(after.finish_s[1] > before.finish_s[1]);
+        assert!(after.makespan_s < before.makespan_s);
+    }
+
     fn arb_case() -> impl Strategy<Value = (Vec<f64>, Vec<Vec<(u32, bool)>>)> {
         (2usize..12).prop_flat_map(|links| {
             let caps = proptest::collection::vec(1.0f64..100.0, links);
