@@ -72,6 +72,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Best parallel layouts for the model on the cluster, ranked by throughput.
+    Search {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// How many layouts to show.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value = "analytic")]
+        fidelity: Fidelity,
+    },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
         #[arg(long)]
@@ -231,6 +244,35 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_json(&report)?;
             } else {
                 print!("{}", output::collective_table(&s, &report));
+            }
+        }
+        Command::Search { file, set, top, json, fidelity } => {
+            if fidelity == Fidelity::Event {
+                return Err(event_unavailable());
+            }
+            let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
+            let started = std::time::Instant::now();
+            let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                indicatif::ProgressBar::hidden()
+            } else {
+                let b = indicatif::ProgressBar::new(0);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} evaluating layouts {pos}/{len} {wide_bar} {eta}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            };
+            let progress = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let result = wanka::search::search(&space, top, &progress).map_err(usage)?;
+            bar.finish_and_clear();
+            let elapsed_s = started.elapsed().as_secs_f64();
+            if json {
+                output::print_json(&output::search_json(&result, elapsed_s))?;
+            } else {
+                print!("{}", output::search_table(&space, &result, elapsed_s));
             }
         }
         Command::Validate { json, scenario, fidelity } => {

@@ -318,3 +318,110 @@ pub fn collective_table(s: &Scenario, r: &wanka::collective::flows::CollectiveRe
     }
     o
 }
+
+pub fn search_json(r: &wanka::search::SearchResult, elapsed_s: f64) -> Value {
+    json!({
+        "evaluated": r.evaluated,
+        "feasible": r.feasible,
+        "candidates": r.candidates,
+        "removed": r.removed,
+        "elapsed_s": elapsed_s,
+        "top": r.top,
+    })
+}
+
+/// What separates two layouts, in words: the breakdown term that differs most.
+fn why(a: &wanka::search::Ranked, b: &wanka::search::Ranked) -> String {
+    let (x, y) = (&a.report.breakdown_s, &b.report.breakdown_s);
+    let terms = [
+        ("compute", x.compute, y.compute),
+        ("pipeline bubble", x.bubble, y.bubble),
+        ("exposed TP comm", x.exposed_comm.tp, y.exposed_comm.tp),
+        ("exposed CP comm", x.exposed_comm.cp, y.exposed_comm.cp),
+        ("exposed EP comm", x.exposed_comm.ep, y.exposed_comm.ep),
+        ("exposed PP comm", x.exposed_comm.pp, y.exposed_comm.pp),
+        ("exposed DP comm", x.exposed_comm.dp, y.exposed_comm.dp),
+    ];
+    // Per token, since layouts may differ in micro-batches per step.
+    let (ta, tb) = (a.report.tokens_per_step, b.report.tokens_per_step);
+    let mut diffs: Vec<(&str, f64)> = terms.iter().map(|(n, p, q)| (*n, q / tb - p / ta)).collect();
+    diffs.sort_by(|p, q| q.1.total_cmp(&p.1));
+    let gains: Vec<String> = diffs
+        .iter()
+        .filter(|d| d.1 > 0.0)
+        .take(2)
+        .map(|(n, d)| format!("{n} {:.0}% of its step lower", 100.0 * d * ta / a.step_time_s))
+        .collect();
+    if gains.is_empty() {
+        "the same costs; it wins on ties".into()
+    } else {
+        gains.join(", ")
+    }
+}
+
+pub fn search_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::search::SearchResult, elapsed_s: f64) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "wanka search: {} on {} × {}: {} candidates, {} valid layouts evaluated, {} fit in memory ({:.2} s)\n",
+        space.model_source, space.cluster.gpus, space.cluster.gpu.id, r.candidates, r.evaluated, r.feasible, elapsed_s
+    );
+    let _ = writeln!(
+        o,
+        "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8} {:>6} {:>7} {:>9}",
+        "#", "tp", "pp", "vpp", "cp", "ep", "dp", "zero", "sp", "recompute", "mb", "schedule", "step", "tok/s/gpu", "MFU", "bubble", "memory"
+    );
+    for (i, t) in r.top.iter().enumerate() {
+        let p = &t.parallel;
+        let _ = writeln!(
+            o,
+            "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8.0} {:>5.1}% {:>6.1}% {:>9}",
+            i + 1,
+            p.tp,
+            p.pp,
+            p.vpp,
+            p.cp,
+            p.ep,
+            p.dp,
+            p.zero,
+            if p.sequence_parallel { "y" } else { "n" },
+            format!("{:?}", p.recompute).to_lowercase(),
+            p.micro_batch,
+            serde_json::to_value(p.schedule).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            seconds(t.step_time_s),
+            t.tokens_per_s_per_gpu,
+            100.0 * t.mfu,
+            100.0 * t.report.breakdown_s.bubble / t.step_time_s,
+            bytes(t.memory_total_bytes)
+        );
+    }
+    if r.top.len() >= 2 {
+        let (a, b) = (&r.top[0], &r.top[1]);
+        let _ = writeln!(
+            o,
+            "\n  The winner is {:.1}% faster than #2: {}.",
+            100.0 * (a.tokens_per_s_per_gpu / b.tokens_per_s_per_gpu - 1.0),
+            why(a, b)
+        );
+    }
+    if let Some(a) = r.top.first() {
+        let b = &a.report.breakdown_s;
+        let _ = writeln!(
+            o,
+            "  Its step: compute {:.0}%, bubble {:.0}%, exposed communication {:.0}% (TP {:.0}, CP {:.0}, EP {:.0}, PP {:.0}, DP {:.0}).",
+            100.0 * b.compute / a.step_time_s,
+            100.0 * b.bubble / a.step_time_s,
+            100.0 * b.exposed_comm.total() / a.step_time_s,
+            100.0 * b.exposed_comm.tp / a.step_time_s,
+            100.0 * b.exposed_comm.cp / a.step_time_s,
+            100.0 * b.exposed_comm.ep / a.step_time_s,
+            100.0 * b.exposed_comm.pp / a.step_time_s,
+            100.0 * b.exposed_comm.dp / a.step_time_s
+        );
+    }
+    let removed: Vec<String> = r.removed.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    if !removed.is_empty() {
+        let _ = writeln!(o, "  Removed by constraint: {}.", removed.join(", "));
+    }
+    o
+}

@@ -17,6 +17,7 @@ pub mod parallel;
 pub mod reliability;
 pub mod report;
 pub mod scenario;
+pub mod search;
 pub mod step;
 pub mod validate;
 

@@ -509,7 +509,8 @@ pub(crate) fn serde_error(path: &Path, section: &str, message: &str) -> Error {
     }
 }
 
-fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
+/// Parses scenario text whose `[parallel]` keys may be lists or "auto".
+pub fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
     let mut doc: toml::Table = toml::from_str(text).map_err(|e| parse_error(path, e))?;
     for item in overrides {
         apply_override(&mut doc, item)?;

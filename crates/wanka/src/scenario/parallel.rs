@@ -348,6 +348,14 @@ impl ParallelConfig {
             Schedule::Interleaved if pp < 2 => {
                 return Err(Error::invalid("parallel.schedule", "\"interleaved\"", "needs parallel.pp >= 2"))
             }
+            // Megatron-LM's interleaved schedule runs micro-batches in groups of pp.
+            Schedule::Interleaved if m % pp != 0 => {
+                return Err(Error::invalid(
+                    "parallel.global_batch",
+                    global_batch,
+                    format!("the interleaved schedule needs micro-batches per pipeline ({m}) to be a multiple of pp = {pp}"),
+                ))
+            }
             Schedule::OneFOneB | Schedule::ZeroBubble if vpp > 1 => {
                 return Err(Error::invalid("parallel.vpp", vpp, "vpp > 1 needs schedule = \"interleaved\""))
             }

@@ -1,0 +1,310 @@
+//! `wanka search`: enumerate every valid layout of a scenario's `[parallel]` space,
+//! evaluate all with the analytic model in parallel, rank by throughput.
+//!
+//! A key written with one value is fixed; a list allows those values; "auto" (or a key
+//! left out) allows every valid value:
+//! - tp: divisors of the attention heads within the NVLink domain;
+//! - pp: divisors of the GPUs whose stage count splits the layers evenly (or with the
+//!   first and last stage one layer short);
+//! - vpp: chunks per rank that split the layers the same way (interleaving, pp > 1);
+//!   the interleaved schedule also needs the micro-batches to be a multiple of pp;
+//! - cp: powers of two up to 16 that split the sequence; ep: divisors of the experts;
+//! - zero 0–3, sequence parallelism on/off (TP > 1), recompute none/selective/full,
+//!   micro-batch 1, 2, 4, 8, and every schedule the pipeline admits.
+//!
+//! Layouts whose busiest GPU does not fit its memory are dropped.
+
+use crate::error::{Error, Result};
+use crate::parallel;
+use crate::report::StepReport;
+use crate::scenario::{ParallelChoice, ParallelConfig, Recompute, Scenario, ScenarioSpace, Schedule, Values};
+use crate::step;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One ranked layout.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranked {
+    pub parallel: ParallelConfig,
+    pub step_time_s: f64,
+    pub tokens_per_s_per_gpu: f64,
+    pub mfu: f64,
+    pub memory_total_bytes: f64,
+    #[serde(skip)]
+    pub report: StepReport,
+}
+
+/// What a search found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    /// Layouts that passed validation and were evaluated.
+    pub evaluated: u64,
+    /// Of those, layouts that fit in memory.
+    pub feasible: u64,
+    /// Candidate combinations enumerated before validation.
+    pub candidates: u64,
+    /// Candidates removed, by the key (or "memory") that removed them.
+    pub removed: BTreeMap<String, u64>,
+    pub top: Vec<Ranked>,
+}
+
+/// Candidate values of each key.
+#[derive(Debug, Clone)]
+struct Axes {
+    tp: Vec<u64>,
+    pp: Vec<u64>,
+    vpp: Vec<u64>,
+    cp: Vec<u64>,
+    ep: Vec<u64>,
+    zero: Vec<u8>,
+    sp: Vec<bool>,
+    recompute: Vec<Recompute>,
+    micro_batch: Vec<u64>,
+    schedule: Vec<Option<Schedule>>,
+}
+
+/// Some pipeline depth splits `layers` into `v` chunks per rank (evenly, or with the
+/// first and last chunk one layer short).
+fn a_split_exists(layers: u64, v: u64) -> bool {
+    layers % v == 0 || (layers + 2) % v == 0
+}
+
+fn divisors(n: u64) -> Vec<u64> {
+    (1..=n).filter(|d| n % d == 0).collect()
+}
+
+/// The values a key may take: its list, or `auto` computed by `all`.
+fn axis<T: serde::de::DeserializeOwned + Clone>(space: &ScenarioSpace, key: &str, all: impl FnOnce() -> Vec<T>) -> Result<Vec<T>> {
+    match space.parallel.keys.get(key) {
+        None | Some(Values::Auto) => Ok(all()),
+        Some(Values::List(items)) => items
+            .iter()
+            .map(|v| {
+                v.clone().try_into::<T>().map_err(|e| Error::invalid(format!("parallel.{key}"), v, e.to_string().trim_end().to_string()))
+            })
+            .collect(),
+    }
+}
+
+fn axes(space: &ScenarioSpace) -> Result<Axes> {
+    let m = &space.model;
+    let c = &space.cluster;
+    let split = |stages: u64| stages <= m.layers && (m.layers % stages == 0 || (m.layers + 2) % stages == 0);
+    Ok(Axes {
+        tp: axis(space, "tp", || divisors(m.heads).into_iter().filter(|t| *t <= c.nvlink_domain && c.gpus % t == 0).collect())?,
+        pp: axis(space, "pp", || divisors(c.gpus).into_iter().filter(|p| split(*p)).collect())?,
+        vpp: axis(space, "vpp", || (1..=m.layers).filter(|v| a_split_exists(m.layers, *v)).collect())?,
+        cp: axis(space, "cp", || [1, 2, 4, 8, 16].into_iter().filter(|cp| m.seq_len % (2 * cp) == 0 || *cp == 1).collect())?,
+        ep: axis(space, "ep", || if m.is_moe() { divisors(m.moe.experts) } else { vec![1] })?,
+        zero: axis(space, "zero", || vec![0, 1, 2, 3])?,
+        sp: axis(space, "sequence_parallel", || vec![true, false])?,
+        recompute: axis(space, "recompute", || Recompute::ALL.to_vec())?,
+        micro_batch: axis(space, "micro_batch", || vec![1, 2, 4, 8, 16])?,
+        schedule: match space.parallel.keys.get("schedule") {
+            None | Some(Values::Auto) => vec![None, Some(Schedule::ZeroBubble), Some(Schedule::Dualpipe)],
+            Some(Values::List(items)) => items
+                .iter()
+                .map(|v| {
+                    v.clone()
+                        .try_into::<Schedule>()
+                        .map(Some)
+                        .map_err(|e| Error::invalid("parallel.schedule", v, e.to_string().trim_end().to_string()))
+                })
+                .collect::<Result<_>>()?,
+        },
+    })
+}
+
+/// Fixed keys of the space (one value, not part of the enumeration).
+fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
+    let mut t = toml::Table::new();
+    for key in ["dp", "global_batch", "tp_comm_overlap", "overlap_grad_reduce", "overlap_param_gather", "zero3_gather", "order"] {
+        match space.parallel.keys.get(key) {
+            Some(Values::List(items)) if items.len() == 1 => {
+                t.insert(key.to_string(), items[0].clone());
+            }
+            Some(Values::List(_)) | Some(Values::Auto) => {
+                return Err(Error::invalid(format!("parallel.{key}"), "a list or \"auto\"", "search enumerates the layout keys; give this key one value"))
+            }
+            None => {}
+        }
+    }
+    toml::Value::Table(t)
+        .try_into::<ParallelChoice>()
+        .map_err(|e| Error::Parse { path: "[parallel]".into(), message: e.to_string().trim_end().to_string() })
+}
+
+/// Runs the search; `progress` is called with (done, total) now and then.
+pub fn search(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<SearchResult> {
+    let a = axes(space)?;
+    let base = fixed_choice(space)?;
+    // Every combination of the layout axes; dp follows from the rest.
+    let mut combos = Vec::new();
+    for &tp in &a.tp {
+        for &pp in &a.pp {
+            for &vpp in &a.vpp {
+                if pp == 1 && vpp > 1 {
+                    continue;
+                }
+                for &cp in &a.cp {
+                    for &ep in &a.ep {
+                        for &zero in &a.zero {
+                            for &sp in &a.sp {
+                                if tp == 1 && !sp && a.sp.len() > 1 {
+                                    continue; // SP is meaningless without TP: one of the two suffices
+                                }
+                                for &recompute in &a.recompute {
+                                    for &mb in &a.micro_batch {
+                                        for &schedule in &a.schedule {
+                                            // Without a pipeline every schedule is the same.
+                                            if pp == 1 && schedule.is_some() && a.schedule.len() > 1 && schedule != a.schedule[0] {
+                                                continue;
+                                            }
+                                            combos.push((tp, pp, vpp, cp, ep, zero, sp, recompute, mb, schedule));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let total = combos.len() as u64;
+    let fabric = parallel::fabric(&space.cluster);
+    let done = AtomicU64::new(0);
+    let outcomes: Vec<std::result::Result<Ranked, String>> = combos
+        .par_iter()
+        .map(|&(tp, pp, vpp, cp, ep, zero, sp, recompute, mb, schedule)| {
+            let mut choice = base.clone();
+            choice.tp = Some(tp);
+            choice.pp = Some(pp);
+            choice.vpp = Some(vpp);
+            choice.cp = Some(cp);
+            choice.ep = Some(ep);
+            choice.zero = Some(zero);
+            choice.sequence_parallel = Some(sp);
+            choice.recompute = Some(recompute);
+            choice.micro_batch = Some(mb);
+            choice.schedule = schedule;
+            let n = done.fetch_add(1, Ordering::Relaxed);
+            if n % 4096 == 0 {
+                progress(n, total);
+            }
+            let p = ParallelConfig::resolve(choice, &space.model, &space.cluster, space.training.max_global_batch_tokens)
+                .map_err(|e| match e {
+                    Error::Invalid { key, .. } | Error::Missing { key, .. } => key,
+                    other => other.to_string(),
+                })?;
+            let s = scenario_with(space, p);
+            let r = step::evaluate(&s, &fabric);
+            if !r.memory.fits {
+                return Err("memory".to_string());
+            }
+            Ok(Ranked {
+                parallel: s.parallel.clone(),
+                step_time_s: r.step_time_s,
+                tokens_per_s_per_gpu: r.tokens_per_s_per_gpu,
+                mfu: r.mfu,
+                memory_total_bytes: r.memory.total_bytes,
+                report: r,
+            })
+        })
+        .collect();
+    progress(total, total);
+    let mut removed: BTreeMap<String, u64> = BTreeMap::new();
+    let mut feasible: Vec<Ranked> = Vec::new();
+    let mut evaluated = 0;
+    for o in outcomes {
+        match o {
+            Ok(r) => {
+                evaluated += 1;
+                feasible.push(r);
+            }
+            Err(key) => {
+                if key == "memory" {
+                    evaluated += 1;
+                }
+                *removed.entry(key).or_default() += 1;
+            }
+        }
+    }
+    if feasible.is_empty() {
+        let (key, n) = removed.iter().max_by_key(|(_, n)| **n).map(|(k, n)| (k.clone(), *n)).unwrap_or_default();
+        let why = if key == "memory" {
+            "no valid layout fits in GPU memory (try recompute, ZeRO, more GPUs, or a GPU with more HBM)".to_string()
+        } else {
+            format!("{key} removed {n} of {total} candidates; widen it or the keys it must divide")
+        };
+        return Err(Error::invalid("[parallel]", format!("{total} candidate layouts"), format!("nothing left to rank: {why}")));
+    }
+    // Highest throughput first; ties go to the smaller memory, then the layout's text,
+    // so the order is fixed.
+    feasible.sort_by(|a, b| {
+        b.tokens_per_s_per_gpu
+            .total_cmp(&a.tokens_per_s_per_gpu)
+            .then_with(|| a.memory_total_bytes.total_cmp(&b.memory_total_bytes))
+            .then_with(|| format!("{:?}", a.parallel).cmp(&format!("{:?}", b.parallel)))
+    });
+    let feasible_count = feasible.len() as u64;
+    feasible.truncate(top_n.max(1));
+    Ok(SearchResult { evaluated, feasible: feasible_count, candidates: total, removed, top: feasible })
+}
+
+fn scenario_with(space: &ScenarioSpace, parallel: ParallelConfig) -> Scenario {
+    Scenario {
+        name: space.name.clone(),
+        seed: space.seed,
+        model_source: space.model_source.clone(),
+        model: space.model.clone(),
+        cluster: space.cluster.clone(),
+        parallel,
+        training: space.training.clone(),
+        reliability: space.reliability.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn space(extra: &[&str]) -> ScenarioSpace {
+        let text = r#"
+[model]
+preset = "llama3-8b"
+[cluster]
+gpu = "h100-sxm"
+gpus = 64
+[parallel]
+global_batch = 256
+"#;
+        let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        crate::scenario::parse_space(text, Path::new("t.toml"), &sets).unwrap()
+    }
+
+    #[test]
+    fn search_ranks_and_respects_fixed_keys() {
+        let r = search(&space(&["parallel.tp=[1, 2]", "parallel.recompute=\"none\""]), 5, &|_, _| {}).unwrap();
+        assert!(r.feasible > 0 && r.evaluated >= r.feasible);
+        assert!(r.top.windows(2).all(|w| w[0].tokens_per_s_per_gpu >= w[1].tokens_per_s_per_gpu));
+        assert!(r.top.iter().all(|t| t.parallel.tp <= 2 && t.parallel.recompute == Recompute::None));
+        // The winner beats (or ties) a plain layout evaluated on its own.
+        let plain = space(&["parallel.tp=1", "parallel.pp=1", "parallel.cp=1", "parallel.zero=1", "parallel.micro_batch=1", "parallel.recompute=\"none\"", "parallel.sequence_parallel=false", "parallel.vpp=1", "parallel.schedule=\"1f1b\""]);
+        let one = step::simulate(&plain.into_single().unwrap());
+        assert!(r.top[0].tokens_per_s_per_gpu >= one.tokens_per_s_per_gpu);
+    }
+
+    #[test]
+    fn empty_space_says_which_constraint_removed_everything() {
+        let e = search(&space(&["parallel.tp=[3, 5]"]), 5, &|_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("parallel.tp"), "{e}");
+        let e = search(&space(&["cluster.gpu=\"a100-40g\"", "model.preset=\"llama3-70b\"", "parallel.tp=1", "parallel.pp=1", "parallel.zero=0"]), 5, &|_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("memory"), "{e}");
+    }
+}
