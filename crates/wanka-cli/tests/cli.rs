@@ -18,6 +18,7 @@ fn examples() -> Vec<PathBuf> {
         .expect("examples/")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("search-"))
         .collect();
     v.sort();
     assert!(v.len() >= 6, "examples/ holds {} scenarios", v.len());
@@ -251,4 +252,32 @@ fn collective_table_and_json() {
         let out = wanka(&args);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+#[test]
+fn search_examples_rank_layouts() {
+    for name in ["search-llama3-405b-16k.toml", "search-deepseek-v3-2048.toml"] {
+        let ex = repo().join("examples").join(name);
+        let out = wanka(&["search", ex.to_str().unwrap(), "--top", "3", "--json"]);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for k in ["evaluated", "feasible", "elapsed_s"] {
+            assert!(v[k].is_number(), "search.{k}");
+        }
+        let top = v["top"].as_array().unwrap();
+        assert_eq!(top.len(), 3);
+        for t in top {
+            for k in ["tp", "pp", "vpp", "cp", "ep", "dp", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"] {
+                assert!(t["parallel"].get(k).is_some(), "top[].parallel.{k}");
+            }
+            for k in ["step_time_s", "tokens_per_s_per_gpu", "mfu", "memory_total_bytes"] {
+                assert!(t[k].is_number(), "top[].{k}");
+            }
+        }
+    }
+    // A space nothing survives is a usage error naming the constraint.
+    let ex = repo().join("examples/search-llama3-405b-16k.toml");
+    let out = wanka(&["search", ex.to_str().unwrap(), "--set", "parallel.tp=[3, 5]"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("parallel.tp"));
 }
