@@ -85,6 +85,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
+    /// Time-to-train, goodput and cost against GPU count (best layout at each).
+    Scale {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// GPU counts: 1024,4096,16384 or 1k..128k (powers of two).
+        #[arg(long, value_name = "LIST")]
+        gpus: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
         #[arg(long)]
@@ -273,6 +284,24 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_json(&output::search_json(&result, elapsed_s))?;
             } else {
                 print!("{}", output::search_table(&space, &result, elapsed_s));
+            }
+        }
+        Command::Scale { file, set, gpus, json } => {
+            let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
+            let counts = parse_gpu_list(&gpus).map_err(|e| anyhow::Error::new(UsageError(e)))?;
+            for &n in &counts {
+                if n % space.cluster.gpus_per_node != 0 && n > space.cluster.gpus_per_node {
+                    return Err(anyhow::Error::new(UsageError(format!(
+                        "--gpus {n}: must be a multiple of cluster.gpus_per_node = {}",
+                        space.cluster.gpus_per_node
+                    ))));
+                }
+            }
+            let result = wanka::scale::scale(&space, &counts).map_err(usage)?;
+            if json {
+                output::print_json(&result)?;
+            } else {
+                print!("{}", output::scale_table(&space, &result));
             }
         }
         Command::Validate { json, scenario, fidelity } => {

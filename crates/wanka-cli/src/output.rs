@@ -425,3 +425,75 @@ pub fn search_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::search::S
     }
     o
 }
+
+pub fn scale_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::scale::ScaleResult) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "wanka scale: {} on {}, {:.3} T tokens, batch ceiling {:.1} M tokens\n",
+        space.model_source,
+        space.cluster.gpu.id,
+        space.training.tokens / 1e12,
+        space.training.max_global_batch_tokens / 1e6
+    );
+    let _ = writeln!(
+        o,
+        "  {:>7} {:>22} {:>6} {:>8} {:>6} {:>7} {:>6} {:>6} {:>11} {:>9} {:>8} {:>10} {:>7} {:>6}",
+        "GPUs", "layout tp/pp/vpp/cp/ep", "batch", "step", "MFU", "bubble", "comm", "ETTR", "train", "GPU-h", "MWh", "cost $", "speedup", "eff"
+    );
+    for p in &r.points {
+        let l = &p.parallel;
+        let _ = writeln!(
+            o,
+            "  {:>7} {:>22} {:>6} {:>8} {:>5.1}% {:>6.1}% {:>5.1}% {:>5.1}% {:>11} {:>9} {:>8.0} {:>10} {:>6.2}× {:>5.0}%",
+            p.gpus,
+            format!("{}/{}/{}/{}/{} dp{}", l.tp, l.pp, l.vpp, l.cp, l.ep, l.dp),
+            p.global_batch,
+            seconds(p.step_time_s),
+            100.0 * p.mfu,
+            100.0 * p.bubble_fraction,
+            100.0 * p.comm_fraction,
+            100.0 * p.ettr,
+            duration(p.time_to_train_s),
+            count(p.gpu_hours),
+            p.energy_mwh,
+            count(p.cost_usd),
+            p.speedup,
+            100.0 * p.scaling_efficiency
+        );
+    }
+    let _ = writeln!(o);
+    match r.knee_gpus.and_then(|k| r.points.iter().position(|p| p.gpus == k)) {
+        Some(i) if i + 1 < r.points.len() => {
+            let (a, b) = (&r.points[i], &r.points[i + 1]);
+            let mut causes = Vec::new();
+            if b.global_batch * 2 <= a.global_batch * (b.gpus / a.gpus.max(1)) {
+                causes.push(format!("the batch stops growing ({} → {} sequences), so DP cannot grow", a.global_batch, b.global_batch));
+            }
+            if b.bubble_fraction > a.bubble_fraction + 0.02 {
+                causes.push(format!("pipeline bubble {:.0}% → {:.0}%", 100.0 * a.bubble_fraction, 100.0 * b.bubble_fraction));
+            }
+            if b.comm_fraction > a.comm_fraction + 0.02 {
+                causes.push(format!("exposed communication {:.0}% → {:.0}%", 100.0 * a.comm_fraction, 100.0 * b.comm_fraction));
+            }
+            if b.ettr < a.ettr - 0.01 {
+                causes.push(format!("failures: ETTR {:.0}% → {:.0}%", 100.0 * a.ettr, 100.0 * b.ettr));
+            }
+            if b.mfu < a.mfu - 0.02 {
+                causes.push(format!("MFU {:.0}% → {:.0}%", 100.0 * a.mfu, 100.0 * b.mfu));
+            }
+            let _ = writeln!(
+                o,
+                "  Verdict: beyond {} GPUs more GPUs stop paying: {}× the GPUs train only {:.2}× faster ({}).",
+                a.gpus,
+                b.gpus / a.gpus.max(1),
+                a.time_to_train_s / b.time_to_train_s,
+                if causes.is_empty() { "smaller gains everywhere".to_string() } else { causes.join("; ") }
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "  Verdict: every step up in GPUs still pays (each doubling buys at least 1.5×).");
+        }
+    }
+    o
+}

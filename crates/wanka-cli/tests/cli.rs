@@ -281,3 +281,26 @@ fn search_examples_rank_layouts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("parallel.tp"));
 }
+
+#[test]
+fn scale_sweeps_gpu_counts() {
+    let ex = repo().join("examples/gpt3-175b-1k.toml");
+    let out = wanka(&["scale", ex.to_str().unwrap(), "--gpus", "1024,4096", "--json", "--set", "reliability.monte_carlo_runs=20"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    for p in points {
+        for k in [
+            "gpus", "global_batch", "step_time_s", "tokens_per_s", "mfu", "ettr", "time_to_train_s", "gpu_hours", "energy_mwh", "cost_usd",
+            "speedup", "scaling_efficiency",
+        ] {
+            assert!(p[k].is_number(), "points[].{k}");
+        }
+        assert!(p["parallel"]["tp"].is_number());
+    }
+    assert_eq!(points[0]["speedup"], 1.0);
+    assert!(points[1]["speedup"].as_f64().unwrap() > 1.0);
+    let out = wanka(&["scale", ex.to_str().unwrap(), "--gpus", "1000"]);
+    assert_eq!(out.status.code(), Some(2));
+}

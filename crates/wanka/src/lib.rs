@@ -16,6 +16,7 @@ pub mod model;
 pub mod parallel;
 pub mod reliability;
 pub mod report;
+pub mod scale;
 pub mod scenario;
 pub mod search;
 pub mod step;

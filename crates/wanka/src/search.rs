@@ -138,6 +138,12 @@ fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
 
 /// Runs the search; `progress` is called with (done, total) now and then.
 pub fn search(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<SearchResult> {
+    search_with(space, top_n, progress, false)
+}
+
+/// The search, optionally dropping layouts whose batch exceeds
+/// `training.max_global_batch_tokens` (what `scale` needs).
+pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) + Sync), batch_ceiling: bool) -> Result<SearchResult> {
     let a = axes(space)?;
     let base = fixed_choice(space)?;
     // Every combination of the layout axes; dp follows from the rest.
@@ -199,6 +205,9 @@ pub fn search(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) 
                     Error::Invalid { key, .. } | Error::Missing { key, .. } => key,
                     other => other.to_string(),
                 })?;
+            if batch_ceiling && (p.global_batch * space.model.seq_len) as f64 > space.training.max_global_batch_tokens {
+                return Err("training.max_global_batch_tokens".to_string());
+            }
             let s = scenario_with(space, p);
             let r = step::evaluate(&s, &fabric);
             if !r.memory.fits {

@@ -324,8 +324,11 @@ impl ParallelConfig {
             Some(0) => return Err(Error::invalid("parallel.global_batch", 0, "must be a positive integer")),
             Some(g) => super::at_most("parallel.global_batch", g, 1 << 40)?,
             None => {
+                // Interleaving runs micro-batches in groups of pp: keep whole groups.
+                let interleaved = vpp > 1 || c.schedule == Some(Schedule::Interleaved);
+                let quantum = per_step.saturating_mul(if interleaved { pp } else { 1 });
                 let max_seqs = (max_batch_tokens / model.seq_len as f64).floor() as u64;
-                (max_seqs / per_step).max(1) * per_step
+                (max_seqs / quantum).max(1) * quantum
             }
         };
         if global_batch % per_step != 0 {

@@ -1,0 +1,104 @@
+//! `wanka scale`: for a model and token budget, what each GPU count buys. For every
+//! count, search the best layout under the batch ceiling, then add failures (goodput),
+//! time-to-train, GPU-hours, energy and cost.
+
+use crate::error::Result;
+use crate::reliability;
+use crate::scenario::{ParallelConfig, Scenario, ScenarioSpace, Values};
+use crate::search;
+use serde::Serialize;
+
+/// One GPU count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalePoint {
+    pub gpus: u64,
+    pub parallel: ParallelConfig,
+    /// Sequences per step.
+    pub global_batch: u64,
+    pub step_time_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    /// Effective training time ratio from the goodput model (closed form).
+    pub ettr: f64,
+    /// Wall-clock time for `training.tokens`, failures included.
+    pub time_to_train_s: f64,
+    pub gpu_hours: f64,
+    /// GPU board power × PUE over the run (CPUs, NICs and switches not counted).
+    pub energy_mwh: f64,
+    pub cost_usd: f64,
+    /// Time-to-train of the first point over this one's.
+    pub speedup: f64,
+    /// Speedup over the GPU-count ratio.
+    pub scaling_efficiency: f64,
+    /// Fractions of the step: pipeline bubble, exposed communication.
+    pub bubble_fraction: f64,
+    pub comm_fraction: f64,
+}
+
+/// The sweep, and the first GPU count past which a doubling buys less than 1.5×.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleResult {
+    pub points: Vec<ScalePoint>,
+    pub knee_gpus: Option<u64>,
+}
+
+/// Runs the sweep. Every layout key of `[parallel]` is searched afresh at each GPU count
+/// (the file's layout is one candidate among all); `order` and the overlap switches stay
+/// as written; `dp` and `global_batch` follow from the layout and the batch ceiling.
+pub fn scale(space: &ScenarioSpace, gpu_counts: &[u64]) -> Result<ScaleResult> {
+    let mut points: Vec<ScalePoint> = Vec::new();
+    for &gpus in gpu_counts {
+        let mut sp = space.clone();
+        sp.cluster.gpus = gpus;
+        sp.parallel.keys.remove("dp");
+        sp.parallel.keys.remove("global_batch");
+        for key in ["tp", "pp", "vpp", "cp", "ep", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"] {
+            sp.parallel.keys.insert(key, Values::Auto);
+        }
+        let found = search::search_with(&sp, 1, &|_, _| {}, true)?;
+        let best = &found.top[0];
+        let s = Scenario {
+            name: sp.name.clone(),
+            seed: sp.seed,
+            model_source: sp.model_source.clone(),
+            model: sp.model.clone(),
+            cluster: sp.cluster.clone(),
+            parallel: best.parallel.clone(),
+            training: sp.training.clone(),
+            reliability: sp.reliability.clone(),
+        };
+        let r = &best.report;
+        let g = reliability::goodput(&s, r.tokens_per_s);
+        let ettr = g.ettr.max(1e-12);
+        let time_to_train_s = g.useful_time_s / ettr;
+        let gpu_hours = gpus as f64 * time_to_train_s / 3600.0;
+        let energy_mwh = gpus as f64 * s.cluster.gpu.tdp_w * s.cluster.pue * time_to_train_s / 3600.0 / 1e6;
+        let first = points.first().map(|p| (p.gpus as f64, p.time_to_train_s));
+        let (n0, t0) = first.unwrap_or((gpus as f64, time_to_train_s));
+        let speedup = t0 / time_to_train_s;
+        points.push(ScalePoint {
+            gpus,
+            global_batch: best.parallel.global_batch,
+            parallel: best.parallel.clone(),
+            step_time_s: r.step_time_s,
+            tokens_per_s: r.tokens_per_s,
+            mfu: r.mfu,
+            ettr: g.ettr,
+            time_to_train_s,
+            gpu_hours,
+            energy_mwh,
+            cost_usd: gpu_hours * s.training.gpu_hour_usd,
+            speedup,
+            scaling_efficiency: speedup / (gpus as f64 / n0),
+            bubble_fraction: r.breakdown_s.bubble / r.step_time_s,
+            comm_fraction: r.comm_fraction,
+        });
+    }
+    // The knee: the first point whose doubling (or step) gives less than 1.5× per 2×.
+    let knee_gpus = points.windows(2).find_map(|w| {
+        let gain = w[0].time_to_train_s / w[1].time_to_train_s;
+        let ratio = w[1].gpus as f64 / w[0].gpus as f64;
+        (gain < ratio.powf(0.585)).then_some(w[0].gpus) // 2^0.585 = 1.5
+    });
+    Ok(ScaleResult { points, knee_gpus })
+}
