@@ -206,7 +206,10 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
             let ag = time(CollectiveOp::AllGather);
             match p.zero3_gather {
                 Zero3Gather::Layer => {
-                    // Prefetching overlaps each gather with the compute of the same pass.
+                    // One gather per layer (each its own collective, paying its latency),
+                    // prefetched so it overlaps the compute of the same pass.
+                    let ag = ag + (stage_layers - 1.0).max(0.0) * g.dp.latency_s(CollectiveOp::AllGather);
+                    let rs = rs + (stage_layers - 1.0).max(0.0) * g.dp.latency_s(CollectiveOp::ReduceScatter);
                     let fwd = overlapped(ag, stage.fwd_compute_s);
                     let bwd = overlapped(ag + rs, stage.bwd_compute_s);
                     (mb * (fwd + bwd), sharded_params)
