@@ -85,17 +85,20 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
         return 2.0 * tokens * h / sp;
     }
     let q = m.q_width() as f64;
-    let kv = match m.mla {
-        Some(_) => q, // MLA materialises full-width K (and V of width heads·v_head_dim).
-        None => (m.kv_heads * m.head_dim) as f64,
-    };
     let vw = m.v_width() as f64;
+    // K and V as attention reads them: KV heads wide for MHA/GQA; MLA materialises
+    // full-width K (heads × qk dim) and V (heads × v dim).
+    let (k_w, v_w) = match m.mla {
+        Some(_) => (q, vw),
+        None => ((m.kv_heads * m.head_dim) as f64, (m.kv_heads * m.head_dim) as f64),
+    };
     // Replicated across TP unless sequence parallel: two norm inputs, the QKV input and
     // the MLP input (Korthikanti eq. 1's 10·sbh without dropout masks, which modern
     // LLMs do not use).
     let replicated = 2.0 * tokens * h * 4.0 / sp;
-    // Attention: Q, K, V and the output-projection input, sharded by TP.
-    let mut attention = 2.0 * tokens * (q + kv + vw + vw) / tp;
+    // Attention: Q, K, V and the output-projection input (the attention output),
+    // sharded by TP.
+    let mut attention = 2.0 * tokens * (q + k_w + v_w + vw) / tp;
     let heads = m.heads as f64 / tp;
     let s_len = (m.seq_len / p.cp) as f64;
     match (s.training.attention_kernel, recompute) {

@@ -189,7 +189,15 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
     let norm_resid = (2.0 * 2.0 + 2.0 * 3.0) * tokens * h / sp;
     let rope = 2.0 * tokens * (q + kv_w) / tp;
     let act = (if gated { 3.0 } else { 2.0 }) * mlp_elems;
-    let moe_permute = if moe_layer { 4.0 * tokens * m.moe.top_k as f64 * h / sp } else { 0.0 };
+    // MoE token plumbing (Megatron's all-to-all dispatcher): permute, sort by local
+    // expert, unsort and unpermute each read and write every routed token's hidden
+    // state (8 passes of T·k·h); the router writes and reads FP32 logits T·E a few
+    // times (≈ 4 passes of 4 bytes, counted here as 8 BF16-sized passes).
+    let moe_permute = if moe_layer {
+        8.0 * tokens * m.moe.top_k as f64 * h / sp + 8.0 * tokens * m.moe.experts as f64 / sp
+    } else {
+        0.0
+    };
     let elem_fwd_bytes = ACT_BYTES * (norm_resid + rope + act + moe_permute) + ACT_BYTES * attn_elem_bytes / 2.0;
     let elem_fwd = d.streaming_s(elem_fwd_bytes, 8.0);
     let elem_bwd = d.streaming_s(2.0 * elem_fwd_bytes, 16.0);
