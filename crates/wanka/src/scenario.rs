@@ -275,6 +275,7 @@ struct TrainingSection {
     max_global_batch_tokens: Option<f64>,
     gpu_hour_usd: Option<f64>,
     attention_kernel: Option<AttentionKernel>,
+    grad_reduce_in_fp32: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -331,6 +332,11 @@ pub struct TrainingConfig {
     pub max_global_batch_tokens: f64,
     pub gpu_hour_usd: f64,
     pub attention_kernel: AttentionKernel,
+    /// Gradients accumulate and are reduced in FP32 (4 bytes) rather than the weights'
+    /// 2-byte type. Megatron-LM forces it for BF16 ("bfloat16 requires gradient
+    /// accumulation and all-reduce to be done in fp32", megatron/training/arguments.py);
+    /// FP16 training keeps FP16 gradients. Default: true unless precision = "fp16".
+    pub grad_reduce_in_fp32: bool,
 }
 
 /// The resolved `[reliability]`; defaults in [`defaults`].
@@ -714,6 +720,7 @@ fn resolve_training(t: TrainingSection, cluster: &ClusterConfig) -> Result<Train
             v => v.unwrap_or(defaults::GPU_HOUR_USD),
         },
         attention_kernel: t.attention_kernel.unwrap_or(AttentionKernel::Flash),
+        grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16),
     })
 }
 

@@ -299,7 +299,11 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         "bf16"
     };
     let kernel = if sc21 { "materialized" } else { "flash" };
-    let training = format!("[training]\nprecision = \"{precision}\"\nattention_kernel = \"{kernel}\"\n");
+    let mut training = format!("[training]\nprecision = \"{precision}\"\nattention_kernel = \"{kernel}\"\n");
+    if zero == 3 && framework.contains("DeepSpeed") {
+        // DeepSpeed reduces FP16 gradients in FP16 unless fp32_allreduce is set.
+        training += "grad_reduce_in_fp32 = false\n";
+    }
 
     let text = format!("name = \"{id}\"\n{model}\n{cluster}\n{par}\n{training}");
     let scenario = scenario::parse(&text, Path::new(&format!("validation row {id}")), &[]).map_err(|e| e.to_string())?;

@@ -4,8 +4,8 @@
 //! the pipeline schedule, and the runtime's own reservation.
 //!
 //! Bytes per parameter follow Megatron-LM's mixed-precision training
-//! (`theoretical_memory_usage`): BF16 weights (2), FP32 main gradients (4), FP32 master
-//! weights plus Adam's two moments (12). ZeRO-1 shards the optimizer over the data-parallel
+//! (`theoretical_memory_usage`): BF16 weights (2), FP32 main gradients (4; 2 when
+//! `training.grad_reduce_in_fp32 = false`), FP32 master weights plus Adam's moments (12). ZeRO-1 shards the optimizer over the data-parallel
 //! ranks, ZeRO-2 also the gradients, ZeRO-3 also the weights.
 
 use super::{moe_layers_in, StageLayout};
@@ -170,7 +170,8 @@ pub fn memory(s: &Scenario) -> MemoryReport {
             }
         };
         let weights = shard(WEIGHT_BYTES, 3) * dualpipe;
-        let grads = shard(GRAD_BYTES, 2) * dualpipe;
+        let grad_bytes = if s.training.grad_reduce_in_fp32 { GRAD_BYTES } else { WEIGHT_BYTES };
+        let grads = shard(grad_bytes, 2) * dualpipe;
         let optimizer = shard(OPTIMIZER_BYTES, 1) * dualpipe;
         (weights, grads, optimizer)
     };

@@ -174,9 +174,15 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
     if dp <= 1 && p.ep <= 1 {
         return (0.0, params.total());
     }
-    let dense_bytes = params.dense * WIRE_BYTES;
-    let expert_bytes = params.experts * WIRE_BYTES;
-    let time = |op: CollectiveOp| -> f64 { g.dp.time_s(op, dense_bytes) + g.expert_dp.time_s(op, expert_bytes) };
+    // Gradients travel in FP32 when they are reduced in FP32; parameters in BF16.
+    let grad_wire = if s.training.grad_reduce_in_fp32 { 4.0 } else { WIRE_BYTES };
+    let time = |op: CollectiveOp| -> f64 {
+        let per_param = match op {
+            CollectiveOp::AllGather => WIRE_BYTES,
+            _ => grad_wire,
+        };
+        g.dp.time_s(op, params.dense * per_param) + g.expert_dp.time_s(op, params.experts * per_param)
+    };
     // The last gradient bucket is reduced after the backward ends; it cannot overlap.
     let last_bucket = (cal::DP_BUCKET_PARAMS / params.total().max(1.0)).min(1.0);
     let expert_dp = (dp / p.ep).max(1) as f64;
