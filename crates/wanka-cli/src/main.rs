@@ -35,6 +35,9 @@ enum Command {
         json: bool,
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
+        /// Write the step's timeline as Chrome trace-event JSON (event fidelity).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// Failures, checkpoints, restarts: effective training time ratio and time-to-train.
     Goodput {
@@ -165,16 +168,32 @@ fn event_unavailable() -> anyhow::Error {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Simulate { file, set, json, fidelity } => {
-            if fidelity == Fidelity::Event {
-                return Err(event_unavailable());
-            }
+        Command::Simulate { file, set, json, fidelity, trace } => {
             let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
-            let report = wanka::step::simulate(&scenario);
-            if json {
-                output::print_json(&output::simulate_json(&scenario, &report))?;
+            if fidelity == Fidelity::Event {
+                let step = wanka::step::event::simulate_event(&scenario).map_err(usage)?;
+                if let Some(path) = trace {
+                    write_atomically(&path, |w| wanka::step::event::write_trace(&step, w))?;
+                }
+                let mut doc = output::simulate_json(&scenario, &step.report);
+                doc["fidelity"] = serde_json::json!("event");
+                doc["streams"] = serde_json::to_value(&step.streams)?;
+                if json {
+                    output::print_json(&doc)?;
+                } else {
+                    print!("{}", output::simulate_table(&scenario, &step.report).replace("(analytic)", "(event)"));
+                    print!("{}", output::streams_table(&step.streams));
+                }
             } else {
-                print!("{}", output::simulate_table(&scenario, &report));
+                if trace.is_some() {
+                    return Err(anyhow::Error::new(UsageError("--trace needs --fidelity event".into())));
+                }
+                let report = wanka::step::simulate(&scenario);
+                if json {
+                    output::print_json(&output::simulate_json(&scenario, &report))?;
+                } else {
+                    print!("{}", output::simulate_table(&scenario, &report));
+                }
             }
         }
         Command::Goodput { file, set, json, gpus } => {
@@ -305,16 +324,13 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Validate { json, scenario, fidelity } => {
-            if fidelity == Fidelity::Event {
-                return Err(event_unavailable());
-            }
             if let Some(id) = scenario {
                 let text = wanka::validate::scenario_text(&id)
                     .ok_or_else(|| anyhow::Error::new(UsageError(format!("--scenario {id:?}: no such row in the published set"))))?;
                 print!("{text}");
                 return Ok(());
             }
-            let v = wanka::validate::validate();
+            let v = wanka::validate::validate_with(fidelity == Fidelity::Event);
             if json {
                 output::print_json(&v)?;
             } else {
@@ -408,4 +424,22 @@ fn parse_bytes(text: &str) -> Result<f64, String> {
         return Err(format!("{text:?}: sizes go from 1 byte to 1 PB"));
     }
     Ok(b)
+}
+
+/// Writes a file through a temporary sibling and a rename, so a failure never leaves a
+/// partial file behind.
+fn write_atomically(path: &std::path::Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
+    let tmp = path.with_extension("wanka-tmp");
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut f)?;
+        std::io::Write::flush(&mut f)?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(UsageError(format!("--trace {}: {e}", path.display()))));
+    }
+    Ok(())
 }

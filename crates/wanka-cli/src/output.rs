@@ -497,3 +497,11 @@ pub fn scale_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::scale::Sca
     }
     o
 }
+
+pub fn streams_table(streams: &[wanka::step::event::StreamTime]) -> String {
+    let mut o = String::from("\n  streams (busy / idle over the step)\n");
+    for st in streams {
+        let _ = writeln!(o, "    {:<22} {:>10} {:>10}", st.stream, seconds(st.busy_s), seconds(st.idle_s));
+    }
+    o
+}

@@ -2,6 +2,7 @@
 //! analytic evaluation (pipeline schedule, overlap rules, optimizer).
 
 pub mod analytic;
+pub mod event;
 mod layer;
 
 pub use analytic::{evaluate, simulate};

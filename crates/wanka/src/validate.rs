@@ -57,8 +57,14 @@ pub struct Validation {
     pub max_abs_error_pct: f64,
 }
 
-/// Compares every training-throughput row.
+/// Compares every training-throughput row with the analytic fidelity.
 pub fn validate() -> Validation {
+    validate_with(false)
+}
+
+/// Compares every row with the analytic fidelity, or the event fidelity when `event`
+/// (rows it cannot run yet are listed as skipped with the reason).
+pub fn validate_with(event: bool) -> Validation {
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for line in PUBLISHED.lines().filter(|l| !l.trim().is_empty()) {
@@ -67,7 +73,7 @@ pub fn validate() -> Validation {
             continue;
         }
         let id = v["id"].as_str().unwrap_or("?").to_string();
-        match compare(&v) {
+        match compare(&v, event) {
             Ok(row) => rows.push(row),
             Err(reason) => skipped.push(Skipped { id, reason }),
         }
@@ -361,15 +367,18 @@ fn published_tokens_per_s_per_gpu(v: &Value, arch: &Architecture) -> Result<(f64
     }
 }
 
-fn compare(v: &Value) -> Result<Row, String> {
+fn compare(v: &Value, event: bool) -> Result<Row, String> {
     let (scenario, _, mut notes) = row_scenario(v)?;
     let (published, how) = published_tokens_per_s_per_gpu(v, &scenario.model)?;
     if s(v, "id").is_some_and(|i| i.starts_with("llama3")) {
         notes.push("Llama 3 does not publish its FLOP formula: MFU × 989 TFLOP/s converted with Megatron-Core's".into());
     }
     notes.insert(0, how);
-    let report = step::simulate(&scenario);
-    let predicted = report.tokens_per_s_per_gpu;
+    let predicted = if event {
+        step::event::simulate_event(&scenario).map_err(|e| format!("event fidelity: {e}"))?.report.tokens_per_s_per_gpu
+    } else {
+        step::simulate(&scenario).tokens_per_s_per_gpu
+    };
     Ok(Row {
         id: s(v, "id").unwrap_or_default(),
         source: s(v, "source").unwrap_or_default(),

@@ -235,3 +235,19 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
         }
     }
 }
+
+/// Raw DP collective times of one stage per step, before any overlap: (gradient
+/// reduction, parameter all-gather). ZeRO 0 all-reduces gradients and gathers nothing;
+/// ZeRO 1/2 reduce-scatter gradients and all-gather parameters once per step.
+pub fn dp_collective_times(s: &Scenario, g: &Groups, params: StageParams) -> (f64, f64) {
+    let p = &s.parallel;
+    if p.dp * p.cp <= 1 && p.ep <= 1 {
+        return (0.0, 0.0);
+    }
+    let grad_wire = if s.training.grad_reduce_in_fp32 { 4.0 } else { WIRE_BYTES };
+    let time = |op: CollectiveOp, per_param: f64| g.dp.time_s(op, params.dense * per_param) + g.expert_dp.time_s(op, params.experts * per_param);
+    match p.zero {
+        0 => (time(CollectiveOp::AllReduce, grad_wire), 0.0),
+        _ => (time(CollectiveOp::ReduceScatter, grad_wire), time(CollectiveOp::AllGather, WIRE_BYTES)),
+    }
+}

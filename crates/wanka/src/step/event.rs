@@ -1,0 +1,422 @@
+//! The event fidelity: one training step of one representative pipeline (every stage)
+//! as a task graph on per-stage compute and communication streams, run by
+//! [`crate::engine`]. Per-layer costs come from the same place as the analytic model's
+//! ([`super::layer`]); the schedule (1F1B or Megatron's interleaved order), pipeline
+//! sends, bucketed DP reduce-scatter overlapping the last backward, the parameter
+//! all-gather overlapping the first forward, and the optimizer are explicit tasks, so
+//! overlap and waiting are what the graph makes of them rather than closed forms.
+
+use super::analytic;
+use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
+use crate::calibration as cal;
+use crate::collective::CollectiveOp;
+use crate::engine::Graph;
+use crate::error::{Error, Result};
+use crate::hardware::Device;
+use crate::parallel::memory::stage_params;
+use crate::parallel::{self, moe_layers_in, Groups, StageLayout};
+use crate::report::StepReport;
+use crate::scenario::{Scenario, Schedule};
+use serde::Serialize;
+use std::io::Write;
+
+/// Busy and idle time of one stream over the step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamTime {
+    pub stream: String,
+    pub busy_s: f64,
+    pub idle_s: f64,
+}
+
+/// The event fidelity's answer: the analytic report's keys with the event step time and
+/// breakdown, plus per-stream busy and idle time, and the graph for a trace.
+#[derive(Debug, Clone)]
+pub struct EventStep {
+    pub report: StepReport,
+    pub streams: Vec<StreamTime>,
+    pub graph: Graph,
+}
+
+/// DP gradient buckets the reduce-scatter is split into.
+const DP_BUCKETS: usize = 4;
+
+/// Simulates one step with the event engine.
+pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
+    let p = &s.parallel;
+    if p.zero >= 3 {
+        return Err(Error::invalid("parallel.zero", p.zero, "the event fidelity runs ZeRO 0-2 so far; use --fidelity analytic"));
+    }
+    if matches!(p.schedule, Schedule::ZeroBubble | Schedule::Dualpipe) {
+        return Err(Error::invalid(
+            "parallel.schedule",
+            format!("{:?}", p.schedule),
+            "the event fidelity runs \"1f1b\" and \"interleaved\" so far; use --fidelity analytic",
+        ));
+    }
+    let fabric = parallel::fabric(&s.cluster);
+    let analytic = analytic::evaluate(s, &fabric);
+    let device = Device::new(&s.cluster.gpu, s.training.precision);
+    let groups = Groups::new(&fabric, p, parallel::has_nvls(&s.cluster));
+    let layout = StageLayout::new(s);
+    let m = &s.model;
+    let (pp, vpp, mb) = (p.pp as usize, p.vpp as usize, p.microbatches() as usize);
+
+    // Cost of each (rank, chunk): its layers, plus the embedding on the first virtual
+    // stage and the LM head on the last.
+    let dense = layer_cost(s, &device, &groups, false);
+    let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
+    let head = head_cost(s, &device, &groups);
+    let embed = embedding_cost(s, &device);
+    let rank_layers = |r: usize| -> u64 {
+        if pp == 1 {
+            m.layers
+        } else if r == 0 {
+            layout.first_stage_layers
+        } else if r == pp - 1 {
+            layout.last_stage_layers
+        } else {
+            layout.middle_stage_layers
+        }
+    };
+    let first_layer = |r: usize| -> u64 { (0..r).map(rank_layers).sum() };
+    let mut chunk = vec![vec![StageCost::default(); vpp]; pp];
+    for (r, row) in chunk.iter_mut().enumerate() {
+        let layers = rank_layers(r);
+        for (c, cost) in row.iter_mut().enumerate() {
+            // Layers of this chunk: an even share of the rank's layers.
+            let share = layers as f64 / vpp as f64;
+            let n_moe = moe_layers_in(s, first_layer(r), layers) as f64 / vpp as f64;
+            cost.add_layers(s, &dense, share - n_moe);
+            cost.add_layers(s, &moe, n_moe);
+            if r == 0 && c == 0 {
+                add(cost, &embed);
+            }
+            if r == pp - 1 && c == vpp - 1 {
+                add(cost, &head);
+            }
+        }
+    }
+    // Forward and backward durations: exposed TP/CP/EP split evenly between the passes.
+    let fwd = |c: &StageCost| c.fwd_compute_s + 0.5 * (c.tp_s + c.cp_s + c.ep_s);
+    let bwd = |c: &StageCost| c.total_s() - fwd(c);
+
+    // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
+    let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
+    let act_bytes = (p.micro_batch * m.seq_len / p.cp) as f64 * m.hidden as f64 * 2.0 / sp;
+    let hop = if pp > 1 { groups.pp.time_s(CollectiveOp::SendRecv, act_bytes) } else { 0.0 };
+
+    let mut g = Graph::new();
+    let compute: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} compute"))).collect();
+    // Pipeline sends and data-parallel collectives run on their own streams (their own
+    // NCCL communicators), as in Megatron-LM.
+    let comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} pp comm"))).collect();
+    let dp_comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} dp comm"))).collect();
+
+    // DP: per rank, gradient reduce-scatter and parameter all-gather times.
+    let dp_times: Vec<(f64, f64)> = (0..pp)
+        .map(|r| {
+            let params = stage_params(s, first_layer(r), rank_layers(r), r == 0, r == pp - 1);
+            analytic::dp_collective_times(s, &groups, params)
+        })
+        .collect();
+
+    // Parameter all-gather at the start (distributed optimizer): the first forward waits
+    // for the first bucket when overlapped, for all of it otherwise.
+    let mut gather_gate: Vec<Option<usize>> = vec![None; pp];
+    for r in 0..pp {
+        let (_, ag) = dp_times[r];
+        if ag > 0.0 {
+            let buckets = if p.overlap_param_gather { DP_BUCKETS } else { 1 };
+            let mut first = None;
+            for k in 0..buckets {
+                let t = g.add(dp_comm[r], format!("dp all-gather bucket {k}"), ag / buckets as f64, &[]);
+                first.get_or_insert(t);
+            }
+            gather_gate[r] = first;
+        }
+    }
+
+    // Task ids of forward/backward per (rank, chunk, micro-batch).
+    let idx = |c: usize, j: usize| c * mb + j;
+    let mut f_task = vec![vec![usize::MAX; vpp * mb]; pp];
+    let mut b_task = vec![vec![usize::MAX; vpp * mb]; pp];
+    let mut f_send = vec![vec![usize::MAX; vpp * mb]; pp];
+    let mut b_send = vec![vec![usize::MAX; vpp * mb]; pp];
+    let orders: Vec<Vec<(bool, usize, usize)>> = (0..pp).map(|r| rank_order(r, pp, vpp, mb)).collect();
+    // Issue tasks in waves so every dependency exists before its dependant is added:
+    // repeatedly take, on each rank, the next op whose inputs are already issued.
+    let mut cursor = vec![0usize; pp];
+    let total_ops: usize = orders.iter().map(|o| o.len()).sum();
+    let mut issued = 0;
+    while issued < total_ops {
+        let mut progressed = false;
+        for r in 0..pp {
+            while cursor[r] < orders[r].len() {
+                let (is_fwd, c, j) = orders[r][cursor[r]];
+                let mut deps = Vec::new();
+                if is_fwd {
+                    // Input from the previous virtual stage.
+                    let prev = if r > 0 { Some((r - 1, c)) } else if c > 0 { Some((pp - 1, c - 1)) } else { None };
+                    if let Some((pr, pc)) = prev {
+                        let t = f_send[pr][idx(pc, j)];
+                        if t == usize::MAX {
+                            break;
+                        }
+                        deps.push(t);
+                    } else if let (Some(gate), 0) = (gather_gate[r], j) {
+                        deps.push(gate);
+                    }
+                    let cost = &chunk[r][c];
+                    let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost), &deps);
+                    f_task[r][idx(c, j)] = t;
+                    let is_last = r == pp - 1 && c == vpp - 1;
+                    f_send[r][idx(c, j)] = if is_last || pp == 1 { t } else { g.add(comm[r], format!("pp send fwd mb{j} chunk{c}"), hop, &[t]) };
+                } else {
+                    // Gradient from the next virtual stage, and this chunk's own forward.
+                    let next = if r + 1 < pp { Some((r + 1, c)) } else if c + 1 < vpp { Some((0, c + 1)) } else { None };
+                    if let Some((nr, nc)) = next {
+                        let t = b_send[nr][idx(nc, j)];
+                        if t == usize::MAX {
+                            break;
+                        }
+                        deps.push(t);
+                    }
+                    let own = f_task[r][idx(c, j)];
+                    if own == usize::MAX {
+                        break;
+                    }
+                    deps.push(own);
+                    let cost = &chunk[r][c];
+                    // A chunk's last backward completes its gradients: its share of the
+                    // stage's DP reduction can start (bucket by bucket when overlapped).
+                    let last_mb = j == mb - 1;
+                    let dp_share = dp_times[r].0 / vpp as f64;
+                    let dur = bwd(cost);
+                    let t = if last_mb && dp_share > 0.0 && p.overlap_grad_reduce {
+                        // The last backward of the step, in pieces: each finished piece
+                        // releases a gradient bucket for its reduce-scatter.
+                        let mut prev_piece = None;
+                        let mut last = 0;
+                        for k in 0..DP_BUCKETS {
+                            let mut d = deps.clone();
+                            if let Some(pp_) = prev_piece {
+                                d.push(pp_);
+                            }
+                            let piece = g.add(compute[r], format!("bwd mb{j} chunk{c} part{k}"), dur / DP_BUCKETS as f64, &d);
+                            g.add(dp_comm[r], format!("dp reduce-scatter chunk{c} bucket {k}"), dp_share / DP_BUCKETS as f64, &[piece]);
+                            prev_piece = Some(piece);
+                            last = piece;
+                        }
+                        last
+                    } else {
+                        let t = g.add(compute[r], format!("bwd mb{j} chunk{c}"), dur, &deps);
+                        if last_mb && dp_share > 0.0 {
+                            g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), dp_share, &[t]);
+                        }
+                        t
+                    };
+                    b_task[r][idx(c, j)] = t;
+                    let is_first = r == 0 && c == 0;
+                    b_send[r][idx(c, j)] = if is_first || pp == 1 { t } else { g.add(comm[r], format!("pp send bwd mb{j} chunk{c}"), hop, &[t]) };
+                }
+                cursor[r] += 1;
+                issued += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            return Err(Error::invalid("parallel.schedule", format!("{:?}", p.schedule), "the schedule's order deadlocks (a bug in wanka)"));
+        }
+    }
+    // Optimizer after the stage's gradients are reduced; then the step's fixed overhead.
+    let optimizer_s = analytic.breakdown_s.optimizer;
+    for r in 0..pp {
+        let mut deps: Vec<usize> = Vec::new();
+        for st in [compute[r], comm[r], dp_comm[r]] {
+            if let Some(t) = g.streams[st].last() {
+                deps.push(*t);
+            }
+        }
+        g.add(compute[r], "optimizer", optimizer_s, &deps);
+    }
+    let end = g.run().map_err(|d| Error::invalid("parallel", "layout", format!("event graph stalled after {} of {} tasks", d.finished, d.total)))?;
+    let step_time_s = end + cal::STEP_OVERHEAD_S;
+
+    // Report: the analytic keys with the event step time; the breakdown rescaled so its
+    // parts (compute, communication and optimizer as simulated) still add up, the
+    // remainder being pipeline idle time (bubble and waits).
+    let mut report = analytic.clone();
+    let scale = analytic.step_time_s / step_time_s;
+    report.step_time_s = step_time_s;
+    report.tokens_per_s = report.tokens_per_step / step_time_s;
+    report.tokens_per_s_per_gpu = report.tokens_per_s / s.cluster.gpus as f64;
+    report.model_tflops_per_gpu *= scale;
+    report.hardware_tflops_per_gpu *= scale;
+    report.mfu *= scale;
+    report.hfu *= scale;
+    let b = &mut report.breakdown_s;
+    let known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead;
+    let rest = (step_time_s - known).max(0.0);
+    let comm_rest = b.exposed_comm.pp + b.exposed_comm.dp;
+    let analytic_rest = b.bubble + comm_rest;
+    let k = if analytic_rest > 0.0 { rest / analytic_rest } else { 0.0 };
+    b.bubble = if analytic_rest > 0.0 { b.bubble * k } else { rest };
+    b.exposed_comm.pp *= k;
+    b.exposed_comm.dp *= k;
+    report.comm_fraction = b.exposed_comm.total() / step_time_s;
+    let busy = g.busy_s();
+    let streams = g
+        .stream_names
+        .iter()
+        .zip(&busy)
+        .map(|(n, b)| StreamTime { stream: n.clone(), busy_s: *b, idle_s: (end - b).max(0.0) })
+        .collect();
+    Ok(EventStep { report, streams, graph: g })
+}
+
+fn add(a: &mut StageCost, b: &StageCost) {
+    a.compute_s += b.compute_s;
+    a.fwd_compute_s += b.fwd_compute_s;
+    a.bwd_compute_s += b.bwd_compute_s;
+    a.tp_s += b.tp_s;
+    a.cp_s += b.cp_s;
+    a.ep_s += b.ep_s;
+}
+
+/// The order rank `r` runs its forwards (true) and backwards, as (fwd, chunk, mb):
+/// 1F1B (Narayanan et al. 2021, PipeDream-Flush) and Megatron-LM's interleaved order
+/// (micro-batches in groups of pp, chunks cycling; warm-up (pp − r − 1)·2 + (v − 1)·pp).
+pub fn rank_order(r: usize, pp: usize, vpp: usize, mb: usize) -> Vec<(bool, usize, usize)> {
+    let total = mb * vpp;
+    let fwd_at = |k: usize| -> (usize, usize) {
+        if vpp == 1 {
+            return (0, k);
+        }
+        let group = k / (pp * vpp);
+        let in_group = k % (pp * vpp);
+        (in_group / pp, group * pp + in_group % pp)
+    };
+    let bwd_at = |k: usize| -> (usize, usize) {
+        let (c, j) = fwd_at(k);
+        (vpp - 1 - c, j)
+    };
+    let warmup = if vpp == 1 { (pp - r - 1).min(total) } else { ((pp - r - 1) * 2 + (vpp - 1) * pp).min(total) };
+    let mut order = Vec::with_capacity(2 * total);
+    for k in 0..warmup {
+        let (c, j) = fwd_at(k);
+        order.push((true, c, j));
+    }
+    for k in warmup..total {
+        let (c, j) = fwd_at(k);
+        order.push((true, c, j));
+        let (c, j) = bwd_at(k - warmup);
+        order.push((false, c, j));
+    }
+    for k in (total - warmup)..total {
+        let (c, j) = bwd_at(k);
+        order.push((false, c, j));
+    }
+    order
+}
+
+/// Writes the step as Chrome trace-event JSON (ui.perfetto.dev opens it): one process
+/// per pipeline stage, one thread per stream (compute, pp comm, dp comm), a complete
+/// event ("X") per task.
+pub fn write_trace(step: &EventStep, out: &mut dyn Write) -> std::io::Result<()> {
+    let g = &step.graph;
+    let mut events = Vec::with_capacity(g.tasks.len() + 2 * g.streams.len());
+    for (s, name) in g.stream_names.iter().enumerate() {
+        let pid = s % (g.streams.len() / 3).max(1);
+        events.push(serde_json::json!({"ph": "M", "name": "process_name", "pid": pid, "tid": s, "args": {"name": format!("stage {pid}")}}));
+        events.push(serde_json::json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": s, "args": {"name": name}}));
+    }
+    for t in &g.tasks {
+        let pid = t.stream % (g.streams.len() / 3).max(1);
+        events.push(serde_json::json!({
+            "ph": "X", "name": t.name, "pid": pid, "tid": t.stream,
+            "ts": t.start_s * 1e6, "dur": t.duration_s * 1e6,
+        }));
+    }
+    let doc = serde_json::json!({"traceEvents": events, "displayTimeUnit": "ms"});
+    serde_json::to_writer(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(extra: &[&str]) -> Scenario {
+        let text = r#"
+[model]
+preset = "llama3-70b"
+[cluster]
+gpu = "h100-sxm"
+gpus = 64
+fabric = "rail-optimized"
+routing = "spray"
+[parallel]
+tp = 8
+global_batch = 128
+"#;
+        let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        crate::scenario::parse(text, Path::new("t.toml"), &sets).unwrap()
+    }
+
+    fn agree(extra: &[&str]) {
+        let s = scenario(extra);
+        let a = analytic::simulate(&s);
+        let e = simulate_event(&s).unwrap();
+        let diff = e.report.step_time_s / a.step_time_s - 1.0;
+        assert!(diff.abs() < 0.05, "{extra:?}: event {} vs analytic {} ({:+.1}%)", e.report.step_time_s, a.step_time_s, 100.0 * diff);
+    }
+
+    #[test]
+    fn event_agrees_with_analytic_when_uncongested() {
+        agree(&["parallel.pp=1"]); // TP + DP/ZeRO-1 in one stage
+        agree(&["parallel.pp=4", "parallel.schedule=\"1f1b\""]);
+        agree(&["parallel.pp=4", "parallel.vpp=2"]);
+        agree(&["parallel.pp=2", "parallel.cp=2"]);
+        agree(&["parallel.pp=1", "parallel.zero=0"]);
+        agree(&["parallel.pp=2", "parallel.recompute=\"full\""]);
+    }
+
+    #[test]
+    fn orders_hold_every_op_once() {
+        for (pp, vpp, mb) in [(4, 1, 8), (4, 2, 8), (2, 3, 4), (1, 1, 3)] {
+            for r in 0..pp {
+                let o = rank_order(r, pp, vpp, mb);
+                assert_eq!(o.len(), 2 * vpp * mb);
+                let mut seen = std::collections::BTreeSet::new();
+                for op in &o {
+                    assert!(seen.insert(*op), "{op:?} twice");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trace_is_valid_and_streams_never_overlap() {
+        let s = scenario(&["parallel.pp=4", "parallel.vpp=2"]);
+        let e = simulate_event(&s).unwrap();
+        let mut buf = Vec::new();
+        write_trace(&e, &mut buf).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let events = v["traceEvents"].as_array().unwrap();
+        let spans: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+        assert_eq!(spans.len(), e.graph.tasks.len());
+        // Spans on one stream never overlap.
+        for stream in &e.graph.streams {
+            for w in stream.windows(2) {
+                assert!(e.graph.tasks[w[1]].start_s >= e.graph.tasks[w[0]].end_s - 1e-12);
+            }
+        }
+        // Every dependency ends before its dependant starts.
+        for (t, task) in e.graph.tasks.iter().enumerate() {
+            for d in e.graph.deps(t) {
+                assert!(e.graph.tasks[*d].end_s <= task.start_s + 1e-12);
+            }
+        }
+    }
+}
