@@ -305,3 +305,29 @@ fn scale_sweeps_gpu_counts() {
     let out = wanka(&["scale", ex.to_str().unwrap(), "--gpus", "1001"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn event_fidelity_json_and_trace() {
+    let ex = repo().join("examples/gpt3-175b-1k.toml");
+    let dir = std::env::temp_dir().join(format!("wanka-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("step.json");
+    let out = wanka(&["simulate", ex.to_str().unwrap(), "--fidelity", "event", "--json", "--trace", trace.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fidelity"], "event");
+    for k in SIMULATE_KEYS {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert!(v["streams"].as_array().unwrap().iter().all(|s| s["busy_s"].is_number() && s["idle_s"].is_number()));
+    let t: Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    assert!(t["traceEvents"].as_array().unwrap().iter().any(|e| e["name"].as_str().is_some_and(|n| n.starts_with("fwd mb"))));
+    // --trace needs the event fidelity; a failed write leaves nothing behind.
+    let out = wanka(&["simulate", ex.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let bad = dir.join("no/such/dir/t.json");
+    let out = wanka(&["simulate", ex.to_str().unwrap(), "--fidelity", "event", "--trace", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!bad.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,7 @@
 use super::analytic;
 use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
 use crate::calibration as cal;
+use crate::collective::flows::{self, GroupLayout};
 use crate::collective::CollectiveOp;
 use crate::engine::Graph;
 use crate::error::{Error, Result};
@@ -58,6 +59,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let device = Device::new(&s.cluster.gpu, s.training.precision);
     let groups = Groups::new(&fabric, p, parallel::has_nvls(&s.cluster));
     let layout = StageLayout::new(s);
+    let net = FlowTimer::new(s, &fabric);
     let m = &s.model;
     let (pp, vpp, mb) = (p.pp as usize, p.vpp as usize, p.microbatches() as usize);
 
@@ -103,7 +105,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
     let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
     let act_bytes = (p.micro_batch * m.seq_len / p.cp) as f64 * m.hidden as f64 * 2.0 / sp;
-    let hop = if pp > 1 { groups.pp.time_s(CollectiveOp::SendRecv, act_bytes) } else { 0.0 };
+    let hop = if pp > 1 { net.pp_hop(s, &groups, act_bytes).unwrap_or_else(|| groups.pp.time_s(CollectiveOp::SendRecv, act_bytes)) } else { 0.0 };
 
     let mut g = Graph::new();
     let compute: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} compute"))).collect();
@@ -112,11 +114,14 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} pp comm"))).collect();
     let dp_comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} dp comm"))).collect();
 
-    // DP: per rank, gradient reduce-scatter and parameter all-gather times.
+    // DP: per rank, gradient reduction and parameter all-gather times. Across NVLink
+    // domains they run on the explicit fabric: every DP group at once, with the
+    // scenario's routing (ECMP collisions and oversubscription show up here).
     let dp_times: Vec<(f64, f64)> = (0..pp)
         .map(|r| {
             let params = stage_params(s, first_layer(r), rank_layers(r), r == 0, r == pp - 1);
-            analytic::dp_collective_times(s, &groups, params)
+            let analytic_times = analytic::dp_collective_times(s, &groups, params);
+            net.dp_times(s, &groups, params).unwrap_or(analytic_times)
         })
         .collect();
 
@@ -274,6 +279,84 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     Ok(EventStep { report, streams, graph: g })
 }
 
+/// Times collectives that leave the NVLink domain by running all their concurrent
+/// instances as flows on the explicit network, once per shape.
+struct FlowTimer<'a> {
+    fabric: &'a wanka_net::Fabric,
+    net: wanka_net::Network,
+    /// Memo by shape (size, stride, op): a ring collective's time is affine in its
+    /// bytes, so two sizes give it for all.
+    memo: std::cell::RefCell<std::collections::HashMap<(u64, u64, u8), (f64, f64)>>,
+}
+
+impl<'a> FlowTimer<'a> {
+    fn new(s: &Scenario, fabric: &'a wanka_net::Fabric) -> FlowTimer<'a> {
+        let spec = parallel::fabric_spec(&s.cluster);
+        FlowTimer { fabric, net: wanka_net::Network::new(&spec, flows::link_rates()), memo: Default::default() }
+    }
+
+    fn time(&self, s: &Scenario, layout: GroupLayout, op: CollectiveOp, bytes: f64) -> Option<f64> {
+        if layout.size <= 1 || bytes <= 0.0 || self.fabric.span(layout.size, layout.stride).domains <= 1 {
+            return None;
+        }
+        let key = (layout.size, layout.stride, op as u8);
+        let cached = self.memo.borrow().get(&key).copied();
+        let (t0, slope) = match cached {
+            Some(v) => v,
+            None => {
+                // One flow phase, timed at two sizes (the phase itself is solved once).
+                const A: f64 = 1e9;
+                const B: f64 = 2e9;
+                let r = flows::collective_table(
+                    self.fabric,
+                    &self.net,
+                    layout,
+                    op,
+                    s.cluster.routing.into(),
+                    s.seed,
+                    FLOW_CHANNELS,
+                    parallel::has_nvls(&s.cluster),
+                    &[A, B],
+                );
+                let (ta, tb) = (r.rows[0].time_s, r.rows[1].time_s);
+                let slope = (tb - ta) / (B - A);
+                let v = (ta - slope * A, slope);
+                self.memo.borrow_mut().insert(key, v);
+                v
+            }
+        };
+        Some(t0 + slope * bytes)
+    }
+
+    /// (gradient reduction, parameter all-gather) of the dense parameters over DP.
+    fn dp_times(&self, s: &Scenario, g: &Groups, params: crate::parallel::memory::StageParams) -> Option<(f64, f64)> {
+        let p = &s.parallel;
+        if p.ep > 1 || g.dp.size() <= 1 {
+            return None; // expert-parallel layouts keep the analytic DP costs for now
+        }
+        let stride = match p.order {
+            crate::scenario::RankOrder::DpInner => p.strides().cp,
+            crate::scenario::RankOrder::PpInner => p.strides().dp,
+        };
+        let layout = GroupLayout::covering(s.cluster.gpus, g.dp.size(), stride);
+        let grad_wire = if s.training.grad_reduce_in_fp32 { 4.0 } else { 2.0 };
+        let grad_op = if p.zero == 0 { CollectiveOp::AllReduce } else { CollectiveOp::ReduceScatter };
+        let grads = self.time(s, layout, grad_op, params.dense * grad_wire)?;
+        let gather = if p.zero == 0 { 0.0 } else { self.time(s, layout, CollectiveOp::AllGather, params.dense * 2.0)? };
+        Some((grads, gather))
+    }
+
+    /// One pipeline send, all stage boundaries of all pipelines at once.
+    fn pp_hop(&self, s: &Scenario, g: &Groups, bytes: f64) -> Option<f64> {
+        let stride = s.parallel.strides().pp;
+        let _ = g;
+        self.time(s, GroupLayout::covering(s.cluster.gpus, 2, stride), CollectiveOp::SendRecv, bytes)
+    }
+}
+
+/// NCCL channels per group when timing collectives as flows (`wanka collective`'s default).
+const FLOW_CHANNELS: u64 = 2;
+
 fn add(a: &mut StageCost, b: &StageCost) {
     a.compute_s += b.compute_s;
     a.fwd_compute_s += b.fwd_compute_s;
@@ -380,6 +463,20 @@ global_batch = 128
         agree(&["parallel.pp=2", "parallel.cp=2"]);
         agree(&["parallel.pp=1", "parallel.zero=0"]);
         agree(&["parallel.pp=2", "parallel.recompute=\"full\""]);
+    }
+
+    /// Llama 3 405B on 16,384 H100s (the example, DP outermost): with ECMP the DP
+    /// collectives collide on leaf uplinks and the step is longer than with spraying.
+    #[test]
+    fn ecmp_step_is_slower_than_spray_on_the_llama3_example() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
+        let step = |routing: &str| {
+            let s = crate::scenario::load(&path, &[format!("cluster.routing=\"{routing}\"")]).unwrap();
+            simulate_event(&s).unwrap().report
+        };
+        let (ecmp, spray) = (step("ecmp"), step("spray"));
+        assert!(ecmp.step_time_s > spray.step_time_s * 1.01, "{} vs {}", ecmp.step_time_s, spray.step_time_s);
+        assert!(ecmp.breakdown_s.exposed_comm.dp > spray.breakdown_s.exposed_comm.dp);
     }
 
     #[test]
