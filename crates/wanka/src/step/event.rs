@@ -141,6 +141,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         }
     }
 
+    // Megatron's non-interleaved 1F1B sends and receives synchronously (the compute
+    // stream waits); the interleaved schedule overlaps them on their own stream. The
+    // analytic model charges the same.
+    let send_stream: Vec<usize> = if p.schedule == Schedule::Interleaved { comm.clone() } else { compute.clone() };
+
     // Task ids of forward/backward per (rank, chunk, micro-batch).
     let idx = |c: usize, j: usize| c * mb + j;
     let mut f_task = vec![vec![usize::MAX; vpp * mb]; pp];
@@ -175,7 +180,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost), &deps);
                     f_task[r][idx(c, j)] = t;
                     let is_last = r == pp - 1 && c == vpp - 1;
-                    f_send[r][idx(c, j)] = if is_last || pp == 1 { t } else { g.add(comm[r], format!("pp send fwd mb{j} chunk{c}"), hop, &[t]) };
+                    f_send[r][idx(c, j)] = if is_last || pp == 1 { t } else { g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop, &[t]) };
                 } else {
                     // Gradient from the next virtual stage, and this chunk's own forward.
                     let next = if r + 1 < pp { Some((r + 1, c)) } else if c + 1 < vpp { Some((0, c + 1)) } else { None };
@@ -222,7 +227,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     };
                     b_task[r][idx(c, j)] = t;
                     let is_first = r == 0 && c == 0;
-                    b_send[r][idx(c, j)] = if is_first || pp == 1 { t } else { g.add(comm[r], format!("pp send bwd mb{j} chunk{c}"), hop, &[t]) };
+                    b_send[r][idx(c, j)] = if is_first || pp == 1 { t } else { g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop, &[t]) };
                 }
                 cursor[r] += 1;
                 issued += 1;
@@ -314,7 +319,8 @@ impl<'a> FlowTimer<'a> {
                     op,
                     s.cluster.routing.into(),
                     s.seed,
-                    FLOW_CHANNELS,
+                    // NCCL opens at least one channel per NIC the group can use.
+                    FLOW_CHANNELS.max(self.fabric.span(layout.size, layout.stride).ranks_per_domain),
                     parallel::has_nvls(&s.cluster),
                     &[A, B],
                 );
@@ -463,6 +469,8 @@ global_batch = 128
         agree(&["parallel.pp=2", "parallel.cp=2"]);
         agree(&["parallel.pp=1", "parallel.zero=0"]);
         agree(&["parallel.pp=2", "parallel.recompute=\"full\""]);
+        // Expert parallelism: Mixtral 8x7B, 8 experts over 8 GPUs of a node.
+        agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8"]);
     }
 
     /// Llama 3 405B on 16,384 H100s (the example, DP outermost): with ECMP the DP
