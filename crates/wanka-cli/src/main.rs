@@ -160,11 +160,6 @@ fn usage(e: wanka::Error) -> anyhow::Error {
     anyhow::Error::new(UsageError(e.to_string()))
 }
 
-fn event_unavailable() -> anyhow::Error {
-    anyhow::Error::new(UsageError(
-        "--fidelity event: the event-driven fidelity is not built yet (issue 4); use --fidelity analytic".into(),
-    ))
-}
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -277,9 +272,6 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Search { file, set, top, json, fidelity } => {
-            if fidelity == Fidelity::Event {
-                return Err(event_unavailable());
-            }
             let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
             let started = std::time::Instant::now();
             let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -296,8 +288,11 @@ fn run(cli: Cli) -> Result<()> {
                 bar.set_length(total);
                 bar.set_position(done);
             };
-            let result = wanka::search::search(&space, top, &progress).map_err(usage)?;
+            let mut result = wanka::search::search(&space, top, &progress).map_err(usage)?;
             bar.finish_and_clear();
+            if fidelity == Fidelity::Event {
+                wanka::search::refine_with_event(&space, &mut result);
+            }
             let elapsed_s = started.elapsed().as_secs_f64();
             if json {
                 output::print_json(&output::search_json(&result, elapsed_s))?;

@@ -32,6 +32,9 @@ pub struct Ranked {
     pub tokens_per_s_per_gpu: f64,
     pub mfu: f64,
     pub memory_total_bytes: f64,
+    /// The event fidelity's step time, when the top layouts were re-evaluated with it
+    /// (`null` where it cannot run the layout yet).
+    pub event_step_time_s: Option<f64>,
     #[serde(skip)]
     pub report: StepReport,
 }
@@ -219,6 +222,7 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                 tokens_per_s_per_gpu: r.tokens_per_s_per_gpu,
                 mfu: r.mfu,
                 memory_total_bytes: r.memory.total_bytes,
+                event_step_time_s: None,
                 report: r,
             })
         })
@@ -316,4 +320,15 @@ global_batch = 256
             .to_string();
         assert!(e.contains("memory"), "{e}");
     }
+}
+
+/// Re-evaluates the ranked layouts with the event fidelity (contention and real overlap)
+/// and re-ranks them by its step time where it can run them; the analytic figures stay.
+pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
+    for r in &mut result.top {
+        let s = scenario_with(space, r.parallel.clone());
+        r.event_step_time_s = step::event::simulate_event(&s).ok().map(|e| e.report.step_time_s);
+    }
+    let key = |r: &Ranked| r.event_step_time_s.unwrap_or(r.step_time_s) / r.report.tokens_per_step;
+    result.top.sort_by(|a, b| key(a).total_cmp(&key(b)).then_with(|| a.memory_total_bytes.total_cmp(&b.memory_total_bytes)));
 }
