@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::reliability;
-use crate::scenario::{ParallelConfig, Scenario, ScenarioSpace, Values};
+use crate::scenario::{ParallelConfig, ScenarioSpace, Values};
 use crate::search;
 use serde::Serialize;
 
@@ -57,16 +57,7 @@ pub fn scale(space: &ScenarioSpace, gpu_counts: &[u64]) -> Result<ScaleResult> {
         }
         let found = search::search_with(&sp, 1, &|_, _| {}, true)?;
         let best = &found.top[0];
-        let s = Scenario {
-            name: sp.name.clone(),
-            seed: sp.seed,
-            model_source: sp.model_source.clone(),
-            model: sp.model.clone(),
-            cluster: sp.cluster.clone(),
-            parallel: best.parallel.clone(),
-            training: sp.training.clone(),
-            reliability: sp.reliability.clone(),
-        };
+        let s = sp.scenario(best.parallel.clone());
         let r = &best.report;
         let g = reliability::goodput(&s, r.tokens_per_s);
         let ettr = g.ettr.max(1e-12);

@@ -815,7 +815,12 @@ impl ScenarioSpace {
     /// A scenario with this layout, validated against the model and cluster.
     pub fn with_parallel(&self, parallel: parallel::ParallelChoice) -> Result<Scenario> {
         let parallel = ParallelConfig::resolve(parallel, &self.model, &self.cluster, self.training.max_global_batch_tokens)?;
-        Ok(Scenario {
+        Ok(self.scenario(parallel))
+    }
+
+    /// The scenario of an already validated layout.
+    pub fn scenario(&self, parallel: ParallelConfig) -> Scenario {
+        Scenario {
             name: self.name.clone(),
             seed: self.seed,
             model_source: self.model_source.clone(),
@@ -824,6 +829,6 @@ impl ScenarioSpace {
             parallel,
             training: self.training.clone(),
             reliability: self.reliability.clone(),
-        })
+        }
     }
 }

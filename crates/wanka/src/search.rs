@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::report::StepReport;
-use crate::scenario::{ParallelChoice, ParallelConfig, Recompute, Scenario, ScenarioSpace, Schedule, Values};
+use crate::scenario::{ParallelChoice, ParallelConfig, Recompute, ScenarioSpace, Schedule, Values};
 use crate::step;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -211,7 +211,7 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
             if batch_ceiling && (p.global_batch * space.model.seq_len) as f64 > space.training.max_global_batch_tokens {
                 return Err("training.max_global_batch_tokens".to_string());
             }
-            let s = scenario_with(space, p);
+            let s = space.scenario(p);
             let r = step::evaluate(&s, &fabric);
             if !r.memory.fits {
                 return Err("memory".to_string());
@@ -267,18 +267,6 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
     Ok(SearchResult { evaluated, feasible: feasible_count, candidates: total, removed, top: feasible })
 }
 
-fn scenario_with(space: &ScenarioSpace, parallel: ParallelConfig) -> Scenario {
-    Scenario {
-        name: space.name.clone(),
-        seed: space.seed,
-        model_source: space.model_source.clone(),
-        model: space.model.clone(),
-        cluster: space.cluster.clone(),
-        parallel,
-        training: space.training.clone(),
-        reliability: space.reliability.clone(),
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -326,7 +314,7 @@ global_batch = 256
 /// and re-ranks them by its step time where it can run them; the analytic figures stay.
 pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
     for r in &mut result.top {
-        let s = scenario_with(space, r.parallel.clone());
+        let s = space.scenario(r.parallel.clone());
         r.event_step_time_s = step::event::simulate_event(&s).ok().map(|e| e.report.step_time_s);
     }
     let key = |r: &Ranked| r.event_step_time_s.unwrap_or(r.step_time_s) / r.report.tokens_per_step;
