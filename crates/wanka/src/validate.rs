@@ -316,6 +316,15 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     Ok((scenario, text, notes))
 }
 
+/// Every training-throughput row of the published set, as JSON values.
+pub fn throughput_rows() -> Vec<Value> {
+    PUBLISHED
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "training_throughput")
+        .collect()
+}
+
 /// The scenario file wanka builds for one published row (`wanka validate --scenario ID`),
 /// so a user can simulate it, change it, and see what was assumed.
 pub fn scenario_text(id: &str) -> Option<String> {
