@@ -145,7 +145,8 @@ impl Graph {
 
     /// Busy time of each stream after [`Graph::run`].
     pub fn busy_s(&self) -> Vec<f64> {
-        self.streams.iter().map(|ts| ts.iter().map(|t| self.tasks[*t].duration_s).sum()).collect()
+        // `+ 0.0`: a float sum over nothing is -0.0.
+        self.streams.iter().map(|ts| ts.iter().map(|t| self.tasks[*t].duration_s).sum::<f64>() + 0.0).collect()
     }
 }
 

@@ -251,3 +251,29 @@ pub fn dp_collective_times(s: &Scenario, g: &Groups, params: StageParams) -> (f6
         _ => (time(CollectiveOp::ReduceScatter, grad_wire), time(CollectiveOp::AllGather, WIRE_BYTES)),
     }
 }
+
+/// ZeRO-3 per pass of one micro-batch over one stage: (parameter all-gather, gradient
+/// reduce-scatter, synchronous). Layer mode: one collective per layer, each paying its
+/// latency; tensor mode: one per parameter tensor plus a copy kernel per rank, blocking.
+pub fn zero3_pass_times(s: &Scenario, g: &Groups, params: StageParams, stage_layers: f64) -> (f64, f64, bool) {
+    let grad_wire = if s.training.grad_reduce_in_fp32 { 4.0 } else { WIRE_BYTES };
+    let ag = g.dp.time_s(CollectiveOp::AllGather, params.dense * WIRE_BYTES)
+        + g.expert_dp.time_s(CollectiveOp::AllGather, params.experts * WIRE_BYTES);
+    let rs = g.dp.time_s(CollectiveOp::ReduceScatter, params.dense * grad_wire)
+        + g.expert_dp.time_s(CollectiveOp::ReduceScatter, params.experts * grad_wire);
+    match s.parallel.zero3_gather {
+        Zero3Gather::Layer => {
+            let extra = (stage_layers - 1.0).max(0.0);
+            (ag + extra * g.dp.latency_s(CollectiveOp::AllGather), rs + extra * g.dp.latency_s(CollectiveOp::ReduceScatter), false)
+        }
+        Zero3Gather::Tensor => {
+            let tensors = s.model.tensors_per_layer() * stage_layers;
+            let copies = g.dp.size() as f64 * cal::KERNEL_OVERHEAD_S;
+            (
+                ag + tensors * (g.dp.latency_s(CollectiveOp::AllGather) + copies),
+                rs + tensors * g.dp.latency_s(CollectiveOp::ReduceScatter),
+                true,
+            )
+        }
+    }
+}

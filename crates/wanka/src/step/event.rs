@@ -44,9 +44,6 @@ const DP_BUCKETS: usize = 4;
 /// Simulates one step with the event engine.
 pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let p = &s.parallel;
-    if p.zero >= 3 {
-        return Err(Error::invalid("parallel.zero", p.zero, "the event fidelity runs ZeRO 0-2 so far; use --fidelity analytic"));
-    }
     if p.schedule == Schedule::Dualpipe {
         return Err(Error::invalid(
             "parallel.schedule",
@@ -126,10 +123,28 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         })
         .collect();
 
+    // ZeRO-3: every pass of every chunk gathers its parameters first (prefetched one op
+    // ahead on the DP stream, or blocking on the compute stream in tensor mode), and
+    // every backward reduce-scatters its gradients.
+    let zero3: Vec<Option<(f64, f64, bool)>> = (0..pp)
+        .map(|r| {
+            (p.zero >= 3 && p.dp * p.cp > 1).then(|| {
+                let params = stage_params(s, first_layer(r), rank_layers(r), r == 0, r == pp - 1);
+                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, params, rank_layers(r) as f64);
+                (ag / vpp as f64, rs / vpp as f64, sync)
+            })
+        })
+        .collect();
+    let mut last_compute: Vec<Vec<usize>> = vec![Vec::new(); pp];
+    let mut pending_rs: Vec<Vec<(String, f64, usize)>> = vec![Vec::new(); pp];
+
     // Parameter all-gather at the start (distributed optimizer): the first forward waits
     // for the first bucket when overlapped, for all of it otherwise.
     let mut gather_gate: Vec<Option<usize>> = vec![None; pp];
     for r in 0..pp {
+        if p.zero >= 3 {
+            continue;
+        }
         let (_, ag) = dp_times[r];
         if ag > 0.0 {
             let buckets = if p.overlap_param_gather { DP_BUCKETS } else { 1 };
@@ -191,8 +206,16 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     } else if let (Some(gate), 0) = (gather_gate[r], j) {
                         deps.push(gate);
                     }
+                    if let Some((ag, _, sync)) = zero3[r] {
+                        let gather = zero3_gather(&mut g, &last_compute[r], if sync { compute[r] } else { dp_comm[r] }, ag, format!("zero3 all-gather fwd mb{j} chunk{c}"));
+                        deps.push(gather);
+                        for (name, rs, after) in pending_rs[r].drain(..) {
+                            g.add(dp_comm[r], name, rs, &[after]);
+                        }
+                    }
                     let cost = &chunk[r][c];
                     let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost), &deps);
+                    last_compute[r].push(t);
                     f_task[r][idx(c, j)] = t;
                     let is_last = r == pp - 1 && c == vpp - 1;
                     f_send[r][idx(c, j)] = if is_last || pp == 1 { t } else { g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop, &[t]) };
@@ -211,6 +234,15 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         break;
                     }
                     deps.push(own);
+                    if let Some((ag, _, sync)) = zero3[r] {
+                        // Backward (and its recomputed forward) needs the parameters again.
+                        let passes = if p.recompute == crate::scenario::Recompute::Full { 2.0 } else { 1.0 };
+                        let gather = zero3_gather(&mut g, &last_compute[r], if sync { compute[r] } else { dp_comm[r] }, ag * passes, format!("zero3 all-gather bwd mb{j} chunk{c}"));
+                        deps.push(gather);
+                        for (name, rs, after) in pending_rs[r].drain(..) {
+                            g.add(dp_comm[r], name, rs, &[after]);
+                        }
+                    }
                     let cost = &chunk[r][c];
                     // A chunk's last backward completes its gradients: its share of the
                     // stage's DP reduction can start (bucket by bucket when overlapped).
@@ -242,6 +274,18 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         }
                         t
                     };
+                    last_compute[r].push(t);
+                    if let Some((_, rs, sync)) = zero3[r] {
+                        // Gathers and reduce-scatters share the NIC, so they share one
+                        // stream; a reduce-scatter is issued after the next op's gather
+                        // (prefetch first), or at once when blocking.
+                        let name = format!("zero3 reduce-scatter mb{j} chunk{c}");
+                        if sync {
+                            g.add(compute[r], name, rs, &[t]);
+                        } else {
+                            pending_rs[r].push((name, rs, t));
+                        }
+                    }
                     b_task[r][idx(c, j)] = t;
                     let is_first = r == 0 && c == 0;
                     b_send[r][idx(c, j)] = if is_first || pp == 1 { t } else { g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop, &[t]) };
@@ -253,6 +297,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         }
         if !progressed {
             return Err(Error::invalid("parallel.schedule", format!("{:?}", p.schedule), "the schedule's order deadlocks (a bug in wanka)"));
+        }
+    }
+    for r in 0..pp {
+        for (name, rs, after) in std::mem::take(&mut pending_rs[r]) {
+            g.add(dp_comm[r], name, rs, &[after]);
         }
     }
     // Optimizer after the stage's gradients are reduced; then the step's fixed overhead.
@@ -375,6 +424,13 @@ impl<'a> FlowTimer<'a> {
         let _ = g;
         self.time(s, GroupLayout::covering(s.cluster.gpus, 2, stride), CollectiveOp::SendRecv, bytes)
     }
+}
+
+/// Issues a ZeRO-3 gather on `stream`, prefetched one compute op ahead: it may start
+/// once the op before the previous one has finished.
+fn zero3_gather(g: &mut Graph, done: &[usize], stream: usize, seconds: f64, name: String) -> usize {
+    let deps: Vec<usize> = done.len().checked_sub(2).map(|i| vec![done[i]]).unwrap_or_default();
+    g.add(stream, name, seconds, &deps)
 }
 
 /// NCCL channels per group when timing collectives as flows (`wanka collective`'s default).
@@ -543,6 +599,7 @@ global_batch = 128
         agree(&["parallel.pp=1", "parallel.zero=0"]);
         agree(&["parallel.pp=2", "parallel.recompute=\"full\""]);
         agree(&["parallel.pp=4", "parallel.schedule=\"zero-bubble\""]);
+        agree(&["parallel.pp=1", "parallel.tp=8", "parallel.zero=3"]);
         // Expert parallelism: Mixtral 8x7B, 8 experts over 8 GPUs of a node.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8"]);
     }
