@@ -368,6 +368,13 @@ impl ParallelConfig {
             Schedule::Dualpipe if vpp != 1 => {
                 return Err(Error::invalid("parallel.vpp", vpp, "dualpipe places two chunks per rank itself; leave vpp = 1"))
             }
+            Schedule::Dualpipe if m % 2 != 0 => {
+                return Err(Error::invalid(
+                    "parallel.global_batch",
+                    global_batch,
+                    format!("dualpipe splits the micro-batches between its two directions: needs an even number, this gives {m}"),
+                ))
+            }
             Schedule::Dualpipe if m < 2 * pp => {
                 return Err(Error::invalid(
                     "parallel.global_batch",

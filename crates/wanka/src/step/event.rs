@@ -44,14 +44,10 @@ const DP_BUCKETS: usize = 4;
 /// Simulates one step with the event engine.
 pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let p = &s.parallel;
-    if p.schedule == Schedule::Dualpipe {
-        return Err(Error::invalid(
-            "parallel.schedule",
-            "\"dualpipe\"",
-            "the event fidelity runs \"1f1b\", \"interleaved\" and \"zero-bubble\" so far; use --fidelity analytic",
-        ));
-    }
-    let zero_bubble = p.schedule == Schedule::ZeroBubble;
+    // DualPipe (DeepSeek-V3 §3.2.1): two pipelines in opposite directions share the
+    // ranks; rank r holds stage r of the first and stage pp − 1 − r of the second, and half
+    // the micro-batches enter from each end. Here: chunk 0 and chunk 1 of each rank.
+    let dual = p.schedule == Schedule::Dualpipe;
     let fabric = parallel::fabric(&s.cluster);
     let analytic = analytic::evaluate(s, &fabric);
     let device = Device::new(&s.cluster.gpu, s.training.precision);
@@ -79,23 +75,35 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         }
     };
     let first_layer = |r: usize| -> u64 { (0..r).map(rank_layers).sum() };
-    let mut chunk = vec![vec![StageCost::default(); vpp]; pp];
+    let chunks = if dual { 2 } else { vpp };
+    let mut chunk = vec![vec![StageCost::default(); chunks]; pp];
     for (r, row) in chunk.iter_mut().enumerate() {
-        let layers = rank_layers(r);
         for (c, cost) in row.iter_mut().enumerate() {
-            // Layers of this chunk: an even share of the rank's layers.
-            let share = layers as f64 / vpp as f64;
-            let n_moe = moe_layers_in(s, first_layer(r), layers) as f64 / vpp as f64;
+            // DualPipe's second chunk is the mirrored stage; otherwise an even share of
+            // the rank's layers per chunk.
+            let stage = if dual && c == 1 { pp - 1 - r } else { r };
+            let layers = rank_layers(stage);
+            let share = layers as f64 / if dual { 1.0 } else { vpp as f64 };
+            let n_moe = moe_layers_in(s, first_layer(stage), layers) as f64 * share / layers.max(1) as f64;
             cost.add_layers(s, &dense, share - n_moe);
             cost.add_layers(s, &moe, n_moe);
-            if r == 0 && c == 0 {
+            let first_virtual = if dual { stage == 0 } else { r == 0 && c == 0 };
+            let last_virtual = if dual { stage == pp - 1 } else { r == pp - 1 && c == vpp - 1 };
+            if first_virtual {
                 add(cost, &embed);
             }
-            if r == pp - 1 && c == vpp - 1 {
+            if last_virtual {
                 add(cost, &head);
+            }
+            if dual {
+                // DualPipe overlaps one direction's all-to-all with the other's compute.
+                cost.ep_s = (cost.ep_s - cost.compute_s).max(0.0);
             }
         }
     }
+    let half = mb / 2;
+    // The last micro-batch each chunk sees (DualPipe: each direction has half).
+    let last_of = |c: usize| if dual && c == 0 { half.max(1) - 1 } else { mb - 1 };
     // Forward and backward durations: exposed TP/CP/EP split evenly between the passes.
     let fwd = |c: &StageCost| c.fwd_compute_s + 0.5 * (c.tp_s + c.cp_s + c.ep_s);
     let bwd = |c: &StageCost| c.total_s() - fwd(c);
@@ -164,13 +172,18 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
 
     // Task ids of forward/backward per (rank, chunk, micro-batch).
     let idx = |c: usize, j: usize| c * mb + j;
-    let mut f_task = vec![vec![usize::MAX; vpp * mb]; pp];
-    let mut b_task = vec![vec![usize::MAX; vpp * mb]; pp];
-    let mut f_send = vec![vec![usize::MAX; vpp * mb]; pp];
-    let mut b_send = vec![vec![usize::MAX; vpp * mb]; pp];
-    let orders: Vec<Vec<(Op, usize, usize)>> =
-        (0..pp).map(|r| if zero_bubble { zb_h1_order(r, pp, mb) } else { with_ops(rank_order(r, pp, vpp, mb)) }).collect();
-    let mut w_task = vec![vec![usize::MAX; vpp * mb]; pp];
+    let mut f_task = vec![vec![usize::MAX; chunks * mb]; pp];
+    let mut b_task = vec![vec![usize::MAX; chunks * mb]; pp];
+    let mut f_send = vec![vec![usize::MAX; chunks * mb]; pp];
+    let mut b_send = vec![vec![usize::MAX; chunks * mb]; pp];
+    let orders: Vec<Vec<(Op, usize, usize)>> = (0..pp)
+        .map(|r| match p.schedule {
+            Schedule::Dualpipe => dualpipe_order(r, pp, mb),
+            Schedule::ZeroBubble => zb_h1_order(r, pp, mb),
+            _ => with_ops(rank_order(r, pp, vpp, mb)),
+        })
+        .collect();
+    let mut w_task = vec![vec![usize::MAX; chunks * mb]; pp];
     // Issue tasks in waves so every dependency exists before its dependant is added:
     // repeatedly take, on each rank, the next op whose inputs are already issued.
     let mut cursor = vec![0usize; pp];
@@ -191,12 +204,24 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     }
                     let t = g.add(compute[r], format!("wgrad mb{j} chunk{c}"), bwd(&chunk[r][c]) * W_SHARE, &[b]);
                     w_task[r][idx(c, j)] = t;
-                    if j == mb - 1 && dp_times[r].0 > 0.0 {
-                        g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), dp_times[r].0 / vpp as f64, &[t]);
+                    if j == last_of(c) && dp_times[r].0 > 0.0 {
+                        let share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
+                        g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), share, &[t]);
                     }
                 } else if op == Op::F {
                     // Input from the previous virtual stage.
-                    let prev = if r > 0 { Some((r - 1, c)) } else if c > 0 { Some((pp - 1, c - 1)) } else { None };
+                    let prev = if dual {
+                        match c {
+                            0 => (r > 0).then(|| (r - 1, 0)),
+                            _ => (r + 1 < pp).then(|| (r + 1, 1)),
+                        }
+                    } else if r > 0 {
+                        Some((r - 1, c))
+                    } else if c > 0 {
+                        Some((pp - 1, c - 1))
+                    } else {
+                        None
+                    };
                     if let Some((pr, pc)) = prev {
                         let t = f_send[pr][idx(pc, j)];
                         if t == usize::MAX {
@@ -217,11 +242,22 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost), &deps);
                     last_compute[r].push(t);
                     f_task[r][idx(c, j)] = t;
-                    let is_last = r == pp - 1 && c == vpp - 1;
+                    let is_last = if dual { (c == 0 && r == pp - 1) || (c == 1 && r == 0) } else { r == pp - 1 && c == vpp - 1 };
                     f_send[r][idx(c, j)] = if is_last || pp == 1 { t } else { g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop, &[t]) };
                 } else {
                     // Gradient from the next virtual stage, and this chunk's own forward.
-                    let next = if r + 1 < pp { Some((r + 1, c)) } else if c + 1 < vpp { Some((0, c + 1)) } else { None };
+                    let next = if dual {
+                        match c {
+                            0 => (r + 1 < pp).then(|| (r + 1, 0)),
+                            _ => (r > 0).then(|| (r - 1, 1)),
+                        }
+                    } else if r + 1 < pp {
+                        Some((r + 1, c))
+                    } else if c + 1 < vpp {
+                        Some((0, c + 1))
+                    } else {
+                        None
+                    };
                     if let Some((nr, nc)) = next {
                         let t = b_send[nr][idx(nc, j)];
                         if t == usize::MAX {
@@ -247,9 +283,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     // A chunk's last backward completes its gradients: its share of the
                     // stage's DP reduction can start (bucket by bucket when overlapped).
                     // Under zero-bubble the weight-gradient task does that instead.
-                    let last_mb = j == mb - 1 && !zero_bubble;
-                    let dp_share = dp_times[r].0 / vpp as f64;
-                    let dur = if zero_bubble { bwd(cost) * (1.0 - W_SHARE) } else { bwd(cost) };
+                    let split = op == Op::Bi;
+                    let last_mb = j == last_of(c) && !split;
+                    // DualPipe's chunks are whole stages (parameters held twice).
+                    let dp_share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
+                    let dur = if split { bwd(cost) * (1.0 - W_SHARE) } else { bwd(cost) };
                     let t = if last_mb && dp_share > 0.0 && p.overlap_grad_reduce {
                         // The last backward of the step, in pieces: each finished piece
                         // releases a gradient bucket for its reduce-scatter.
@@ -267,7 +305,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         }
                         last
                     } else {
-                        let name = if zero_bubble { format!("dgrad mb{j} chunk{c}") } else { format!("bwd mb{j} chunk{c}") };
+                        let name = if split { format!("dgrad mb{j} chunk{c}") } else { format!("bwd mb{j} chunk{c}") };
                         let t = g.add(compute[r], name, dur, &deps);
                         if last_mb && dp_share > 0.0 {
                             g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), dp_share, &[t]);
@@ -287,7 +325,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         }
                     }
                     b_task[r][idx(c, j)] = t;
-                    let is_first = r == 0 && c == 0;
+                    let is_first = if dual { (c == 0 && r == 0) || (c == 1 && r == pp - 1) } else { r == 0 && c == 0 };
                     b_send[r][idx(c, j)] = if is_first || pp == 1 { t } else { g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop, &[t]) };
                 }
                 cursor[r] += 1;
@@ -455,14 +493,106 @@ const W_SHARE: f64 = 0.5;
 pub enum Op {
     /// Forward.
     F,
-    /// Backward (input and weight gradients; only input gradients under zero-bubble).
+    /// Backward: input and weight gradients.
     B,
-    /// Weight gradients, deferred (zero-bubble).
+    /// Backward, input gradients only; its weight gradients come later as a `W`.
+    Bi,
+    /// Deferred weight gradients.
     W,
 }
 
 fn with_ops(order: Vec<(bool, usize, usize)>) -> Vec<(Op, usize, usize)> {
     order.into_iter().map(|(f, c, j)| (if f { Op::F } else { Op::B }, c, j)).collect()
+}
+
+/// DualPipe's order on rank r, transcribed from deepseek-ai/DualPipe (dualpipe.py,
+/// `DualPipe.step`, its eight steps): chunk 0 and 1 here are the first and the reverse
+/// direction (the code's "phase 0" is the first direction on the first half of the
+/// ranks and the reverse one on the second half); micro-batches 0..m/2 enter the first
+/// direction, m/2..m the reverse one. Zero-bubble backwards defer their weight
+/// gradients to the FIFO the code calls WeightGradStore.
+pub fn dualpipe_order(r: usize, pp: usize, mb: usize) -> Vec<(Op, usize, usize)> {
+    let half_ranks = pp / 2;
+    let half_rank = r.min(pp - 1 - r);
+    let half = mb / 2;
+    let dir = |phase: usize| if r < half_ranks { phase } else { 1 - phase };
+    let mut next_f = [0usize; 2];
+    let mut next_b = [0usize; 2];
+    let mut weights: std::collections::VecDeque<(usize, usize)> = Default::default();
+    let mut out = Vec::with_capacity(3 * mb);
+    let base = |d: usize| if d == 0 { 0 } else { half };
+    let mut fwd = |out: &mut Vec<(Op, usize, usize)>, phase: usize| {
+        let d = dir(phase);
+        out.push((Op::F, d, base(d) + next_f[d]));
+        next_f[d] += 1;
+    };
+    let mut bwd = |out: &mut Vec<(Op, usize, usize)>, weights: &mut std::collections::VecDeque<(usize, usize)>, phase: usize, zb: bool| {
+        let d = dir(phase);
+        let j = base(d) + next_b[d];
+        next_b[d] += 1;
+        if zb {
+            out.push((Op::Bi, d, j));
+            weights.push_back((d, j));
+        } else {
+            out.push((Op::B, d, j));
+        }
+    };
+    let weight = |out: &mut Vec<(Op, usize, usize)>, weights: &mut std::collections::VecDeque<(usize, usize)>| {
+        if let Some((d, j)) = weights.pop_front() {
+            out.push((Op::W, d, j));
+        }
+    };
+    // Step 1: nF0.
+    for _ in 0..(half_ranks - half_rank - 1) * 2 {
+        fwd(&mut out, 0);
+    }
+    // Step 2: nF0F1.
+    for _ in 0..half_rank + 1 {
+        fwd(&mut out, 0);
+        fwd(&mut out, 1);
+    }
+    // Step 3: nB1W1F1 (zero bubble).
+    for _ in 0..half_ranks - half_rank - 1 {
+        bwd(&mut out, &mut weights, 1, true);
+        weight(&mut out, &mut weights);
+        fwd(&mut out, 1);
+    }
+    // Step 4 (main): nF0B1F1B0.
+    for _ in 0..(half + half_rank + 1).saturating_sub(pp) {
+        fwd(&mut out, 0);
+        bwd(&mut out, &mut weights, 1, false);
+        fwd(&mut out, 1);
+        bwd(&mut out, &mut weights, 0, false);
+    }
+    // Step 5: nB1F1B0.
+    for _ in 0..half_ranks - half_rank - 1 {
+        bwd(&mut out, &mut weights, 1, false);
+        fwd(&mut out, 1);
+        bwd(&mut out, &mut weights, 0, false);
+    }
+    // Step 6: nB1B0, the second half with zero bubble.
+    let step_6 = half_rank + 1;
+    let mut zb = false;
+    for i in 0..step_6 {
+        if i == step_6 / 2 && half_rank % 2 == 1 {
+            zb = true;
+        }
+        bwd(&mut out, &mut weights, 1, zb);
+        if i == step_6 / 2 && half_rank % 2 == 0 {
+            zb = true;
+        }
+        bwd(&mut out, &mut weights, 0, zb);
+    }
+    // Step 7: nWB0 (zero bubble).
+    for _ in 0..half_ranks - half_rank - 1 {
+        weight(&mut out, &mut weights);
+        bwd(&mut out, &mut weights, 0, true);
+    }
+    // Step 8: nW.
+    while !weights.is_empty() {
+        weight(&mut out, &mut weights);
+    }
+    out
 }
 
 /// ZB-H1 (Qi et al. 2024, "Zero Bubble Pipeline Parallelism", §3): 1F1B's order with each
@@ -488,7 +618,7 @@ pub fn zb_h1_order(r: usize, pp: usize, mb: usize) -> Vec<(Op, usize, usize)> {
                 out.push((Op::W, 0, w));
             }
         }
-        out.push((Op::B, c, j));
+        out.push((Op::Bi, c, j));
         pending.push_back(j);
         while pending.len() > keep && forwards_done < forwards_total {
             let w = pending.pop_front().unwrap_or(j);
@@ -599,6 +729,7 @@ global_batch = 128
         agree(&["parallel.pp=1", "parallel.zero=0"]);
         agree(&["parallel.pp=2", "parallel.recompute=\"full\""]);
         agree(&["parallel.pp=4", "parallel.schedule=\"zero-bubble\""]);
+        agree(&["parallel.pp=4", "parallel.schedule=\"dualpipe\""]);
         agree(&["parallel.pp=1", "parallel.tp=8", "parallel.zero=3"]);
         // Expert parallelism: Mixtral 8x7B, 8 experts over 8 GPUs of a node.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8"]);
@@ -626,10 +757,32 @@ global_batch = 128
                 assert_eq!(o.len(), 3 * mb, "pp {pp} r {r}");
                 for j in 0..mb {
                     let at = |op: Op| o.iter().position(|x| *x == (op, 0, j)).unwrap();
-                    assert!(at(Op::F) < at(Op::B) && at(Op::B) < at(Op::W));
+                    assert!(at(Op::F) < at(Op::Bi) && at(Op::Bi) < at(Op::W));
                 }
             }
         }
+    }
+
+    #[test]
+    fn dualpipe_orders_cover_every_micro_batch() {
+        for (pp, mb) in [(4, 8), (8, 16), (8, 32), (2, 4)] {
+            for r in 0..pp {
+                let o = dualpipe_order(r, pp, mb);
+                for j in 0..mb {
+                    let d = if j < mb / 2 { 0 } else { 1 };
+                    let f = o.iter().filter(|x| **x == (Op::F, d, j)).count();
+                    let b = o.iter().filter(|x| x.0 != Op::F && x.0 != Op::W && x.1 == d && x.2 == j).count();
+                    assert_eq!((f, b), (1, 1), "pp {pp} mb {mb} rank {r} micro-batch {j}: {o:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dualpipe_runs_and_beats_1f1b() {
+        let dual = simulate_event(&scenario(&["parallel.pp=8", "parallel.global_batch=64", "parallel.schedule=\"dualpipe\""])).unwrap();
+        let f1b = simulate_event(&scenario(&["parallel.pp=8", "parallel.global_batch=64", "parallel.schedule=\"1f1b\""])).unwrap();
+        assert!(dual.report.step_time_s < f1b.report.step_time_s, "{} vs {}", dual.report.step_time_s, f1b.report.step_time_s);
     }
 
     #[test]
