@@ -6,4 +6,4 @@ pub mod event;
 mod layer;
 
 pub use analytic::{evaluate, simulate};
-pub use layer::{LayerCost, StageCost};
+pub use layer::{ep_dispatch_bytes, LayerCost, StageCost};

@@ -75,6 +75,19 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         }
     };
     let first_layer = |r: usize| -> u64 { (0..r).map(rank_layers).sum() };
+    // EP all-to-alls that leave the NVLink domain: every EP group at once on the fabric;
+    // the chunks' exposed EP time scales by flow time over the analytic time.
+    let mut ep_ratio = 1.0;
+    if m.is_moe() && p.ep > 1 {
+        let bytes = super::layer::ep_dispatch_bytes(s);
+        let ep_layout = GroupLayout::covering(s.cluster.gpus, p.ep, p.strides().dp);
+        if let Some(flow) = net.time(s, ep_layout, CollectiveOp::AllToAll, bytes) {
+            let analytic_a2a = groups.ep.time_s(CollectiveOp::AllToAll, bytes);
+            if analytic_a2a > 0.0 {
+                ep_ratio = flow / analytic_a2a;
+            }
+        }
+    }
     let chunks = if dual { 2 } else { vpp };
     let mut chunk = vec![vec![StageCost::default(); chunks]; pp];
     for (r, row) in chunk.iter_mut().enumerate() {
@@ -95,6 +108,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             if last_virtual {
                 add(cost, &head);
             }
+            cost.ep_s *= ep_ratio;
             if dual {
                 // DualPipe overlaps one direction's all-to-all with the other's compute.
                 cost.ep_s = (cost.ep_s - cost.compute_s).max(0.0);
@@ -369,6 +383,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     report.mfu *= scale;
     report.hfu *= scale;
     let b = &mut report.breakdown_s;
+    // The EP time the graph ran with (flow-timed all-to-alls).
+    b.exposed_comm.ep *= ep_ratio;
     let known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead;
     let rest = (step_time_s - known).max(0.0);
     let comm_rest = b.exposed_comm.pp + b.exposed_comm.dp;
@@ -423,8 +439,9 @@ impl<'a> FlowTimer<'a> {
                     op,
                     s.cluster.routing.into(),
                     s.seed,
-                    // NCCL opens at least one channel per NIC the group can use.
-                    FLOW_CHANNELS.max(self.fabric.span(layout.size, layout.stride).ranks_per_domain),
+                    // NCCL opens at least one channel per NIC the group can use; an
+                    // all-to-all's pairs are connections of their own.
+                    if op == CollectiveOp::AllToAll { 1 } else { FLOW_CHANNELS.max(self.fabric.span(layout.size, layout.stride).ranks_per_domain) },
                     parallel::has_nvls(&s.cluster),
                     &[A, B],
                 );

@@ -150,7 +150,7 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
             mlp_elems += tokens * shared / tp;
         }
         // Dispatch and combine: every token's hidden state goes to top_k experts and back.
-        let a2a_bytes = tokens / sp * top_k * h * ACT_BYTES;
+        let a2a_bytes = ep_dispatch_bytes(s);
         ep_fwd_s = 2.0 * g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes);
     } else {
         gemm += mlp(tokens, m.ffn_hidden as f64);
@@ -276,4 +276,14 @@ pub fn embedding_cost(s: &Scenario, d: &Device) -> StageCost {
     let fwd = d.streaming_s(2.0 * bytes, 1.0);
     let bwd = d.streaming_s(3.0 * bytes, 1.0);
     StageCost { compute_s: fwd + bwd, fwd_compute_s: fwd, bwd_compute_s: bwd, ..Default::default() }
+}
+
+/// Bytes one GPU sends in one EP dispatch (or combine) of one MoE layer and micro-batch:
+/// every routed token's hidden state, once per chosen expert (nccl-tests' S).
+pub fn ep_dispatch_bytes(s: &Scenario) -> f64 {
+    let m = &s.model;
+    let p = &s.parallel;
+    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
+    let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
+    tokens / sp * m.moe.top_k as f64 * m.hidden as f64 * ACT_BYTES
 }
