@@ -3,21 +3,10 @@
 //! Run: `cargo bench -p wanka-net --bench flows`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use wanka_net::{max_min_rates, FabricKind, FabricSpec, FlowSet, LinkRates, Network, Routing};
+use wanka_net::{max_min_rates, FabricSpec, FlowSet, LinkRates, Network, Routing};
 
 fn setup(gpus: u64) -> (Network, FlowSet) {
-    let spec = FabricSpec {
-        kind: FabricKind::RailOptimized,
-        gpus,
-        gpus_per_node: 8,
-        nvlink_domain: 8,
-        nvlink_bytes_per_s: 450e9,
-        nic_bytes_per_s: 50e9,
-        tiers: 3,
-        switch_radix: 64,
-        oversubscription: 1.0,
-        planes: 1,
-    };
+    let spec = FabricSpec::hgx_h100(gpus, 3, 1.0);
     let net = Network::new(&spec, LinkRates { nvlink_efficiency: 0.8, nic_efficiency: 0.95 });
     let mut flows = FlowSet::new();
     let mut path = Vec::new();

@@ -77,6 +77,25 @@ pub struct FabricSpec {
     pub planes: u32,
 }
 
+impl FabricSpec {
+    /// A rail-optimised Clos of 64-port switches over 8-GPU HGX H100 nodes (450 GB/s
+    /// NVLink, one 400 Gb/s NIC per GPU): the reference fabric of examples and tests.
+    pub fn hgx_h100(gpus: u64, tiers: u32, oversubscription: f64) -> FabricSpec {
+        FabricSpec {
+            kind: FabricKind::RailOptimized,
+            gpus,
+            gpus_per_node: 8,
+            nvlink_domain: 8,
+            nvlink_bytes_per_s: 450e9,
+            nic_bytes_per_s: 50e9,
+            tiers,
+            switch_radix: 64,
+            oversubscription,
+            planes: 1,
+        }
+    }
+}
+
 /// One-way latency of an NVLink/NVSwitch hop. NCCL's tuner models 0.6 µs per LL hop on
 /// NVLink (src/graph/tuning.cc, see shared/reference/fabric.md §3.3).
 pub const NVLINK_HOP_LATENCY_S: f64 = 0.6e-6;
@@ -256,18 +275,7 @@ mod tests {
     use super::*;
 
     fn h100_rail(gpus: u64, oversub: f64) -> Fabric {
-        Fabric::new(&FabricSpec {
-            kind: FabricKind::RailOptimized,
-            gpus,
-            gpus_per_node: 8,
-            nvlink_domain: 8,
-            nvlink_bytes_per_s: 450e9,
-            nic_bytes_per_s: 50e9,
-            tiers: 3,
-            switch_radix: 64,
-            oversubscription: oversub,
-            planes: 1,
-        })
+        Fabric::new(&FabricSpec::hgx_h100(gpus, 3, oversub))
     }
 
     #[test]

@@ -319,18 +319,7 @@ mod tests {
     use super::*;
 
     fn spec(gpus: u64, tiers: u32, oversub: f64) -> FabricSpec {
-        FabricSpec {
-            kind: FabricKind::RailOptimized,
-            gpus,
-            gpus_per_node: 8,
-            nvlink_domain: 8,
-            nvlink_bytes_per_s: 450e9,
-            nic_bytes_per_s: 50e9,
-            tiers,
-            switch_radix: 64,
-            oversubscription: oversub,
-            planes: 1,
-        }
+        FabricSpec::hgx_h100(gpus, tiers, oversub)
     }
 
     const LINE: LinkRates = LinkRates { nvlink_efficiency: 1.0, nic_efficiency: 1.0 };

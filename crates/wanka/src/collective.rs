@@ -144,21 +144,10 @@ impl<'a> Group<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wanka_net::{FabricKind, FabricSpec};
+    use wanka_net::FabricSpec;
 
     fn h100(gpus: u64) -> Fabric {
-        Fabric::new(&FabricSpec {
-            kind: FabricKind::RailOptimized,
-            gpus,
-            gpus_per_node: 8,
-            nvlink_domain: 8,
-            nvlink_bytes_per_s: 450e9,
-            nic_bytes_per_s: 50e9,
-            tiers: 2,
-            switch_radix: 64,
-            oversubscription: 1.0,
-            planes: 1,
-        })
+        Fabric::new(&FabricSpec::hgx_h100(gpus, 2, 1.0))
     }
 
     fn busbw(g: &Group, op: CollectiveOp, bytes: f64) -> f64 {

@@ -325,18 +325,7 @@ mod tests {
     use wanka_net::{FabricKind, FabricSpec};
 
     fn fabric(gpus: u64, tiers: u32, oversub: f64) -> (Fabric, Network) {
-        let spec = FabricSpec {
-            kind: FabricKind::RailOptimized,
-            gpus,
-            gpus_per_node: 8,
-            nvlink_domain: 8,
-            nvlink_bytes_per_s: 450e9,
-            nic_bytes_per_s: 50e9,
-            tiers,
-            switch_radix: 64,
-            oversubscription: oversub,
-            planes: 1,
-        };
+        let spec = FabricSpec::hgx_h100(gpus, tiers, oversub);
         (Fabric::new(&spec), Network::new(&spec, link_rates()))
     }
 
