@@ -253,7 +253,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         }
                     }
                     let cost = &chunk[r][c];
-                    let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost), &deps);
+                    // The pass's compute, then its exposed TP/CP/EP communication as a span
+                    // of its own so the trace shows it (same stream, so the same timing).
+                    let comm_share = 0.5 * (cost.tp_s + cost.cp_s + cost.ep_s);
+                    let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost) - comm_share, &deps);
+                    let t = if comm_share > 0.0 { g.add(compute[r], format!("tp/cp/ep comm fwd mb{j} chunk{c}"), comm_share, &[t]) } else { t };
                     last_compute[r].push(t);
                     f_task[r][idx(c, j)] = t;
                     let is_last = if dual { (c == 0 && r == pp - 1) || (c == 1 && r == 0) } else { r == pp - 1 && c == vpp - 1 };
@@ -320,7 +324,13 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         last
                     } else {
                         let name = if split { format!("dgrad mb{j} chunk{c}") } else { format!("bwd mb{j} chunk{c}") };
-                        let t = g.add(compute[r], name, dur, &deps);
+                        let comm_share = if split { 0.0 } else { 0.5 * (cost.tp_s + cost.cp_s + cost.ep_s) };
+                        let t = g.add(compute[r], name, dur - comm_share, &deps);
+                        let t = if comm_share > 0.0 {
+                            g.add(compute[r], format!("tp/cp/ep comm bwd mb{j} chunk{c}"), comm_share, &[t])
+                        } else {
+                            t
+                        };
                         if last_mb && dp_share > 0.0 {
                             g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), dp_share, &[t]);
                         }
