@@ -85,6 +85,11 @@ fn same_scenario_same_bytes() {
     let a = wanka(&["validate", "--json"]);
     let b = wanka(&["validate", "--json"]);
     assert_eq!(a.stdout, b.stdout);
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let a = wanka(&["simulate", ex.to_str().unwrap(), "--json", "--fidelity", "event"]);
+    let b = wanka(&["simulate", ex.to_str().unwrap(), "--json", "--fidelity", "event"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
 }
 
 #[test]
