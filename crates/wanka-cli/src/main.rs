@@ -33,6 +33,8 @@ enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// analytic: closed forms; event: the step as a task graph on the fabric (search
+        /// re-ranks its top layouts with it).
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
         /// Write the step's timeline as Chrome trace-event JSON (event fidelity).
@@ -41,9 +43,12 @@ enum Command {
     },
     /// Failures, checkpoints, restarts: effective training time ratio and time-to-train.
     Goodput {
+        /// Scenario file (TOML, see SCENARIO.md).
         file: PathBuf,
+        /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
         /// Sweep GPU counts (e.g. 1024,16384 or 1k..1M in powers of two): ETTR with
@@ -54,7 +59,9 @@ enum Command {
     /// nccl-tests-style table of a collective on the scenario's fabric, every concurrent
     /// instance of the group running at once (flow-level network model).
     Collective {
+        /// Scenario file (TOML, see SCENARIO.md).
         file: PathBuf,
+        /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         #[arg(long, value_enum)]
@@ -62,8 +69,10 @@ enum Command {
         /// tp, cp, dp, ep, pp, or a number N (N consecutive GPUs).
         #[arg(long, default_value = "dp")]
         group: String,
+        /// Smallest message (nccl-tests' S; K, M, G are binary units).
         #[arg(long, default_value = "1M")]
         min_bytes: String,
+        /// Largest message; sizes double from the smallest.
         #[arg(long, default_value = "8G")]
         max_bytes: String,
         /// Overrides cluster.routing.
@@ -72,40 +81,52 @@ enum Command {
         /// NCCL channels (rings) per group; each is its own flow across the network.
         #[arg(long, default_value_t = 2)]
         channels: u64,
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Best parallel layouts for the model on the cluster, ranked by throughput.
     Search {
+        /// Scenario file (TOML, see SCENARIO.md).
         file: PathBuf,
+        /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// How many layouts to show.
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// analytic: closed forms; event: the step as a task graph on the fabric (search
+        /// re-ranks its top layouts with it).
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
     /// Time-to-train, goodput and cost against GPU count (best layout at each).
     Scale {
+        /// Scenario file (TOML, see SCENARIO.md).
         file: PathBuf,
+        /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// GPU counts: 1024,4096,16384 or 1k..128k (powers of two).
         #[arg(long, value_name = "LIST")]
         gpus: String,
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
         /// Print the scenario file wanka builds for one published row, and stop.
         #[arg(long, value_name = "ROW_ID")]
         scenario: Option<String>,
+        /// analytic: closed forms; event: the step as a task graph on the fabric (search
+        /// re-ranks its top layouts with it).
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
@@ -113,6 +134,7 @@ enum Command {
     Catalog {
         #[arg(value_enum, default_value = "gpus")]
         what: CatalogKind,
+        /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
     },
