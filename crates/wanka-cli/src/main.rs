@@ -245,7 +245,7 @@ fn run(cli: Cli) -> Result<()> {
                 "tp" => (p.tp, st.tp),
                 "cp" => (p.cp, st.cp),
                 "dp" => (p.dp, st.dp),
-                "ep" => (p.ep, st.dp),
+                "ep" => (p.ep, st.ep),
                 "pp" => (p.pp, st.pp),
                 n => {
                     let n: u64 = n.parse().map_err(|_| bad(format!("--group {n:?}: expected tp, cp, dp, ep, pp or a number of GPUs")))?;
@@ -286,6 +286,9 @@ fn run(cli: Cli) -> Result<()> {
                 return Err(bad(format!("--op all_to_all on {size} ranks: the flow model handles all-to-all groups of up to 1024 ranks")));
             }
             let layout = wanka::collective::flows::GroupLayout::covering(s.cluster.gpus, size, stride);
+            if !layout.tiles(s.cluster.gpus) {
+                return Err(bad(format!("--group {group}: {size} ranks {stride} apart do not tile cluster.gpus = {}", s.cluster.gpus)));
+            }
             let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
             if json {
                 output::print_json(&report)?;

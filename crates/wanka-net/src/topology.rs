@@ -203,13 +203,6 @@ impl Network {
         }
     }
 
-    /// A single switch-to-switch link (leaf↔spine or spine↔core), where ECMP chooses;
-    /// not a NIC or NVLink port, not a spraying bundle.
-    pub fn is_switch_link(&self, link: u32) -> bool {
-        let l = link as u64;
-        l >= self.offsets.leaf_up && l < self.offsets.leaf_up_bundle
-    }
-
     /// Which switch tier a single switch-to-switch link climbs to: 2 for leaf↔spine,
     /// 3 for spine↔core; `None` for NIC, NVLink and bundle links.
     pub fn switch_tier(&self, link: u32) -> Option<u8> {

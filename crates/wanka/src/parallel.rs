@@ -67,7 +67,7 @@ impl<'a> Groups<'a> {
             tp: Group::new(fabric, p.tp, st.tp, nvls),
             cp: Group::new(fabric, p.cp, st.cp, nvls),
             dp: Group::new(fabric, dp_size, dp_stride, nvls),
-            ep: Group::new(fabric, p.ep, st.dp, nvls),
+            ep: Group::new(fabric, p.ep, st.ep, nvls),
             expert_dp: Group::new(fabric, (p.dp * p.cp / p.ep).max(1), st.dp * p.ep, nvls),
             pp: Group::new(fabric, if p.pp > 1 { 2 } else { 1 }, pp_stride, nvls),
         }

@@ -30,6 +30,12 @@ impl GroupLayout {
         GroupLayout { size, stride, groups: gpus / size.max(1) }
     }
 
+    /// Whether the groups tile `gpus` GPUs exactly (every member id exists).
+    pub fn tiles(&self, gpus: u64) -> bool {
+        let block = self.size.saturating_mul(self.stride);
+        block > 0 && gpus % block == 0 && self.groups.saturating_mul(self.size) <= gpus
+    }
+
     /// GPU ids of group `k`.
     pub fn members(&self, k: u64) -> impl Iterator<Item = u64> + '_ {
         let block = self.size * self.stride;

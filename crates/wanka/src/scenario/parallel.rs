@@ -50,6 +50,9 @@ pub struct Strides {
     pub cp: u64,
     pub dp: u64,
     pub pp: u64,
+    /// Expert-parallel groups are consecutive data-parallel ranks; when EP is wider than
+    /// DP they take in the CP ranks too (EP divides DP × CP), stride TP.
+    pub ep: u64,
 }
 
 /// Pipeline schedule.
@@ -227,10 +230,12 @@ impl ParallelConfig {
 
     /// Where each group's members sit: the rank order's strides.
     pub fn strides(&self) -> Strides {
-        match self.order {
-            RankOrder::DpInner => Strides { tp: 1, cp: self.tp, dp: self.tp * self.cp, pp: self.tp * self.cp * self.dp },
-            RankOrder::PpInner => Strides { tp: 1, cp: self.tp, dp: self.tp * self.cp * self.pp, pp: self.tp * self.cp },
-        }
+        let (dp, pp) = match self.order {
+            RankOrder::DpInner => (self.tp * self.cp, self.tp * self.cp * self.dp),
+            RankOrder::PpInner => (self.tp * self.cp * self.pp, self.tp * self.cp),
+        };
+        let ep = if self.dp % self.ep == 0 { dp } else { self.tp };
+        Strides { tp: 1, cp: self.tp, dp, pp, ep }
     }
 
     /// GPUs of one model replica.

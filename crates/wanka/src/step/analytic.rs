@@ -40,13 +40,9 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         c.add_layers(s, &moe, n_moe);
         c
     };
-    let add = |a: StageCost, b: StageCost| StageCost {
-        compute_s: a.compute_s + b.compute_s,
-        fwd_compute_s: a.fwd_compute_s + b.fwd_compute_s,
-        bwd_compute_s: a.bwd_compute_s + b.bwd_compute_s,
-        tp_s: a.tp_s + b.tp_s,
-        cp_s: a.cp_s + b.cp_s,
-        ep_s: a.ep_s + b.ep_s,
+    let add = |mut a: StageCost, b: StageCost| {
+        a += &b;
+        a
     };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
@@ -174,15 +170,6 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
     if dp <= 1 && p.ep <= 1 {
         return (0.0, params.total());
     }
-    // Gradients travel in FP32 when they are reduced in FP32; parameters in BF16.
-    let grad_wire = if s.training.grad_reduce_in_fp32 { 4.0 } else { WIRE_BYTES };
-    let time = |op: CollectiveOp| -> f64 {
-        let per_param = match op {
-            CollectiveOp::AllGather => WIRE_BYTES,
-            _ => grad_wire,
-        };
-        g.dp.time_s(op, params.dense * per_param) + g.expert_dp.time_s(op, params.experts * per_param)
-    };
     // The last gradient bucket is reduced after the backward ends; it cannot overlap.
     let last_bucket = (cal::DP_BUCKET_PARAMS / params.total().max(1.0)).min(1.0);
     let expert_dp = (dp / p.ep).max(1) as f64;
@@ -196,41 +183,28 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost
     };
     match p.zero {
         0 => {
-            let ar = time(CollectiveOp::AllReduce);
+            let (ar, _) = dp_collective_times(s, g, params);
             let exposed = if p.overlap_grad_reduce { overlapped(ar, stage.bwd_compute_s) } else { ar };
             (exposed, params.total())
         }
         1 | 2 => {
-            let rs = time(CollectiveOp::ReduceScatter);
-            let ag = time(CollectiveOp::AllGather);
+            let (rs, ag) = dp_collective_times(s, g, params);
             let rs_exposed = if p.overlap_grad_reduce { overlapped(rs, stage.bwd_compute_s) } else { rs };
             let ag_exposed = if p.overlap_param_gather { overlapped(ag, stage.fwd_compute_s) } else { ag };
             (rs_exposed + ag_exposed, sharded_params)
         }
         _ => {
-            let rs = time(CollectiveOp::ReduceScatter);
-            let ag = time(CollectiveOp::AllGather);
-            match p.zero3_gather {
-                Zero3Gather::Layer => {
-                    // One gather per layer (each its own collective, paying its latency),
-                    // prefetched so it overlaps the compute of the same pass.
-                    let ag = ag + (stage_layers - 1.0).max(0.0) * g.dp.latency_s(CollectiveOp::AllGather);
-                    let rs = rs + (stage_layers - 1.0).max(0.0) * g.dp.latency_s(CollectiveOp::ReduceScatter);
-                    let fwd = overlapped(ag, stage.fwd_compute_s);
-                    let bwd = overlapped(ag + rs, stage.bwd_compute_s);
-                    (mb * (fwd + bwd), sharded_params)
-                }
-                Zero3Gather::Tensor => {
-                    // One synchronous collective per parameter tensor: each pays the
-                    // collective's latency, and a list-output all-gather one copy kernel
-                    // per rank; nothing overlaps. A recomputed forward gathers again.
-                    let tensors = s.model.tensors_per_layer() * stage_layers;
-                    let gathers = if p.recompute == Recompute::Full { 3.0 } else { 2.0 };
-                    let copies = g.dp.size() as f64 * cal::KERNEL_OVERHEAD_S;
-                    let ag_latency = tensors * (g.dp.latency_s(CollectiveOp::AllGather) + copies);
-                    let rs_latency = tensors * g.dp.latency_s(CollectiveOp::ReduceScatter);
-                    (mb * (gathers * (ag + ag_latency) + rs + rs_latency), sharded_params)
-                }
+            let (ag, rs, synchronous) = zero3_pass_times(s, g, params, stage_layers);
+            let passes = if p.recompute == Recompute::Full && synchronous { 3.0 } else { 2.0 };
+            if synchronous {
+                // Blocking per-tensor collectives: nothing overlaps; a recomputed forward
+                // gathers again.
+                (mb * (passes * ag + rs), sharded_params)
+            } else {
+                // Prefetching overlaps each gather with the compute of the same pass.
+                let fwd = overlapped(ag, stage.fwd_compute_s);
+                let bwd = overlapped(ag + rs, stage.bwd_compute_s);
+                (mb * (fwd + bwd), sharded_params)
             }
         }
     }

@@ -80,7 +80,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let mut ep_ratio = 1.0;
     if m.is_moe() && p.ep > 1 {
         let bytes = super::layer::ep_dispatch_bytes(s);
-        let ep_layout = GroupLayout::covering(s.cluster.gpus, p.ep, p.strides().dp);
+        let ep_layout = GroupLayout::covering(s.cluster.gpus, p.ep, p.strides().ep);
         if let Some(flow) = net.time(s, ep_layout, CollectiveOp::AllToAll, bytes) {
             let analytic_a2a = groups.ep.time_s(CollectiveOp::AllToAll, bytes);
             if analytic_a2a > 0.0 {
@@ -103,10 +103,10 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             let first_virtual = if dual { stage == 0 } else { r == 0 && c == 0 };
             let last_virtual = if dual { stage == pp - 1 } else { r == pp - 1 && c == vpp - 1 };
             if first_virtual {
-                add(cost, &embed);
+                *cost += &embed;
             }
             if last_virtual {
-                add(cost, &head);
+                *cost += &head;
             }
             cost.ep_s *= ep_ratio;
             if dual {
@@ -125,7 +125,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
     let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
     let act_bytes = (p.micro_batch * m.seq_len / p.cp) as f64 * m.hidden as f64 * 2.0 / sp;
-    let hop = if pp > 1 { net.pp_hop(s, &groups, act_bytes).unwrap_or_else(|| groups.pp.time_s(CollectiveOp::SendRecv, act_bytes)) } else { 0.0 };
+    let hop = if pp > 1 { net.pp_hop(s, act_bytes).unwrap_or_else(|| groups.pp.time_s(CollectiveOp::SendRecv, act_bytes)) } else { 0.0 };
 
     let mut g = Graph::new();
     let compute: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} compute"))).collect();
@@ -431,7 +431,7 @@ impl<'a> FlowTimer<'a> {
     }
 
     fn time(&self, s: &Scenario, layout: GroupLayout, op: CollectiveOp, bytes: f64) -> Option<f64> {
-        if layout.size <= 1 || bytes <= 0.0 || self.fabric.span(layout.size, layout.stride).domains <= 1 {
+        if layout.size <= 1 || bytes <= 0.0 || !layout.tiles(s.cluster.gpus) || self.fabric.span(layout.size, layout.stride).domains <= 1 {
             return None;
         }
         let key = (layout.size, layout.stride, op as u8);
@@ -484,9 +484,8 @@ impl<'a> FlowTimer<'a> {
     }
 
     /// One pipeline send, all stage boundaries of all pipelines at once.
-    fn pp_hop(&self, s: &Scenario, g: &Groups, bytes: f64) -> Option<f64> {
+    fn pp_hop(&self, s: &Scenario, bytes: f64) -> Option<f64> {
         let stride = s.parallel.strides().pp;
-        let _ = g;
         self.time(s, GroupLayout::covering(s.cluster.gpus, 2, stride), CollectiveOp::SendRecv, bytes)
     }
 }
@@ -500,15 +499,6 @@ fn zero3_gather(g: &mut Graph, done: &[usize], stream: usize, seconds: f64, name
 
 /// NCCL channels per group when timing collectives as flows (`wanka collective`'s default).
 const FLOW_CHANNELS: u64 = 2;
-
-fn add(a: &mut StageCost, b: &StageCost) {
-    a.compute_s += b.compute_s;
-    a.fwd_compute_s += b.fwd_compute_s;
-    a.bwd_compute_s += b.bwd_compute_s;
-    a.tp_s += b.tp_s;
-    a.cp_s += b.cp_s;
-    a.ep_s += b.ep_s;
-}
 
 /// Share of a backward pass that computes weight gradients (the rest computes input
 /// gradients); ZB-H1 defers it. Half, as the analytic model assumes (Qi et al. 2024

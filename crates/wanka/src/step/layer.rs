@@ -76,6 +76,17 @@ pub struct StageCost {
     pub ep_s: f64,
 }
 
+impl std::ops::AddAssign<&StageCost> for StageCost {
+    fn add_assign(&mut self, b: &StageCost) {
+        self.compute_s += b.compute_s;
+        self.fwd_compute_s += b.fwd_compute_s;
+        self.bwd_compute_s += b.bwd_compute_s;
+        self.tp_s += b.tp_s;
+        self.cp_s += b.cp_s;
+        self.ep_s += b.ep_s;
+    }
+}
+
 impl StageCost {
     /// Everything one micro-batch keeps this stage busy for.
     pub fn total_s(&self) -> f64 {
