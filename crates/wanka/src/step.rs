@@ -3,7 +3,7 @@
 
 pub mod analytic;
 pub mod event;
-mod layer;
+pub mod layer;
 
 pub use analytic::{evaluate, simulate};
-pub use layer::{ep_dispatch_bytes, LayerCost, StageCost};
+pub use layer::{ep_dispatch_bytes, LayerCost, PassCost, StageCost};

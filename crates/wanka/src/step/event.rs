@@ -7,7 +7,7 @@
 //! overlap and waiting are what the graph makes of them rather than closed forms.
 
 use super::analytic;
-use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
+use super::layer::{embedding_cost, head_cost, layer_cost, PassCost, StageCost};
 use crate::calibration as cal;
 use crate::collective::flows::{self, GroupLayout};
 use crate::collective::CollectiveOp;
@@ -36,6 +36,8 @@ pub struct EventStep {
     pub report: StepReport,
     pub streams: Vec<StreamTime>,
     pub graph: Graph,
+    /// Pipeline stages simulated (each has the same set of streams).
+    pub stages: usize,
 }
 
 /// DP gradient buckets the reduce-scatter is split into.
@@ -90,6 +92,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     }
     let chunks = if dual { 2 } else { vpp };
     let mut chunk = vec![vec![StageCost::default(); chunks]; pp];
+    // First layer and layer count of each (rank, chunk), for the trace's span names.
+    let mut chunk_layers = vec![vec![(0u64, 0u64); chunks]; pp];
     for (r, row) in chunk.iter_mut().enumerate() {
         for (c, cost) in row.iter_mut().enumerate() {
             // DualPipe's second chunk is the mirrored stage; otherwise an even share of
@@ -109,18 +113,22 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                 *cost += &head;
             }
             cost.ep_s *= ep_ratio;
-            if dual {
-                // DualPipe overlaps one direction's all-to-all with the other's compute.
-                cost.ep_s = (cost.ep_s - cost.compute_s).max(0.0);
-            }
+            cost.fwd.ep_s *= ep_ratio;
+            cost.bwd.ep_s *= ep_ratio;
+            // Megatron's interleaved order: virtual stage c·pp + r holds the c-th block of
+            // layers of rank r (exact when every rank holds the same number of layers).
+            let per_chunk = share.round() as u64;
+            let start = if dual || vpp == 1 { first_layer(stage) } else { (c * pp + r) as u64 * per_chunk };
+            chunk_layers[r][c] = (start.min(m.layers.saturating_sub(1)), per_chunk.max(1));
         }
     }
     let half = mb / 2;
     // The last micro-batch each chunk sees (DualPipe: each direction has half).
     let last_of = |c: usize| if dual && c == 0 { half.max(1) - 1 } else { mb - 1 };
-    // Forward and backward durations: exposed TP/CP/EP split evenly between the passes.
-    let fwd = |c: &StageCost| c.fwd_compute_s + 0.5 * (c.tp_s + c.cp_s + c.ep_s);
-    let bwd = |c: &StageCost| c.total_s() - fwd(c);
+    // How a pass's collectives overlap its compute: TP behind the GEMMs when the
+    // framework overlaps them; under DualPipe one direction's all-to-all behind the
+    // other direction's compute (DeepSeek-V3 §3.2.1), here behind the pass itself.
+    let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual };
 
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
     let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
@@ -133,6 +141,9 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // NCCL communicators), as in Megatron-LM.
     let comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} pp comm"))).collect();
     let dp_comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} dp comm"))).collect();
+    // TP, CP and EP collectives of the passes: one stream per stage (their kernels
+    // run beside the compute kernels; a pass waits for the ones it needs).
+    let coll: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} tp/cp/ep comm"))).collect();
 
     // DP: per rank, gradient reduction and parameter all-gather times. Across NVLink
     // domains they run on the explicit fabric: every DP group at once, with the
@@ -158,6 +169,10 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         })
         .collect();
     let mut last_compute: Vec<Vec<usize>> = vec![Vec::new(); pp];
+    // The tasks that ended each rank's previous pass: a pass starts after them, since
+    // the framework issues a pass's kernels (and its blocking collectives) in order on
+    // one stream.
+    let mut prev_pass: Vec<Vec<usize>> = vec![Vec::new(); pp];
     let mut pending_rs: Vec<Vec<(String, f64, usize)>> = vec![Vec::new(); pp];
 
     // Parameter all-gather at the start (distributed optimizer): the first forward waits
@@ -186,10 +201,12 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
 
     // Task ids of forward/backward per (rank, chunk, micro-batch).
     let idx = |c: usize, j: usize| c * mb + j;
-    let mut f_task = vec![vec![usize::MAX; chunks * mb]; pp];
-    let mut b_task = vec![vec![usize::MAX; chunks * mb]; pp];
-    let mut f_send = vec![vec![usize::MAX; chunks * mb]; pp];
-    let mut b_send = vec![vec![usize::MAX; chunks * mb]; pp];
+    // Per (rank, chunk, micro-batch): the tasks that end each pass and its send (empty:
+    // not issued yet).
+    let mut f_task: Vec<Vec<Vec<usize>>> = vec![vec![Vec::new(); chunks * mb]; pp];
+    let mut b_task: Vec<Vec<Vec<usize>>> = vec![vec![Vec::new(); chunks * mb]; pp];
+    let mut f_send: Vec<Vec<Vec<usize>>> = vec![vec![Vec::new(); chunks * mb]; pp];
+    let mut b_send: Vec<Vec<Vec<usize>>> = vec![vec![Vec::new(); chunks * mb]; pp];
     let orders: Vec<Vec<(Op, usize, usize)>> = (0..pp)
         .map(|r| match p.schedule {
             Schedule::Dualpipe => dualpipe_order(r, pp, mb),
@@ -197,7 +214,6 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             _ => with_ops(rank_order(r, pp, vpp, mb)),
         })
         .collect();
-    let mut w_task = vec![vec![usize::MAX; chunks * mb]; pp];
     // Issue tasks in waves so every dependency exists before its dependant is added:
     // repeatedly take, on each rank, the next op whose inputs are already issued.
     let mut cursor = vec![0usize; pp];
@@ -212,12 +228,12 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                 if op == Op::W {
                     // Weight gradients: after the chunk's input-gradient pass, on the
                     // same stream; the last micro-batch's releases the DP reduction.
-                    let b = b_task[r][idx(c, j)];
-                    if b == usize::MAX {
+                    let b = &b_task[r][idx(c, j)];
+                    if b.is_empty() {
                         break;
                     }
-                    let t = g.add(compute[r], format!("wgrad mb{j} chunk{c}"), bwd(&chunk[r][c]) * W_SHARE, &[b]);
-                    w_task[r][idx(c, j)] = t;
+                    let (l0, n) = chunk_layers[r][c];
+                    let t = g.add(compute[r], format!("wgrad mb{j} {}", layer_range(l0, n)), chunk[r][c].bwd.compute_s() * W_SHARE, b);
                     if j == last_of(c) && dp_times[r].0 > 0.0 {
                         let share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
                         g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), share, &[t]);
@@ -237,11 +253,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         None
                     };
                     if let Some((pr, pc)) = prev {
-                        let t = f_send[pr][idx(pc, j)];
-                        if t == usize::MAX {
+                        let t = &f_send[pr][idx(pc, j)];
+                        if t.is_empty() {
                             break;
                         }
-                        deps.push(t);
+                        deps.extend(t);
                     } else if let (Some(gate), 0) = (gather_gate[r], j) {
                         deps.push(gate);
                     }
@@ -252,16 +268,17 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                             g.add(dp_comm[r], name, rs, &[after]);
                         }
                     }
-                    let cost = &chunk[r][c];
-                    // The pass's compute, then its exposed TP/CP/EP communication as a span
-                    // of its own so the trace shows it (same stream, so the same timing).
-                    let comm_share = 0.5 * (cost.tp_s + cost.cp_s + cost.ep_s);
-                    let t = g.add(compute[r], format!("fwd mb{j} chunk{c}"), fwd(cost) - comm_share, &deps);
-                    let t = if comm_share > 0.0 { g.add(compute[r], format!("tp/cp/ep comm fwd mb{j} chunk{c}"), comm_share, &[t]) } else { t };
-                    last_compute[r].push(t);
-                    f_task[r][idx(c, j)] = t;
+                    let (l0, n) = chunk_layers[r][c];
+                    let pass = &chunk[r][c].fwd;
+                    let segments = pass_segments(pass, n, 1);
+                    deps.extend(&prev_pass[r]);
+                    let ends = emit_pass(&mut g, compute[r], coll[r], &format!("fwd mb{j}"), (l0, n), pass, segments, &deps, overlap);
+                    let end = ends.last().cloned().unwrap_or_default();
+                    prev_pass[r] = end.clone();
+                    last_compute[r].push(end[0]);
                     let is_last = if dual { (c == 0 && r == pp - 1) || (c == 1 && r == 0) } else { r == pp - 1 && c == vpp - 1 };
-                    f_send[r][idx(c, j)] = if is_last || pp == 1 { t } else { g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop, &[t]) };
+                    f_send[r][idx(c, j)] = if is_last || pp == 1 { end.clone() } else { vec![g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop, &end)] };
+                    f_task[r][idx(c, j)] = end;
                 } else {
                     // Gradient from the next virtual stage, and this chunk's own forward.
                     let next = if dual {
@@ -277,17 +294,17 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         None
                     };
                     if let Some((nr, nc)) = next {
-                        let t = b_send[nr][idx(nc, j)];
-                        if t == usize::MAX {
+                        let t = &b_send[nr][idx(nc, j)];
+                        if t.is_empty() {
                             break;
                         }
-                        deps.push(t);
+                        deps.extend(t);
                     }
-                    let own = f_task[r][idx(c, j)];
-                    if own == usize::MAX {
+                    let own = &f_task[r][idx(c, j)];
+                    if own.is_empty() {
                         break;
                     }
-                    deps.push(own);
+                    deps.extend(own);
                     if let Some((ag, _, sync)) = zero3[r] {
                         // Backward (and its recomputed forward) needs the parameters again.
                         let passes = if p.recompute == crate::scenario::Recompute::Full { 2.0 } else { 1.0 };
@@ -297,45 +314,32 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                             g.add(dp_comm[r], name, rs, &[after]);
                         }
                     }
-                    let cost = &chunk[r][c];
                     // A chunk's last backward completes its gradients: its share of the
-                    // stage's DP reduction can start (bucket by bucket when overlapped).
-                    // Under zero-bubble the weight-gradient task does that instead.
+                    // stage's DP reduction can start (bucket by bucket when overlapped:
+                    // each finished part of the pass releases its bucket). Under
+                    // zero-bubble the weight-gradient task does that instead.
                     let split = op == Op::Bi;
                     let last_mb = j == last_of(c) && !split;
                     // DualPipe's chunks are whole stages (parameters held twice).
                     let dp_share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
-                    let dur = if split { bwd(cost) * (1.0 - W_SHARE) } else { bwd(cost) };
-                    let t = if last_mb && dp_share > 0.0 && p.overlap_grad_reduce {
-                        // The last backward of the step, in pieces: each finished piece
-                        // releases a gradient bucket for its reduce-scatter.
-                        let mut prev_piece = None;
-                        let mut last = 0;
-                        for k in 0..DP_BUCKETS {
-                            let mut d = deps.clone();
-                            if let Some(pp_) = prev_piece {
-                                d.push(pp_);
-                            }
-                            let piece = g.add(compute[r], format!("bwd mb{j} chunk{c} part{k}"), dur / DP_BUCKETS as f64, &d);
-                            g.add(dp_comm[r], format!("dp reduce-scatter chunk{c} bucket {k}"), dp_share / DP_BUCKETS as f64, &[piece]);
-                            prev_piece = Some(piece);
-                            last = piece;
+                    let (l0, n) = chunk_layers[r][c];
+                    let pass = if split { chunk[r][c].bwd.scale_compute(1.0 - W_SHARE) } else { chunk[r][c].bwd };
+                    let bucketed = last_mb && dp_share > 0.0 && p.overlap_grad_reduce;
+                    let segments = pass_segments(&pass, n, if bucketed { DP_BUCKETS } else { 1 });
+                    let label = if split { format!("dgrad mb{j}") } else { format!("bwd mb{j}") };
+                    deps.extend(&prev_pass[r]);
+                    let ends = emit_pass(&mut g, compute[r], coll[r], &label, (l0, n), &pass, segments, &deps, overlap);
+                    if bucketed {
+                        for (k, e) in ends.iter().enumerate() {
+                            g.add(dp_comm[r], format!("dp reduce-scatter chunk{c} bucket {k}"), dp_share / segments as f64, e);
                         }
-                        last
-                    } else {
-                        let name = if split { format!("dgrad mb{j} chunk{c}") } else { format!("bwd mb{j} chunk{c}") };
-                        let comm_share = if split { 0.0 } else { 0.5 * (cost.tp_s + cost.cp_s + cost.ep_s) };
-                        let t = g.add(compute[r], name, dur - comm_share, &deps);
-                        let t = if comm_share > 0.0 {
-                            g.add(compute[r], format!("tp/cp/ep comm bwd mb{j} chunk{c}"), comm_share, &[t])
-                        } else {
-                            t
-                        };
-                        if last_mb && dp_share > 0.0 {
-                            g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), dp_share, &[t]);
-                        }
-                        t
-                    };
+                    }
+                    let end = ends.last().cloned().unwrap_or_default();
+                    prev_pass[r] = end.clone();
+                    if last_mb && dp_share > 0.0 && !bucketed {
+                        g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), dp_share, &end);
+                    }
+                    let t = end[0];
                     last_compute[r].push(t);
                     if let Some((_, rs, sync)) = zero3[r] {
                         // Gathers and reduce-scatters share the NIC, so they share one
@@ -343,14 +347,14 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         // (prefetch first), or at once when blocking.
                         let name = format!("zero3 reduce-scatter mb{j} chunk{c}");
                         if sync {
-                            g.add(compute[r], name, rs, &[t]);
+                            g.add(compute[r], name, rs, &end);
                         } else {
                             pending_rs[r].push((name, rs, t));
                         }
                     }
-                    b_task[r][idx(c, j)] = t;
                     let is_first = if dual { (c == 0 && r == 0) || (c == 1 && r == pp - 1) } else { r == 0 && c == 0 };
-                    b_send[r][idx(c, j)] = if is_first || pp == 1 { t } else { g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop, &[t]) };
+                    b_send[r][idx(c, j)] = if is_first || pp == 1 { end.clone() } else { vec![g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop, &end)] };
+                    b_task[r][idx(c, j)] = end;
                 }
                 cursor[r] += 1;
                 issued += 1;
@@ -370,7 +374,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let optimizer_s = analytic.breakdown_s.optimizer;
     for r in 0..pp {
         let mut deps: Vec<usize> = Vec::new();
-        for st in [compute[r], comm[r], dp_comm[r]] {
+        for st in [compute[r], comm[r], dp_comm[r], coll[r]] {
             if let Some(t) = g.streams[st].last() {
                 deps.push(*t);
             }
@@ -411,7 +415,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         .zip(&busy)
         .map(|(n, b)| StreamTime { stream: n.clone(), busy_s: *b, idle_s: (end - b).max(0.0) })
         .collect();
-    Ok(EventStep { report, streams, graph: g })
+    Ok(EventStep { report, streams, graph: g, stages: pp })
 }
 
 /// Times collectives that leave the NVLink domain by running all their concurrent
@@ -488,6 +492,101 @@ impl<'a> FlowTimer<'a> {
         let stride = s.parallel.strides().pp;
         self.time(s, GroupLayout::covering(s.cluster.gpus, 2, stride), CollectiveOp::SendRecv, bytes)
     }
+}
+
+/// How a pass's collectives overlap its compute.
+#[derive(Debug, Clone, Copy)]
+struct Overlap {
+    /// TP collectives run beside the GEMMs (TE / userbuffers comm-GEMM overlap).
+    tp: bool,
+    /// EP all-to-alls run beside the compute (DualPipe).
+    ep: bool,
+}
+
+/// Parts a pass is laid out in: one per layer when it has collectives to interleave
+/// (at most [`MAX_SEGMENTS`]), at least `min` (gradient buckets to release).
+fn pass_segments(pass: &PassCost, layers: u64, min: usize) -> usize {
+    let comm = pass.tp_s + pass.cp_s + pass.ep_s > 0.0;
+    let per_layer = if comm { (layers as usize).clamp(1, MAX_SEGMENTS) } else { 1 };
+    per_layer.max(min)
+}
+
+/// Most parts one pass is split into; layers beyond that share a part.
+const MAX_SEGMENTS: usize = 8;
+
+/// "L12" or "L12-19".
+fn layer_range(first: u64, count: u64) -> String {
+    if count <= 1 {
+        format!("L{first}")
+    } else {
+        format!("L{first}-{}", first + count - 1)
+    }
+}
+
+/// Lays one pass out as tasks, in `segments` equal parts (a layer or a few each). Per
+/// part: the attention core and element-wise work with the CP ring exchange beside it;
+/// then the GEMMs, with the TP collectives beside them (overlapped) or after them; then
+/// the EP dispatch and combine, which the next part waits for (or, under DualPipe,
+/// beside the part). Communication hidden behind compute slows it by the SMs NCCL
+/// takes. Returns, per part, the tasks that end it.
+#[allow(clippy::too_many_arguments)]
+fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u64, u64), pass: &PassCost, segments: usize, deps: &[usize], overlap: Overlap) -> Vec<Vec<usize>> {
+    let n = segments.max(1);
+    let k = 1.0 / n as f64;
+    let (gemm, attn, other) = (k * pass.gemm_s, k * pass.attn_s, k * pass.other_s);
+    let hide = (k * pass.tp_hide_s).min(gemm);
+    let (tp, cp, ep) = (k * pass.tp_s, k * pass.cp_s, k * pass.ep_s);
+    let sm = cal::COMM_SM_SHARE;
+    let (first, count) = layers;
+    let mut prev: Vec<usize> = deps.to_vec();
+    let mut out = Vec::with_capacity(n);
+    for part in 0..n {
+        // The layers this part covers, for the span names.
+        let a = first + (count * part as u64) / n as u64;
+        let b = (first + (count * (part as u64 + 1)) / n as u64).max(a + 1);
+        let name = format!("{label} {}", layer_range(a, b - a));
+        let ep_beside = (overlap.ep && ep > 0.0).then(|| g.add(coll, format!("ep dispatch+combine {name}"), ep, &prev));
+        let cp_task = (cp > 0.0).then(|| g.add(coll, format!("cp ring exchange {name}"), cp, &prev));
+        let tp_beside = overlap.tp && tp > 0.0;
+        let mut ends = if cp_task.is_some() || tp_beside {
+            let attn_task = g.add(compute, format!("{name} attention"), attn + other + sm * cp.min(attn), &prev);
+            let mut gemm_deps = vec![attn_task];
+            gemm_deps.extend(cp_task);
+            if tp_beside {
+                // The GEMMs the collectives overlap with, beside them; the rest after.
+                let t = g.add(coll, format!("tp comm {name}"), tp, &gemm_deps);
+                let gm = g.add(compute, format!("{name} gemm"), hide + sm * tp.min(hide), &gemm_deps);
+                if gemm > hide {
+                    vec![g.add(compute, format!("{name} wgrad gemm"), gemm - hide, &[gm, t])]
+                } else {
+                    vec![gm, t]
+                }
+            } else {
+                let gm = g.add(compute, format!("{name} gemm"), gemm, &gemm_deps);
+                if tp > 0.0 {
+                    vec![g.add(coll, format!("tp all-gather/reduce-scatter {name}"), tp, &[gm])]
+                } else {
+                    vec![gm]
+                }
+            }
+        } else {
+            let c = g.add(compute, name.clone(), gemm + attn + other, &prev);
+            if tp > 0.0 {
+                vec![g.add(coll, format!("tp all-gather/reduce-scatter {name}"), tp, &[c])]
+            } else {
+                vec![c]
+            }
+        };
+        if ep > 0.0 {
+            match ep_beside {
+                Some(e) => ends.push(e),
+                None => ends = vec![g.add(coll, format!("ep dispatch+combine {name}"), ep, &ends)],
+            }
+        }
+        prev = ends.clone();
+        out.push(ends);
+    }
+    out
 }
 
 /// Issues a ZeRO-3 gather on `stream`, prefetched one compute op ahead: it may start
@@ -691,12 +790,12 @@ pub fn write_trace(step: &EventStep, out: &mut dyn Write) -> std::io::Result<()>
     let g = &step.graph;
     let mut events = Vec::with_capacity(g.tasks.len() + 2 * g.streams.len());
     for (s, name) in g.stream_names.iter().enumerate() {
-        let pid = s % (g.streams.len() / 3).max(1);
+        let pid = s % step.stages.max(1);
         events.push(serde_json::json!({"ph": "M", "name": "process_name", "pid": pid, "tid": s, "args": {"name": format!("stage {pid}")}}));
         events.push(serde_json::json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": s, "args": {"name": name}}));
     }
     for t in &g.tasks {
-        let pid = t.stream % (g.streams.len() / 3).max(1);
+        let pid = t.stream % step.stages.max(1);
         events.push(serde_json::json!({
             "ph": "X", "name": t.name, "pid": pid, "tid": t.stream,
             "ts": t.start_s * 1e6, "dur": t.duration_s * 1e6,

@@ -12,6 +12,10 @@ use crate::scenario::{AttentionKernel, Recompute, Scenario};
 /// Bytes per element of activations on the wire and in HBM (BF16).
 const ACT_BYTES: f64 = 2.0;
 
+/// HBM bytes per logit of the cross entropy's forward and backward (see [`head_cost`]).
+const CE_FWD_BYTES_PER_LOGIT: f64 = 38.0;
+const CE_BWD_BYTES_PER_LOGIT: f64 = 14.0;
+
 /// Time of one layer for one micro-batch, split by what can overlap with what.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LayerCost {
@@ -25,6 +29,8 @@ pub struct LayerCost {
     pub gemm_fwd_s: f64,
     /// Of `fwd_s`, the attention core (what the CP ring exchange can hide behind).
     pub attn_fwd_s: f64,
+    /// Of `bwd_s`, the attention core's backward.
+    pub attn_bwd_s: f64,
     /// TP collectives of the forward pass (a backward has the same).
     pub tp_fwd_s: f64,
     /// CP ring exchange of K/V in the forward pass; backward moves twice as much.
@@ -62,6 +68,84 @@ impl LayerCost {
         let passes = if s.parallel.recompute == Recompute::Full { 3.0 } else { 2.0 };
         passes * self.ep_fwd_s
     }
+
+    /// The forward pass and the backward pass (with its recomputed forward) as raw
+    /// work: what the event fidelity lays out as tasks.
+    pub fn passes(&self, s: &Scenario) -> [PassCost; 2] {
+        let other_fwd = self.fwd_s - self.gemm_fwd_s - self.attn_fwd_s;
+        let fwd = PassCost {
+            gemm_s: self.gemm_fwd_s,
+            tp_hide_s: self.gemm_fwd_s,
+            attn_s: self.attn_fwd_s,
+            other_s: other_fwd,
+            tp_s: self.tp_fwd_s,
+            cp_s: self.cp_fwd_s,
+            ep_s: self.ep_fwd_s,
+        };
+        let gemm_bwd = 2.0 * self.gemm_fwd_s;
+        let mut bwd = PassCost {
+            gemm_s: gemm_bwd,
+            tp_hide_s: self.gemm_fwd_s,
+            attn_s: self.attn_bwd_s,
+            other_s: self.bwd_s - gemm_bwd - self.attn_bwd_s,
+            tp_s: self.tp_fwd_s,
+            // The backward ring moves K, V and their gradients: twice the forward.
+            cp_s: 2.0 * self.cp_fwd_s,
+            ep_s: self.ep_fwd_s,
+        };
+        match s.parallel.recompute {
+            Recompute::None => {}
+            Recompute::Selective => bwd.attn_s += self.attn_fwd_s,
+            Recompute::Full => {
+                // The whole forward again, with its TP and EP collectives.
+                bwd.gemm_s += fwd.gemm_s;
+                bwd.tp_hide_s += fwd.tp_hide_s;
+                bwd.attn_s += fwd.attn_s;
+                bwd.other_s += fwd.other_s;
+                bwd.tp_s += fwd.tp_s;
+                bwd.ep_s += fwd.ep_s;
+            }
+        }
+        [fwd, bwd]
+    }
+}
+
+/// Raw work of one pass of one micro-batch, split by what its collectives can hide
+/// behind: overlapped TP communication behind the GEMMs, the CP ring exchange behind
+/// the attention core; EP dispatch and combine wait for and are waited on by compute.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassCost {
+    pub gemm_s: f64,
+    /// Of `gemm_s`, the GEMMs the TP collectives overlap with: each collective with
+    /// the one GEMM it feeds or drains, a forward GEMM's worth in either pass.
+    pub tp_hide_s: f64,
+    pub attn_s: f64,
+    /// Element-wise kernels, norms, the router, the loss.
+    pub other_s: f64,
+    pub tp_s: f64,
+    pub cp_s: f64,
+    pub ep_s: f64,
+}
+
+impl PassCost {
+    pub fn compute_s(&self) -> f64 {
+        self.gemm_s + self.attn_s + self.other_s
+    }
+
+    /// This pass with its compute scaled by `k` (its communication kept).
+    pub fn scale_compute(&self, k: f64) -> PassCost {
+        PassCost { gemm_s: k * self.gemm_s, tp_hide_s: k * self.tp_hide_s, attn_s: k * self.attn_s, other_s: k * self.other_s, ..*self }
+    }
+
+    fn add_scaled(&mut self, b: &PassCost, k: f64) {
+        self.gemm_s += k * b.gemm_s;
+        self.tp_hide_s += k * b.tp_hide_s;
+        self.attn_s += k * b.attn_s;
+        self.other_s += k * b.other_s;
+        self.tp_s += k * b.tp_s;
+        self.cp_s += k * b.cp_s;
+        self.ep_s += k * b.ep_s;
+    }
 }
 
 /// Costs of one pipeline stage for one micro-batch.
@@ -74,6 +158,11 @@ pub struct StageCost {
     pub tp_s: f64,
     pub cp_s: f64,
     pub ep_s: f64,
+    /// Raw work of the forward and of the backward pass (event fidelity).
+    pub fwd: PassCost,
+    pub bwd: PassCost,
+    /// Layers this stage cost covers (the event fidelity splits a pass per layer).
+    pub layers: f64,
 }
 
 impl std::ops::AddAssign<&StageCost> for StageCost {
@@ -84,6 +173,9 @@ impl std::ops::AddAssign<&StageCost> for StageCost {
         self.tp_s += b.tp_s;
         self.cp_s += b.cp_s;
         self.ep_s += b.ep_s;
+        self.fwd.add_scaled(&b.fwd, 1.0);
+        self.bwd.add_scaled(&b.bwd, 1.0);
+        self.layers += b.layers;
     }
 }
 
@@ -103,6 +195,10 @@ impl StageCost {
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
         self.ep_s += count * layer.ep_exposed_s(s);
+        let [fwd, bwd] = layer.passes(s);
+        self.fwd.add_scaled(&fwd, count);
+        self.bwd.add_scaled(&bwd, count);
+        self.layers += count;
     }
 }
 
@@ -247,6 +343,7 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
         recompute_s,
         gemm_fwd_s: gemm,
         attn_fwd_s: attn_fwd,
+        attn_bwd_s: attn_bwd,
         tp_fwd_s,
         cp_fwd_s,
         ep_fwd_s,
@@ -262,9 +359,15 @@ pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     let h = m.hidden as f64;
     let v = m.vocab as f64 / tp;
     let gemm = d.linear_gemm_s(tokens, v, h);
-    // Softmax cross-entropy over FP32 logits: write, read for max/sum, read for loss and
-    // gradient, write gradient.
-    let ce = d.streaming_s(4.0 * 4.0 * tokens * v, 4.0);
+    // Megatron-Core's vocab-parallel cross entropy (tensor_parallel/cross_entropy.py,
+    // the unfused default), in HBM bytes per logit: forward casts the BF16 logits to
+    // FP32 (2 + 4), takes the max (4), subtracts it (4 + 4), exponentiates (4 + 4),
+    // sums (4) and normalises to the softmax it keeps (4 + 4): 38; backward scales the
+    // softmax by the loss gradient (4 + 4) and casts it to BF16 for the head's GEMM
+    // (4 + 2): 14.
+    let logits = tokens * v;
+    let ce_fwd = d.streaming_s(CE_FWD_BYTES_PER_LOGIT * logits, 6.0);
+    let ce_bwd = d.streaming_s(CE_BWD_BYTES_PER_LOGIT * logits, 3.0);
     let tensor = tokens * h * ACT_BYTES;
     let tp_s = if p.tp > 1 {
         if p.sequence_parallel {
@@ -275,9 +378,17 @@ pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     } else {
         0.0
     };
-    let fwd = gemm + ce / 2.0;
-    let bwd = 2.0 * gemm + ce / 2.0;
-    StageCost { compute_s: fwd + bwd, fwd_compute_s: fwd, bwd_compute_s: bwd, tp_s, cp_s: 0.0, ep_s: 0.0 }
+    let fwd = gemm + ce_fwd;
+    let bwd = 2.0 * gemm + ce_bwd;
+    StageCost {
+        compute_s: fwd + bwd,
+        fwd_compute_s: fwd,
+        bwd_compute_s: bwd,
+        tp_s,
+        fwd: PassCost { gemm_s: gemm, tp_hide_s: gemm, other_s: ce_fwd, tp_s: tp_s / 2.0, ..Default::default() },
+        bwd: PassCost { gemm_s: 2.0 * gemm, tp_hide_s: gemm, other_s: ce_bwd, tp_s: tp_s / 2.0, ..Default::default() },
+        ..Default::default()
+    }
 }
 
 /// The embedding lookup and its gradient on the first stage.
@@ -286,7 +397,14 @@ pub fn embedding_cost(s: &Scenario, d: &Device) -> StageCost {
     let bytes = tokens * s.model.hidden as f64 * ACT_BYTES;
     let fwd = d.streaming_s(2.0 * bytes, 1.0);
     let bwd = d.streaming_s(3.0 * bytes, 1.0);
-    StageCost { compute_s: fwd + bwd, fwd_compute_s: fwd, bwd_compute_s: bwd, ..Default::default() }
+    StageCost {
+        compute_s: fwd + bwd,
+        fwd_compute_s: fwd,
+        bwd_compute_s: bwd,
+        fwd: PassCost { other_s: fwd, ..Default::default() },
+        bwd: PassCost { other_s: bwd, ..Default::default() },
+        ..Default::default()
+    }
 }
 
 /// Bytes one GPU sends in one EP dispatch (or combine) of one MoE layer and micro-batch:
