@@ -1,10 +1,12 @@
 //! The event fidelity: one training step of one representative pipeline (every stage)
 //! as a task graph on per-stage compute and communication streams, run by
 //! [`crate::engine`]. Per-layer costs come from the same place as the analytic model's
-//! ([`super::layer`]); the schedule (1F1B or Megatron's interleaved order), pipeline
-//! sends, bucketed DP reduce-scatter overlapping the last backward, the parameter
-//! all-gather overlapping the first forward, and the optimizer are explicit tasks, so
-//! overlap and waiting are what the graph makes of them rather than closed forms.
+//! ([`super::layer`]); the schedule (1F1B, Megatron's interleaved order, ZB-H1,
+//! DualPipe), each pass split per layer with its TP, CP and EP collectives on a
+//! collective stream, pipeline sends, bucketed DP reduce-scatter overlapping the last
+//! backward, the parameter all-gather overlapping the first forward, ZeRO-3 gathers,
+//! and the optimizer are explicit tasks, so overlap and waiting are what the graph
+//! makes of them rather than closed forms.
 
 use super::analytic;
 use super::layer::{embedding_cost, head_cost, layer_cost, PassCost, StageCost};
@@ -784,8 +786,8 @@ pub fn rank_order(r: usize, pp: usize, vpp: usize, mb: usize) -> Vec<(bool, usiz
 }
 
 /// Writes the step as Chrome trace-event JSON (ui.perfetto.dev opens it): one process
-/// per pipeline stage, one thread per stream (compute, pp comm, dp comm), a complete
-/// event ("X") per task.
+/// per pipeline stage, one thread per stream (compute, pp comm, dp comm, tp/cp/ep comm),
+/// a complete event ("X") per task.
 pub fn write_trace(step: &EventStep, out: &mut dyn Write) -> std::io::Result<()> {
     let g = &step.graph;
     let mut events = Vec::with_capacity(g.tasks.len() + 2 * g.streams.len());
@@ -841,6 +843,7 @@ global_batch = 128
         agree(&["parallel.pp=1"]); // TP + DP/ZeRO-1 in one stage
         agree(&["parallel.pp=4", "parallel.schedule=\"1f1b\""]);
         agree(&["parallel.pp=4", "parallel.vpp=2"]);
+        agree(&["parallel.pp=4", "parallel.vpp=2", "parallel.tp_comm_overlap=true"]);
         agree(&["parallel.pp=2", "parallel.cp=2"]);
         agree(&["parallel.pp=1", "parallel.zero=0"]);
         agree(&["parallel.pp=2", "parallel.recompute=\"full\""]);
@@ -943,6 +946,19 @@ global_batch = 128
             for d in e.graph.deps(t) {
                 assert!(e.graph.tasks[*d].end_s <= task.start_s + 1e-12);
             }
+        }
+        // Passes are named by micro-batch and layers; TP collectives are spans of their
+        // own on each stage's collective stream, and every forward pass waits for its
+        // own TP collectives (its next part, or the pass after, starts after them).
+        let names: Vec<&str> = spans.iter().filter_map(|s| s["name"].as_str()).collect();
+        assert!(names.contains(&"fwd mb0 L0"), "{:?}", &names[..10]);
+        let coll = e.graph.stream_names.iter().position(|n| n == "stage 0 tp/cp/ep comm").unwrap();
+        let tp_tasks: Vec<usize> = e.graph.streams[coll].clone();
+        assert!(!tp_tasks.is_empty());
+        for t in tp_tasks {
+            assert!(e.graph.tasks[t].name.starts_with("tp all-gather/reduce-scatter "), "{}", e.graph.tasks[t].name);
+            let waited_on = e.graph.tasks.iter().enumerate().any(|(i, _)| e.graph.deps(i).contains(&t));
+            assert!(waited_on, "nothing waits for {}", e.graph.tasks[t].name);
         }
     }
 }
