@@ -444,6 +444,15 @@ mod tests {
         assert!(v.mape_pct <= 13.0, "overall MAPE {:.2}%", v.mape_pct);
     }
 
+    /// Issue 4's bound: the event fidelity's error over the published rows is no worse
+    /// than the analytic one's.
+    #[test]
+    fn event_fidelity_is_no_worse_than_analytic() {
+        let (a, e) = (validate_with(false), validate_with(true));
+        assert_eq!(a.rows.len(), e.rows.len());
+        assert!(e.mape_pct <= a.mape_pct, "event MAPE {:.2}% vs analytic {:.2}%", e.mape_pct, a.mape_pct);
+    }
+
     #[test]
     fn mcore_formula_matches_ours_for_plain_gpt() {
         let a = crate::catalog::model("m", "gpt3-175b").unwrap().arch.resolve("model").unwrap();

@@ -47,32 +47,43 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
     let last_first_layer = m.layers - layout.last_stage_layers;
-    let busiest = if p.pp == 1 {
-        add(add(stage(0, m.layers), head), embed)
+    // The pipeline's stages as (cost, how many stages cost that): the first holds the
+    // embedding, the last the LM head, the middle ones only layers.
+    let stages: Vec<(StageCost, f64)> = if p.pp == 1 {
+        vec![(add(add(stage(0, m.layers), head), embed), 1.0)]
     } else {
         let first = add(stage(0, layout.first_stage_layers), embed);
         let middle = stage(layout.first_stage_layers, layout.middle_stage_layers);
         let last = add(stage(last_first_layer, layout.last_stage_layers), head);
-        [first, middle, last].into_iter().fold(first, |a, b| if b.total_s() > a.total_s() { b } else { a })
+        vec![(first, 1.0), (middle, (p.pp - 2) as f64), (last, 1.0)]
     };
+    let busiest = stages.iter().map(|(c, _)| *c).fold(stages[0].0, |a, b| if b.total_s() > a.total_s() { b } else { a });
 
     // --- Pipeline ------------------------------------------------------------------
+    // The busiest stage sets the pace of the steady state; filling and draining the
+    // pipeline passes each micro-batch through every other stage once, so the bubble
+    // is the sum over the other stages of the schedule's per-stage quantum, which is
+    // (p − 1) quanta when the stages are equal.
     let mb = p.microbatches() as f64;
     let per_mb = busiest.total_s();
     let ppf = p.pp as f64;
-    let t_f = busiest.fwd_compute_s + 0.5 * (busiest.tp_s + busiest.cp_s + busiest.ep_s);
+    let fwd_s = |c: &StageCost| c.fwd_compute_s + 0.5 * (c.tp_s + c.cp_s + c.ep_s);
+    let others = |quantum: &dyn Fn(&StageCost) -> f64| -> f64 {
+        stages.iter().map(|(c, n)| n * quantum(c)).sum::<f64>() - quantum(&busiest)
+    };
     let mut ep_per_mb = busiest.ep_s;
     let bubble = match p.schedule {
-        Schedule::OneFOneB => (ppf - 1.0) * per_mb,
-        Schedule::Interleaved => (ppf - 1.0) / p.vpp as f64 * per_mb,
+        Schedule::OneFOneB => others(&|c| c.total_s()),
+        Schedule::Interleaved => others(&|c| c.total_s()) / p.vpp as f64,
         // ZB-H1 (Qi et al. 2024): (p−1)(F + B − W), with the backward split evenly
         // into input-gradient B and weight-gradient W.
-        Schedule::ZeroBubble => (ppf - 1.0) * t_f,
+        Schedule::ZeroBubble => others(&fwd_s),
         // DualPipe (DeepSeek-V3 Table 2): (PP/2 − 1)(F&B + B − 3W) ≈ (PP/2 − 1)·F, and the
         // EP all-to-all of one chunk hides behind the other chunk's compute.
         Schedule::Dualpipe => {
             ep_per_mb = (busiest.ep_s - busiest.compute_s).max(0.0);
-            (ppf / 2.0 - 1.0) * t_f
+            let mean_f = others(&fwd_s) / (ppf - 1.0).max(1.0);
+            (ppf / 2.0 - 1.0).max(0.0) * mean_f
         }
     };
     let per_mb = per_mb - busiest.ep_s + ep_per_mb;

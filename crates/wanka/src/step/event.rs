@@ -130,7 +130,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // How a pass's collectives overlap its compute: TP behind the GEMMs when the
     // framework overlaps them; under DualPipe one direction's all-to-all behind the
     // other direction's compute (DeepSeek-V3 §3.2.1), here behind the pass itself.
-    let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual };
+    let tp_name = if p.sequence_parallel { "tp all-gather/reduce-scatter" } else { "tp all-reduce" };
+    let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual, tp_name };
 
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
     let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
@@ -325,6 +326,14 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     // DualPipe's chunks are whole stages (parameters held twice).
                     let dp_share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
                     let (l0, n) = chunk_layers[r][c];
+                    // The forward recomputed first (full or selective recomputation),
+                    // then the backward proper.
+                    let recompute = &chunk[r][c].recompute;
+                    if recompute.compute_s() > 0.0 {
+                        deps.extend(&prev_pass[r]);
+                        let ends = emit_pass(&mut g, compute[r], coll[r], &format!("recompute mb{j}"), (l0, n), recompute, pass_segments(recompute, n, 1), &deps, overlap);
+                        deps = ends.last().cloned().unwrap_or_default();
+                    }
                     let pass = if split { chunk[r][c].bwd.scale_compute(1.0 - W_SHARE) } else { chunk[r][c].bwd };
                     let bucketed = last_mb && dp_share > 0.0 && p.overlap_grad_reduce;
                     let segments = pass_segments(&pass, n, if bucketed { DP_BUCKETS } else { 1 });
@@ -437,7 +446,7 @@ impl<'a> FlowTimer<'a> {
     }
 
     fn time(&self, s: &Scenario, layout: GroupLayout, op: CollectiveOp, bytes: f64) -> Option<f64> {
-        if layout.size <= 1 || bytes <= 0.0 || !layout.tiles(s.cluster.gpus) || self.fabric.span(layout.size, layout.stride).domains <= 1 {
+        if std::env::var("WANKA_NO_FLOWS").is_ok() || layout.size <= 1 || bytes <= 0.0 || !layout.tiles(s.cluster.gpus) || self.fabric.span(layout.size, layout.stride).domains <= 1 {
             return None;
         }
         let key = (layout.size, layout.stride, op as u8);
@@ -503,6 +512,8 @@ struct Overlap {
     tp: bool,
     /// EP all-to-alls run beside the compute (DualPipe).
     ep: bool,
+    /// What the TP collectives are, for span names.
+    tp_name: &'static str,
 }
 
 /// Parts a pass is laid out in: one per layer when it has collectives to interleave
@@ -556,7 +567,7 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
             gemm_deps.extend(cp_task);
             if tp_beside {
                 // The GEMMs the collectives overlap with, beside them; the rest after.
-                let t = g.add(coll, format!("tp comm {name}"), tp, &gemm_deps);
+                let t = g.add(coll, format!("{} {name} (overlapped)", overlap.tp_name), tp, &gemm_deps);
                 let gm = g.add(compute, format!("{name} gemm"), hide + sm * tp.min(hide), &gemm_deps);
                 if gemm > hide {
                     vec![g.add(compute, format!("{name} wgrad gemm"), gemm - hide, &[gm, t])]
@@ -566,7 +577,7 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
             } else {
                 let gm = g.add(compute, format!("{name} gemm"), gemm, &gemm_deps);
                 if tp > 0.0 {
-                    vec![g.add(coll, format!("tp all-gather/reduce-scatter {name}"), tp, &[gm])]
+                    vec![g.add(coll, format!("{} {name}", overlap.tp_name), tp, &[gm])]
                 } else {
                     vec![gm]
                 }
@@ -574,7 +585,7 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
         } else {
             let c = g.add(compute, name.clone(), gemm + attn + other, &prev);
             if tp > 0.0 {
-                vec![g.add(coll, format!("tp all-gather/reduce-scatter {name}"), tp, &[c])]
+                vec![g.add(coll, format!("{} {name}", overlap.tp_name), tp, &[c])]
             } else {
                 vec![c]
             }

@@ -69,9 +69,9 @@ impl LayerCost {
         passes * self.ep_fwd_s
     }
 
-    /// The forward pass and the backward pass (with its recomputed forward) as raw
-    /// work: what the event fidelity lays out as tasks.
-    pub fn passes(&self, s: &Scenario) -> [PassCost; 2] {
+    /// The forward pass, the backward pass and the forward recomputed before the
+    /// backward, as raw work: what the event fidelity lays out as tasks.
+    pub fn passes(&self, s: &Scenario) -> [PassCost; 3] {
         let other_fwd = self.fwd_s - self.gemm_fwd_s - self.attn_fwd_s;
         let fwd = PassCost {
             gemm_s: self.gemm_fwd_s,
@@ -83,7 +83,7 @@ impl LayerCost {
             ep_s: self.ep_fwd_s,
         };
         let gemm_bwd = 2.0 * self.gemm_fwd_s;
-        let mut bwd = PassCost {
+        let bwd = PassCost {
             gemm_s: gemm_bwd,
             tp_hide_s: self.gemm_fwd_s,
             attn_s: self.attn_bwd_s,
@@ -93,20 +93,15 @@ impl LayerCost {
             cp_s: 2.0 * self.cp_fwd_s,
             ep_s: self.ep_fwd_s,
         };
-        match s.parallel.recompute {
-            Recompute::None => {}
-            Recompute::Selective => bwd.attn_s += self.attn_fwd_s,
-            Recompute::Full => {
-                // The whole forward again, with its TP and EP collectives.
-                bwd.gemm_s += fwd.gemm_s;
-                bwd.tp_hide_s += fwd.tp_hide_s;
-                bwd.attn_s += fwd.attn_s;
-                bwd.other_s += fwd.other_s;
-                bwd.tp_s += fwd.tp_s;
-                bwd.ep_s += fwd.ep_s;
-            }
-        }
-        [fwd, bwd]
+        let recompute = match s.parallel.recompute {
+            Recompute::None => PassCost::default(),
+            // The attention core again (its inputs were kept).
+            Recompute::Selective => PassCost { attn_s: self.attn_fwd_s, ..Default::default() },
+            // The whole forward again, with its TP and EP collectives (the analytic
+            // model charges the same; the CP exchange is not repeated).
+            Recompute::Full => PassCost { cp_s: 0.0, ..fwd },
+        };
+        [fwd, bwd, recompute]
     }
 }
 
@@ -158,9 +153,11 @@ pub struct StageCost {
     pub tp_s: f64,
     pub cp_s: f64,
     pub ep_s: f64,
-    /// Raw work of the forward and of the backward pass (event fidelity).
+    /// Raw work of the forward pass, the backward pass and the forward recomputed
+    /// before it (event fidelity).
     pub fwd: PassCost,
     pub bwd: PassCost,
+    pub recompute: PassCost,
     /// Layers this stage cost covers (the event fidelity splits a pass per layer).
     pub layers: f64,
 }
@@ -175,6 +172,7 @@ impl std::ops::AddAssign<&StageCost> for StageCost {
         self.ep_s += b.ep_s;
         self.fwd.add_scaled(&b.fwd, 1.0);
         self.bwd.add_scaled(&b.bwd, 1.0);
+        self.recompute.add_scaled(&b.recompute, 1.0);
         self.layers += b.layers;
     }
 }
@@ -195,9 +193,10 @@ impl StageCost {
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
         self.ep_s += count * layer.ep_exposed_s(s);
-        let [fwd, bwd] = layer.passes(s);
+        let [fwd, bwd, recompute] = layer.passes(s);
         self.fwd.add_scaled(&fwd, count);
         self.bwd.add_scaled(&bwd, count);
+        self.recompute.add_scaled(&recompute, count);
         self.layers += count;
     }
 }
