@@ -446,7 +446,7 @@ impl<'a> FlowTimer<'a> {
     }
 
     fn time(&self, s: &Scenario, layout: GroupLayout, op: CollectiveOp, bytes: f64) -> Option<f64> {
-        if std::env::var("WANKA_NO_FLOWS").is_ok() || layout.size <= 1 || bytes <= 0.0 || !layout.tiles(s.cluster.gpus) || self.fabric.span(layout.size, layout.stride).domains <= 1 {
+        if layout.size <= 1 || bytes <= 0.0 || !layout.tiles(s.cluster.gpus) || self.fabric.span(layout.size, layout.stride).domains <= 1 {
             return None;
         }
         let key = (layout.size, layout.stride, op as u8);
