@@ -117,6 +117,96 @@ impl StageLayout {
     pub fn max_layers(&self) -> u64 {
         self.first_stage_layers.max(self.middle_stage_layers).max(self.last_stage_layers)
     }
+
+    /// Transformer layers of pipeline stage `stage` (0-based; all its chunks).
+    pub fn stage_layers(&self, pp: u64, stage: u64) -> u64 {
+        if pp == 1 || stage == 0 {
+            self.first_stage_layers
+        } else if stage == pp - 1 {
+            self.last_stage_layers
+        } else {
+            self.middle_stage_layers
+        }
+    }
+}
+
+/// A span of consecutive layers: where it starts, how many, how many are MoE.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerSpan {
+    pub first: f64,
+    pub layers: f64,
+    pub moe_layers: f64,
+}
+
+/// Chunk `c` of pipeline rank `r`: DualPipe's chunk 1 is the mirrored stage
+/// pp − 1 − r; with interleaving, chunk c is virtual stage c·pp + r (Megatron's order),
+/// each virtual stage holding its rank's layers over vpp.
+pub fn chunk_span(s: &Scenario, layout: &StageLayout, r: u64, c: u64) -> LayerSpan {
+    let p = &s.parallel;
+    let stage_first = |stage: u64| -> u64 { (0..stage).map(|q| layout.stage_layers(p.pp, q)).sum() };
+    let (first, layers) = if p.schedule == crate::scenario::Schedule::Dualpipe {
+        let stage = if c == 1 { p.pp - 1 - r } else { r };
+        (stage_first(stage) as f64, layout.stage_layers(p.pp, stage) as f64)
+    } else if p.vpp <= 1 {
+        (stage_first(r) as f64, layout.stage_layers(p.pp, r) as f64)
+    } else {
+        let size = |v: u64| layout.stage_layers(p.pp, v % p.pp) as f64 / p.vpp as f64;
+        let v = c * p.pp + r;
+        ((0..v).map(size).sum::<f64>(), size(v))
+    };
+    LayerSpan { first, layers, moe_layers: moe_layers_between(s, first, first + layers) }
+}
+
+/// MoE layers among layers [from, to) (fractions count for chunks of uneven splits).
+fn moe_layers_between(s: &Scenario, from: f64, to: f64) -> f64 {
+    if !s.model.is_moe() {
+        return 0.0;
+    }
+    let dense_end = s.model.moe.dense_layers as f64;
+    (to - from.max(dense_end)).max(0.0)
+}
+
+/// What one pipeline rank holds: its layers over all its chunks, how many are MoE,
+/// whether it holds the embedding or the LM head, and how many ranks look the same.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageKind {
+    /// The first rank of this kind.
+    pub rank: u64,
+    pub ranks: u64,
+    pub layers: f64,
+    pub moe_layers: f64,
+    pub embedding: bool,
+    pub head: bool,
+}
+
+/// The pipeline's ranks, grouped by what they hold (usually the first, the middle
+/// ones, the last; more when dense layers lead a MoE model or stages are uneven).
+pub fn stage_kinds(s: &Scenario) -> Vec<StageKind> {
+    let layout = StageLayout::new(s);
+    let mut kinds: Vec<StageKind> = Vec::new();
+    for r in 0..s.parallel.pp {
+        let k = rank_kind(s, &layout, r);
+        match kinds.iter_mut().find(|x| x.layers == k.layers && x.moe_layers == k.moe_layers && x.embedding == k.embedding && x.head == k.head) {
+            Some(x) => x.ranks += 1,
+            None => kinds.push(k),
+        }
+    }
+    kinds
+}
+
+/// What pipeline rank `r` holds (over all its chunks).
+pub fn rank_kind(s: &Scenario, layout: &StageLayout, r: u64) -> StageKind {
+    let p = &s.parallel;
+    let dual = p.schedule == crate::scenario::Schedule::Dualpipe;
+    let chunks = if dual { 2 } else { p.vpp.max(1) };
+    let (mut layers, mut moe_layers) = (0.0, 0.0);
+    for c in 0..chunks {
+        let span = chunk_span(s, layout, r, c);
+        layers += span.layers;
+        moe_layers += span.moe_layers;
+    }
+    let mirror = if dual { p.pp - 1 - r } else { r };
+    StageKind { rank: r, ranks: 1, layers, moe_layers, embedding: r == 0 || mirror == 0, head: r == p.pp - 1 || mirror == p.pp - 1 }
 }
 
 /// Of the `stage_layers` layers starting at global layer `first`, how many are MoE.
@@ -127,4 +217,36 @@ pub fn moe_layers_in(s: &Scenario, first: u64, stage_layers: u64) -> u64 {
     let dense_end = s.model.moe.dense_layers;
     let last = first + stage_layers;
     last.saturating_sub(first.max(dense_end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Every layer lands on exactly one rank (twice under DualPipe, which holds the
+    /// model twice), MoE layers included, whatever the split and the schedule.
+    #[test]
+    fn stage_kinds_cover_every_layer_once() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deepseek-v3-2048.toml");
+        for (sets, copies) in [
+            (vec![], 2.0),
+            (vec!["parallel.schedule=\"1f1b\""], 1.0),
+            (vec!["parallel.schedule=\"interleaved\"", "parallel.vpp=3", "parallel.pp=4", "parallel.ep=8", "parallel.global_batch=16384"], 1.0),
+            (vec!["parallel.schedule=\"1f1b\"", "parallel.pp=32", "parallel.ep=8"], 1.0),
+        ] {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let s = crate::scenario::load(&path, &sets).unwrap();
+            let kinds = stage_kinds(&s);
+            let layers: f64 = kinds.iter().map(|k| k.ranks as f64 * k.layers).sum();
+            let moe: f64 = kinds.iter().map(|k| k.ranks as f64 * k.moe_layers).sum();
+            assert!((layers - copies * s.model.layers as f64).abs() < 1e-9, "{sets:?}: {layers}");
+            assert!((moe - copies * s.model.moe_layers() as f64).abs() < 1e-9, "{sets:?}: {moe}");
+            assert_eq!(kinds.iter().map(|k| k.ranks).sum::<u64>(), s.parallel.pp);
+            // DeepSeek-V3's first three layers are dense: the ranks holding them are not
+            // the ones with the most expert parameters.
+            let most_moe = kinds.iter().map(|k| k.moe_layers).fold(0.0, f64::max);
+            assert!(kinds.iter().any(|k| k.moe_layers == most_moe && k.rank > 0), "{sets:?}");
+        }
+    }
 }

@@ -276,6 +276,9 @@ struct TrainingSection {
     gpu_hour_usd: Option<f64>,
     attention_kernel: Option<AttentionKernel>,
     grad_reduce_in_fp32: Option<bool>,
+    recompute_modules: Option<Vec<String>>,
+    adam_moments: Option<MomentType>,
+    fp8_activations: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -337,6 +340,101 @@ pub struct TrainingConfig {
     /// accumulation and all-reduce to be done in fp32", megatron/training/arguments.py);
     /// FP16 training keeps FP16 gradients. Default: true unless precision = "fp16".
     pub grad_reduce_in_fp32: bool,
+    /// What `parallel.recompute = "selective"` recomputes (Megatron-Core's
+    /// `recompute_modules`); default: the core attention.
+    pub recompute_modules: RecomputeModules,
+    /// Data type of Adam's two moments (DeepSeek-V3 §3.3.3 keeps them in BF16).
+    pub adam_moments: MomentType,
+    /// Activations kept for backward that feed FP8 GEMMs are stored in FP8 (DeepSeek-V3
+    /// §3.3.3) instead of BF16 beside an FP8 copy (Transformer Engine's default).
+    pub fp8_activations: bool,
+}
+
+/// Storage type of the optimizer's moments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MomentType {
+    Fp32,
+    Bf16,
+}
+
+impl MomentType {
+    pub fn bytes(self) -> f64 {
+        match self {
+            MomentType::Fp32 => 4.0,
+            MomentType::Bf16 => 2.0,
+        }
+    }
+}
+
+/// Parts of a layer that selective recomputation recomputes in the backward pass
+/// instead of keeping their outputs, by Megatron-Core's names (`recompute_modules` of
+/// `TransformerConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecomputeModules {
+    /// "core_attn": the attention core (scores, softmax, their dropout).
+    pub core_attn: bool,
+    /// "layernorm": both norms of the layer (their outputs feed the QKV and MLP GEMMs).
+    pub layernorm: bool,
+    /// "mla_up_proj": MLA's query and key/value up-projections and RoPE (keeps the
+    /// compressed latents).
+    pub mla_up_proj: bool,
+    /// "mlp": the dense MLP of dense layers.
+    pub mlp: bool,
+    /// "moe_act": the routed experts' activation function (keeps its input).
+    pub moe_act: bool,
+    /// "moe": the whole MoE block: router, dispatch, experts, combine.
+    pub moe: bool,
+    /// "shared_experts": the MoE layer's shared experts.
+    pub shared_experts: bool,
+}
+
+impl RecomputeModules {
+    pub const NAMES: [&'static str; 7] = ["core_attn", "layernorm", "mla_up_proj", "mlp", "moe_act", "moe", "shared_experts"];
+
+    /// Megatron-Core's default: the core attention only.
+    pub const DEFAULT: RecomputeModules = RecomputeModules {
+        core_attn: true,
+        layernorm: false,
+        mla_up_proj: false,
+        mlp: false,
+        moe_act: false,
+        moe: false,
+        shared_experts: false,
+    };
+
+    fn parse(names: &[String], model: &Architecture) -> Result<RecomputeModules> {
+        let key = "training.recompute_modules";
+        let mut m = RecomputeModules { core_attn: false, ..RecomputeModules::DEFAULT };
+        for n in names {
+            let flag = match n.as_str() {
+                "core_attn" => &mut m.core_attn,
+                "layernorm" => &mut m.layernorm,
+                "mla_up_proj" => &mut m.mla_up_proj,
+                "mlp" => &mut m.mlp,
+                "moe_act" => &mut m.moe_act,
+                "moe" => &mut m.moe,
+                "shared_experts" => &mut m.shared_experts,
+                _ => return Err(Error::invalid(key, format!("{n:?}"), format!("each must be one of {}", RecomputeModules::NAMES.join(", ")))),
+            };
+            if *flag {
+                return Err(Error::invalid(key, format!("{n:?}"), "is listed twice"));
+            }
+            *flag = true;
+            let needs = match n.as_str() {
+                "mla_up_proj" if model.mla.is_none() => Some("model.attention = \"mla\""),
+                "moe_act" | "moe" if !model.is_moe() => Some("a MoE model (model.experts > 0)"),
+                "shared_experts" if model.moe.shared_experts == 0 && model.moe.shared_ffn_hidden == 0 => {
+                    Some("a MoE model with shared experts")
+                }
+                _ => None,
+            };
+            if let Some(needs) = needs {
+                return Err(Error::invalid(key, format!("{n:?}"), format!("needs {needs}")));
+            }
+        }
+        Ok(m)
+    }
 }
 
 /// The resolved `[reliability]`; defaults in [`defaults`].
@@ -544,7 +642,7 @@ pub fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<Scen
 
     let (model_source, model) = resolve_model(path, raw.model)?;
     let cluster = resolve_cluster(cluster)?;
-    let training = resolve_training(training, &cluster)?;
+    let training = resolve_training(training, &cluster, &model)?;
     let reliability = resolve_reliability(reliability)?;
     let parallel = ParallelSpace::parse(&raw.parallel)?;
     Ok(ScenarioSpace {
@@ -697,7 +795,7 @@ fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) 
     3
 }
 
-fn resolve_training(t: TrainingSection, cluster: &ClusterConfig) -> Result<TrainingConfig> {
+fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Architecture) -> Result<TrainingConfig> {
     let precision = t.precision.unwrap_or(Precision::Bf16);
     if precision == Precision::Fp8 && cluster.gpu.fp8_flops <= 0.0 {
         return Err(Error::invalid(
@@ -721,6 +819,17 @@ fn resolve_training(t: TrainingSection, cluster: &ClusterConfig) -> Result<Train
         },
         attention_kernel: t.attention_kernel.unwrap_or(AttentionKernel::Flash),
         grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16),
+        recompute_modules: match &t.recompute_modules {
+            None => RecomputeModules::DEFAULT,
+            Some(names) => RecomputeModules::parse(names, model)?,
+        },
+        adam_moments: t.adam_moments.unwrap_or(MomentType::Fp32),
+        fp8_activations: match t.fp8_activations {
+            Some(true) if precision != Precision::Fp8 => {
+                return Err(Error::invalid("training.fp8_activations", "true", "needs training.precision = \"fp8\""))
+            }
+            v => v.unwrap_or(false),
+        },
     })
 }
 

@@ -94,7 +94,9 @@ fn axis<T: serde::de::DeserializeOwned + Clone>(space: &ScenarioSpace, key: &str
 fn axes(space: &ScenarioSpace) -> Result<Axes> {
     let m = &space.model;
     let c = &space.cluster;
-    let split = |stages: u64| stages <= m.layers && (m.layers % stages == 0 || (m.layers + 2) % stages == 0);
+    // Any depth up to one layer per stage: an uneven split puts the shortfall on the
+    // first and last stages, as simulate does (DeepSeek-V3: 61 layers on 16 stages).
+    let split = |stages: u64| stages <= m.layers;
     Ok(Axes {
         tp: axis(space, "tp", || divisors(m.heads).into_iter().filter(|t| *t <= c.nvlink_domain && c.gpus % t == 0).collect())?,
         pp: axis(space, "pp", || divisors(c.gpus).into_iter().filter(|p| split(*p)).collect())?,

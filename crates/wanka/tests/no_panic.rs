@@ -14,7 +14,9 @@ const KEYS: &[&str] = &[
     "cluster.planes", "cluster.pue", "parallel.tp", "parallel.pp", "parallel.vpp", "parallel.cp", "parallel.ep",
     "parallel.dp", "parallel.zero", "parallel.sequence_parallel", "parallel.recompute", "parallel.micro_batch",
     "parallel.global_batch", "parallel.schedule", "training.precision", "training.tokens",
-    "training.attention_kernel", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
+    "training.attention_kernel", "training.recompute_modules", "training.grad_reduce_in_fp32",
+    "training.adam_moments", "training.fp8_activations",
+    "parallel.tp_comm_overlap", "parallel.zero3_gather", "parallel.order", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
 ];
 
 const VALUES: &[&str] = &[
@@ -22,7 +24,8 @@ const VALUES: &[&str] = &[
     "1e30", "18446744073709551615", "9999999999999", "\"auto\"", "[1, 2]", "[]", "true", "false", "\"mla\"",
     "\"gqa\"", "\"fp8\"", "\"full\"", "\"selective\"", "\"dualpipe\"", "\"interleaved\"", "\"zero-bubble\"",
     "\"gelu\"", "\"h100-sxm\"", "\"a100-80g\"", "\"gb200\"", "\"mixtral-8x7b\"", "\"deepseek-v3\"", "nan", "inf",
-    "\"fat-tree\"", "\"single-switch\"", "\"materialized\"", "{a = 1}",
+    "\"fat-tree\"", "\"single-switch\"", "\"materialized\"", "{a = 1}", "[\"moe\"]", "[\"mlp\", \"layernorm\"]",
+    "[\"mla_up_proj\", \"moe_act\"]", "\"tensor\"", "\"tp-cp-pp-dp\"", "\"bf16\"",
 ];
 
 fn examples() -> Vec<(String, String)> {

@@ -7,8 +7,8 @@ use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
 use crate::calibration as cal;
 use crate::collective::CollectiveOp;
 use crate::hardware::Device;
-use crate::parallel::memory::{memory, stage_params, StageParams};
-use crate::parallel::{self, moe_layers_in, Groups, StageLayout};
+use crate::parallel::memory::{busiest_stage_params, memory, StageParams};
+use crate::parallel::{self, stage_kinds, Groups, StageLayout};
 use crate::report::{Breakdown, ExposedComm, StepReport};
 use crate::scenario::{Precision, Recompute, Scenario, Schedule, Zero3Gather};
 use wanka_net::Fabric;
@@ -30,33 +30,31 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let groups = Groups::new(fabric, p, parallel::has_nvls(&s.cluster));
     let layout = StageLayout::new(s);
 
-    // Per-layer costs, once per layer kind.
+    // Per-layer costs, once per layer kind; then each kind of pipeline rank.
     let dense = layer_cost(s, &device, &groups, false);
     let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
-    let stage = |first: u64, layers: u64| -> StageCost {
-        let n_moe = moe_layers_in(s, first, layers) as f64;
-        let mut c = StageCost::default();
-        c.add_layers(s, &dense, layers as f64 - n_moe);
-        c.add_layers(s, &moe, n_moe);
-        c
-    };
-    let add = |mut a: StageCost, b: StageCost| {
-        a += &b;
-        a
-    };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
-    let last_first_layer = m.layers - layout.last_stage_layers;
-    // The pipeline's stages as (cost, how many stages cost that): the first holds the
-    // embedding, the last the LM head, the middle ones only layers.
-    let stages: Vec<(StageCost, f64)> = if p.pp == 1 {
-        vec![(add(add(stage(0, m.layers), head), embed), 1.0)]
-    } else {
-        let first = add(stage(0, layout.first_stage_layers), embed);
-        let middle = stage(layout.first_stage_layers, layout.middle_stage_layers);
-        let last = add(stage(last_first_layer, layout.last_stage_layers), head);
-        vec![(first, 1.0), (middle, (p.pp - 2) as f64), (last, 1.0)]
-    };
+    let kinds = stage_kinds(s);
+    // DualPipe ranks hold two chunks and each micro-batch passes one of them: a rank's
+    // work per micro-batch is half of what it holds.
+    let share = if p.schedule == Schedule::Dualpipe { 0.5 } else { 1.0 };
+    // The pipeline's ranks as (cost per micro-batch, how many ranks cost that).
+    let stages: Vec<(StageCost, f64)> = kinds
+        .iter()
+        .map(|k| {
+            let mut c = StageCost::default();
+            c.add_layers(s, &dense, share * (k.layers - k.moe_layers));
+            c.add_layers(s, &moe, share * k.moe_layers);
+            if k.embedding {
+                c.add_scaled(&embed, share);
+            }
+            if k.head {
+                c.add_scaled(&head, share);
+            }
+            (c, k.ranks as f64)
+        })
+        .collect();
     let busiest = stages.iter().map(|(c, _)| *c).fold(stages[0].0, |a, b| if b.total_s() > a.total_s() { b } else { a });
 
     // --- Pipeline ------------------------------------------------------------------
@@ -103,14 +101,14 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     };
 
     // --- DP gradients and parameters ------------------------------------------------
-    let first_params = stage_params(s, 0, layout.first_stage_layers, true, p.pp == 1);
-    let last_params = stage_params(s, last_first_layer, layout.last_stage_layers, p.pp == 1, true);
-    let params = if first_params.total() >= last_params.total() { first_params } else { last_params };
+    let params = busiest_stage_params(s);
     let dp_size = p.dp * p.cp;
     let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, layout.max_layers() as f64, dp_size);
 
     // --- Optimizer -----------------------------------------------------------------------
-    let optimizer = device.streaming_s(optimizer_params * cal::OPTIMIZER_BYTES_PER_PARAM, 4.0);
+    // Moments kept in BF16 halve their share of the traffic (read and write m and v).
+    let moment_saving = 4.0 * (4.0 - s.training.adam_moments.bytes());
+    let optimizer = device.streaming_s(optimizer_params * (cal::OPTIMIZER_BYTES_PER_PARAM - moment_saving), 4.0);
 
     let breakdown = Breakdown {
         compute: mb * busiest.compute_s,
@@ -138,7 +136,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let hardware_flops_per_token = model_flops_per_token
         + match p.recompute {
             Recompute::None => 0.0,
-            Recompute::Selective => m.layers as f64 * m.attention_core_flops_per_token(),
+            Recompute::Selective => selective_recompute_flops_per_token(s),
             Recompute::Full => forward_layers_flops,
         };
     let peak = match s.training.precision {
@@ -163,6 +161,38 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         comm_fraction: breakdown.exposed_comm.total() / step_time_s,
         microbatches: p.microbatches(),
     }
+}
+
+/// Forward FLOPs per token that selective recomputation runs again, over all layers:
+/// the modules of `training.recompute_modules` that do matrix products (norms and
+/// activation functions are element-wise).
+fn selective_recompute_flops_per_token(s: &Scenario) -> f64 {
+    let m = &s.model;
+    let r = &s.training.recompute_modules;
+    let lp = m.layer_params();
+    let moe_layers = m.moe_layers() as f64;
+    let dense_layers = m.layers as f64 - moe_layers;
+    let mut per_layer = 0.0;
+    if r.core_attn {
+        per_layer += m.attention_core_flops_per_token();
+    }
+    if let (true, Some(mla)) = (r.mla_up_proj, m.mla) {
+        let heads = m.heads as f64;
+        let q_up = if mla.q_lora_rank > 0 { mla.q_lora_rank as f64 * heads * (mla.qk_nope_head_dim + mla.qk_rope_head_dim) as f64 } else { 0.0 };
+        let kv_up = mla.kv_lora_rank as f64 * heads * (mla.qk_nope_head_dim + mla.v_head_dim) as f64;
+        per_layer += 2.0 * (q_up + kv_up);
+    }
+    let mut total = m.layers as f64 * per_layer;
+    if r.mlp {
+        total += dense_layers * 2.0 * lp.dense_mlp;
+    }
+    if r.moe {
+        total += moe_layers * 2.0 * (lp.router + m.moe.top_k as f64 * lp.expert);
+    }
+    if r.shared_experts {
+        total += moe_layers * 2.0 * lp.shared;
+    }
+    total
 }
 
 /// Exposed DP communication per step and the number of parameters this GPU's

@@ -17,7 +17,8 @@ use crate::engine::Graph;
 use crate::error::{Error, Result};
 use crate::hardware::Device;
 use crate::parallel::memory::stage_params;
-use crate::parallel::{self, moe_layers_in, Groups, StageLayout};
+use crate::parallel::{chunk_span, rank_kind};
+use crate::parallel::{self, Groups, StageLayout};
 use crate::report::StepReport;
 use crate::scenario::{Scenario, Schedule};
 use serde::Serialize;
@@ -67,18 +68,6 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
-    let rank_layers = |r: usize| -> u64 {
-        if pp == 1 {
-            m.layers
-        } else if r == 0 {
-            layout.first_stage_layers
-        } else if r == pp - 1 {
-            layout.last_stage_layers
-        } else {
-            layout.middle_stage_layers
-        }
-    };
-    let first_layer = |r: usize| -> u64 { (0..r).map(rank_layers).sum() };
     // EP all-to-alls that leave the NVLink domain: every EP group at once on the fabric;
     // the chunks' exposed EP time scales by flow time over the analytic time.
     let mut ep_ratio = 1.0;
@@ -98,14 +87,12 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let mut chunk_layers = vec![vec![(0u64, 0u64); chunks]; pp];
     for (r, row) in chunk.iter_mut().enumerate() {
         for (c, cost) in row.iter_mut().enumerate() {
-            // DualPipe's second chunk is the mirrored stage; otherwise an even share of
-            // the rank's layers per chunk.
+            // DualPipe's second chunk is the mirrored stage; with interleaving, chunk c
+            // is virtual stage c·pp + r.
+            let span = chunk_span(s, &layout, r as u64, c as u64);
+            cost.add_layers(s, &dense, span.layers - span.moe_layers);
+            cost.add_layers(s, &moe, span.moe_layers);
             let stage = if dual && c == 1 { pp - 1 - r } else { r };
-            let layers = rank_layers(stage);
-            let share = layers as f64 / if dual { 1.0 } else { vpp as f64 };
-            let n_moe = moe_layers_in(s, first_layer(stage), layers) as f64 * share / layers.max(1) as f64;
-            cost.add_layers(s, &dense, share - n_moe);
-            cost.add_layers(s, &moe, n_moe);
             let first_virtual = if dual { stage == 0 } else { r == 0 && c == 0 };
             let last_virtual = if dual { stage == pp - 1 } else { r == pp - 1 && c == vpp - 1 };
             if first_virtual {
@@ -117,11 +104,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             cost.ep_s *= ep_ratio;
             cost.fwd.ep_s *= ep_ratio;
             cost.bwd.ep_s *= ep_ratio;
-            // Megatron's interleaved order: virtual stage c·pp + r holds the c-th block of
-            // layers of rank r (exact when every rank holds the same number of layers).
-            let per_chunk = share.round() as u64;
-            let start = if dual || vpp == 1 { first_layer(stage) } else { (c * pp + r) as u64 * per_chunk };
-            chunk_layers[r][c] = (start.min(m.layers.saturating_sub(1)), per_chunk.max(1));
+            cost.recompute.ep_s *= ep_ratio;
+            chunk_layers[r][c] = (span.first.round() as u64, span.layers.round().max(1.0) as u64);
         }
     }
     let half = mb / 2;
@@ -153,7 +137,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // scenario's routing (ECMP collisions and oversubscription show up here).
     let dp_times: Vec<(f64, f64)> = (0..pp)
         .map(|r| {
-            let params = stage_params(s, first_layer(r), rank_layers(r), r == 0, r == pp - 1);
+            let params = stage_params(s, &rank_kind(s, &layout, r as u64));
             let analytic_times = analytic::dp_collective_times(s, &groups, params);
             net.dp_times(s, &groups, params).unwrap_or(analytic_times)
         })
@@ -165,8 +149,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let zero3: Vec<Option<(f64, f64, bool)>> = (0..pp)
         .map(|r| {
             (p.zero >= 3 && p.dp * p.cp > 1).then(|| {
-                let params = stage_params(s, first_layer(r), rank_layers(r), r == 0, r == pp - 1);
-                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, params, rank_layers(r) as f64);
+                let kind = rank_kind(s, &layout, r as u64);
+                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, stage_params(s, &kind), kind.layers);
                 (ag / vpp as f64, rs / vpp as f64, sync)
             })
         })

@@ -37,21 +37,25 @@ pub struct LayerCost {
     pub cp_fwd_s: f64,
     /// EP dispatch + combine all-to-alls of the forward pass; backward the same.
     pub ep_fwd_s: f64,
+    /// The forward work the backward pass recomputes first (its compute is
+    /// `recompute_s`), with the collectives it repeats.
+    pub recompute: PassCost,
 }
 
 impl LayerCost {
     /// Exposed TP time of forward + backward (+ recomputed forward).
     pub fn tp_exposed_s(&self, s: &Scenario) -> f64 {
-        let passes = if s.parallel.recompute == Recompute::Full { 3.0 } else { 2.0 };
-        let per_pass = if s.parallel.tp_comm_overlap {
-            // Overlapped with the GEMMs of the same pass (userbuffers / TE comm-GEMM
-            // overlap); the hidden part still takes its SMs from the GEMMs.
-            let hidden = self.tp_fwd_s.min(self.gemm_fwd_s);
-            (self.tp_fwd_s - hidden) + hidden * cal::COMM_SM_SHARE
-        } else {
-            self.tp_fwd_s
+        let exposed = |comm: f64| {
+            if s.parallel.tp_comm_overlap {
+                // Overlapped with the GEMMs of the same pass (userbuffers / TE comm-GEMM
+                // overlap); the hidden part still takes its SMs from the GEMMs.
+                let hidden = comm.min(self.gemm_fwd_s);
+                (comm - hidden) + hidden * cal::COMM_SM_SHARE
+            } else {
+                comm
+            }
         };
-        passes * per_pass
+        2.0 * exposed(self.tp_fwd_s) + exposed(self.recompute.tp_s)
     }
 
     /// Exposed CP time: the ring exchange overlaps attention of the previous chunk.
@@ -64,14 +68,13 @@ impl LayerCost {
     }
 
     /// Exposed EP time (forward and backward; a recomputed forward repeats the dispatch).
-    pub fn ep_exposed_s(&self, s: &Scenario) -> f64 {
-        let passes = if s.parallel.recompute == Recompute::Full { 3.0 } else { 2.0 };
-        passes * self.ep_fwd_s
+    pub fn ep_exposed_s(&self) -> f64 {
+        2.0 * self.ep_fwd_s + self.recompute.ep_s
     }
 
     /// The forward pass, the backward pass and the forward recomputed before the
     /// backward, as raw work: what the event fidelity lays out as tasks.
-    pub fn passes(&self, s: &Scenario) -> [PassCost; 3] {
+    pub fn passes(&self) -> [PassCost; 3] {
         let other_fwd = self.fwd_s - self.gemm_fwd_s - self.attn_fwd_s;
         let fwd = PassCost {
             gemm_s: self.gemm_fwd_s,
@@ -93,14 +96,7 @@ impl LayerCost {
             cp_s: 2.0 * self.cp_fwd_s,
             ep_s: self.ep_fwd_s,
         };
-        let recompute = match s.parallel.recompute {
-            Recompute::None => PassCost::default(),
-            // The attention core again (its inputs were kept).
-            Recompute::Selective => PassCost { attn_s: self.attn_fwd_s, ..Default::default() },
-            // The whole forward again, with its TP and EP collectives (the analytic
-            // model charges the same; the CP exchange is not repeated).
-            Recompute::Full => PassCost { cp_s: 0.0, ..fwd },
-        };
+        let recompute = self.recompute;
         [fwd, bwd, recompute]
     }
 }
@@ -164,20 +160,25 @@ pub struct StageCost {
 
 impl std::ops::AddAssign<&StageCost> for StageCost {
     fn add_assign(&mut self, b: &StageCost) {
-        self.compute_s += b.compute_s;
-        self.fwd_compute_s += b.fwd_compute_s;
-        self.bwd_compute_s += b.bwd_compute_s;
-        self.tp_s += b.tp_s;
-        self.cp_s += b.cp_s;
-        self.ep_s += b.ep_s;
-        self.fwd.add_scaled(&b.fwd, 1.0);
-        self.bwd.add_scaled(&b.bwd, 1.0);
-        self.recompute.add_scaled(&b.recompute, 1.0);
-        self.layers += b.layers;
+        self.add_scaled(b, 1.0);
     }
 }
 
 impl StageCost {
+    /// Adds `k` times `b`.
+    pub fn add_scaled(&mut self, b: &StageCost, k: f64) {
+        self.compute_s += k * b.compute_s;
+        self.fwd_compute_s += k * b.fwd_compute_s;
+        self.bwd_compute_s += k * b.bwd_compute_s;
+        self.tp_s += k * b.tp_s;
+        self.cp_s += k * b.cp_s;
+        self.ep_s += k * b.ep_s;
+        self.fwd.add_scaled(&b.fwd, k);
+        self.bwd.add_scaled(&b.bwd, k);
+        self.recompute.add_scaled(&b.recompute, k);
+        self.layers += k * b.layers;
+    }
+
     /// Everything one micro-batch keeps this stage busy for.
     pub fn total_s(&self) -> f64 {
         self.compute_s + self.tp_s + self.cp_s + self.ep_s
@@ -192,8 +193,8 @@ impl StageCost {
         self.compute_s += count * (layer.fwd_s + layer.bwd_s + layer.recompute_s);
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
-        self.ep_s += count * layer.ep_exposed_s(s);
-        let [fwd, bwd, recompute] = layer.passes(s);
+        self.ep_s += count * layer.ep_exposed_s();
+        let [fwd, bwd, recompute] = layer.passes();
         self.fwd.add_scaled(&fwd, count);
         self.bwd.add_scaled(&bwd, count);
         self.recompute.add_scaled(&recompute, count);
@@ -215,6 +216,12 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
 
     // --- Linear layers (forward) -------------------------------------------------
     let mut gemm = 0.0;
+    // GEMM time of the parts selective recomputation can redo (MLA up-projections,
+    // routed experts with their router, shared experts, dense MLP).
+    let mut up_proj_gemm = 0.0;
+    let (mut moe_gemm, mut shared_gemm, mut dense_mlp_gemm) = (0.0, 0.0, 0.0);
+    // Intermediate elements of the routed, shared and dense MLPs (element-wise work).
+    let (mut routed_elems, mut shared_elems, mut dense_elems) = (0.0, 0.0, 0.0);
     match m.mla {
         None => {
             let kv = (m.kv_heads * m.head_dim) as f64;
@@ -224,20 +231,22 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
             let qk = (mla.qk_nope_head_dim + mla.qk_rope_head_dim) as f64;
             if mla.q_lora_rank > 0 {
                 let r = mla.q_lora_rank as f64;
-                gemm += d.linear_gemm_s(tokens, r, h) + d.linear_gemm_s(tokens, heads * qk, r);
+                let q_up = d.linear_gemm_s(tokens, heads * qk, r);
+                gemm += d.linear_gemm_s(tokens, r, h) + q_up;
+                up_proj_gemm += q_up;
             } else {
                 gemm += d.linear_gemm_s(tokens, heads * qk, h);
             }
             let r = mla.kv_lora_rank as f64;
-            gemm += d.linear_gemm_s(tokens, r + mla.qk_rope_head_dim as f64, h)
-                + d.linear_gemm_s(tokens, heads * (mla.qk_nope_head_dim + mla.v_head_dim) as f64, r);
+            let kv_up = d.linear_gemm_s(tokens, heads * (mla.qk_nope_head_dim + mla.v_head_dim) as f64, r);
+            gemm += d.linear_gemm_s(tokens, r + mla.qk_rope_head_dim as f64, h) + kv_up;
+            up_proj_gemm += kv_up;
         }
     }
     gemm += d.linear_gemm_s(tokens, h, vw / tp);
     let gated = m.activation == Activation::Swiglu;
     let up = if gated { 2.0 } else { 1.0 };
     let mlp = |tok: f64, f: f64| -> f64 { d.linear_gemm_s(tok, up * f / tp, h) + d.linear_gemm_s(tok, h, f / tp) };
-    let mut mlp_elems = 0.0; // intermediate elements of the MLP, for element-wise work
     let mut ep_fwd_s = 0.0;
     if moe_layer {
         let e = m.moe.experts as f64;
@@ -246,21 +255,23 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
         let local_experts = e / p.ep as f64;
         // Balanced routing: each GPU's experts receive tokens·top_k assignments.
         let per_expert = tokens * top_k * p.ep as f64 / e;
-        gemm += d.linear_gemm_s(tokens / sp, e, h); // router
-        gemm += d.grouped_gemm_s(local_experts, per_expert, up * fe / tp, h)
+        moe_gemm = d.linear_gemm_s(tokens / sp, e, h) // router
+            + d.grouped_gemm_s(local_experts, per_expert, up * fe / tp, h)
             + d.grouped_gemm_s(local_experts, per_expert, h, fe / tp);
-        mlp_elems += tokens * top_k * fe / tp;
+        routed_elems = tokens * top_k * fe / tp;
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
         if shared > 0.0 {
-            gemm += mlp(tokens, shared);
-            mlp_elems += tokens * shared / tp;
+            shared_gemm = mlp(tokens, shared);
+            shared_elems = tokens * shared / tp;
         }
+        gemm += moe_gemm + shared_gemm;
         // Dispatch and combine: every token's hidden state goes to top_k experts and back.
         let a2a_bytes = ep_dispatch_bytes(s);
         ep_fwd_s = 2.0 * g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes);
     } else {
-        gemm += mlp(tokens, m.ffn_hidden as f64);
-        mlp_elems += tokens * m.ffn_hidden as f64 / tp;
+        dense_mlp_gemm = mlp(tokens, m.ffn_hidden as f64);
+        dense_elems = tokens * m.ffn_hidden as f64 / tp;
+        gemm += dense_mlp_gemm;
     }
 
     // --- Attention core ----------------------------------------------------------
@@ -294,7 +305,8 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
     };
     let norm_resid = (2.0 * 2.0 + 2.0 * 3.0) * tokens * h / sp;
     let rope = 2.0 * tokens * (q + kv_w) / tp;
-    let act = (if gated { 3.0 } else { 2.0 }) * mlp_elems;
+    let act_passes = if gated { 3.0 } else { 2.0 };
+    let act = act_passes * (routed_elems + shared_elems + dense_elems);
     // MoE token plumbing (Megatron's all-to-all dispatcher): permute, sort by local
     // expert, unsort and unpermute each read and write every routed token's hidden
     // state (8 passes of T·k·h); the router writes and reads FP32 logits T·E a few
@@ -331,11 +343,58 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
     };
 
     let fwd_s = gemm + attn_fwd + elem_fwd;
-    let recompute_s = match p.recompute {
-        Recompute::None => 0.0,
-        Recompute::Selective => attn_fwd,
-        Recompute::Full => fwd_s,
+
+    // --- Recomputation -------------------------------------------------------------
+    // What the backward pass runs again first: nothing, the modules selective
+    // recomputation names (Megatron-Core's `recompute_modules`), or the whole forward
+    // with its TP and EP collectives.
+    let elementwise = |elements: f64, kernels: f64| d.streaming_s(ACT_BYTES * elements, kernels);
+    let recompute = match p.recompute {
+        Recompute::None => PassCost::default(),
+        Recompute::Full => PassCost {
+            gemm_s: gemm,
+            tp_hide_s: gemm,
+            attn_s: attn_fwd,
+            other_s: elem_fwd,
+            tp_s: tp_fwd_s,
+            cp_s: 0.0,
+            ep_s: ep_fwd_s,
+        },
+        Recompute::Selective => {
+            let r = &s.training.recompute_modules;
+            let mut c = PassCost::default();
+            if r.core_attn {
+                c.attn_s += attn_fwd;
+                c.other_s += elementwise(attn_elem_bytes / 2.0, if attn_elem_bytes > 0.0 { 2.0 } else { 0.0 });
+            }
+            if r.layernorm {
+                c.other_s += elementwise(2.0 * 2.0 * tokens * h / sp, 2.0);
+            }
+            if r.mla_up_proj && m.mla.is_some() {
+                c.gemm_s += up_proj_gemm;
+                c.other_s += elementwise(rope, 1.0);
+            }
+            if r.mlp && !moe_layer {
+                c.gemm_s += dense_mlp_gemm;
+                c.other_s += elementwise(act_passes * dense_elems, 1.0);
+                c.tp_s += tp_fwd_s / 2.0;
+            }
+            if r.moe && moe_layer {
+                c.gemm_s += moe_gemm;
+                c.other_s += elementwise(act_passes * routed_elems + moe_permute, 5.0);
+                c.ep_s += ep_fwd_s;
+            } else if r.moe_act && moe_layer {
+                c.other_s += elementwise(act_passes * routed_elems, 1.0);
+            }
+            if r.shared_experts && moe_layer {
+                c.gemm_s += shared_gemm;
+                c.other_s += elementwise(act_passes * shared_elems, 1.0);
+            }
+            c.tp_hide_s = c.gemm_s;
+            c
+        }
     };
+    let recompute_s = recompute.compute_s();
     LayerCost {
         fwd_s,
         bwd_s: 2.0 * gemm + attn_bwd + elem_bwd,
@@ -346,6 +405,7 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
         tp_fwd_s,
         cp_fwd_s,
         ep_fwd_s,
+        recompute,
     }
 }
 
