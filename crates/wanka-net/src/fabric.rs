@@ -132,10 +132,7 @@ impl Fabric {
                     nodes.saturating_mul(spec.gpus_per_node)
                 }
                 // k-ary fat tree: k/2 hosts per edge, (k/2)^2 per pod, k^3/4 in all.
-                FabricKind::FatTree => {
-                    let hosts = half.saturating_pow(t).saturating_mul(if top && t > 1 { 2 } else { 1 });
-                    hosts
-                }
+                FabricKind::FatTree => half.saturating_pow(t).saturating_mul(if top && t > 1 { 2 } else { 1 }),
             };
             let oversub = if top { spec.oversubscription.max(1.0) } else { 1.0 };
             tiers.push(Tier {

@@ -81,8 +81,8 @@ pub fn max_min_rates(flows: &FlowSet, active: &[bool], capacity: &[f64]) -> Vec<
     let mut members = vec![0u32; count[capacity.len()] as usize];
     let mut fill = count.clone();
     let mut weight = vec![0.0f64; capacity.len()];
-    for f in 0..n {
-        if !active[f] || flows.path(f).is_empty() {
+    for (f, _) in active.iter().enumerate().take(n).filter(|(_, on)| **on) {
+        if flows.path(f).is_empty() {
             continue;
         }
         for h in flows.path(f) {
@@ -97,9 +97,9 @@ pub fn max_min_rates(flows: &FlowSet, active: &[bool], capacity: &[f64]) -> Vec<
     let mut frozen = vec![false; n];
     let mut heap = BinaryHeap::new();
     let level = |l: usize, w: f64, load: f64| ((capacity[l] - load).max(0.0)) / w;
-    for l in 0..capacity.len() {
-        if weight[l] > 1e-12 {
-            heap.push(Key(level(l, weight[l], 0.0), l as u32, 0));
+    for (l, w) in weight.iter().enumerate() {
+        if *w > 1e-12 {
+            heap.push(Key(level(l, *w, 0.0), l as u32, 0));
         }
     }
     while let Some(Key(t, l, v)) = heap.pop() {
