@@ -61,6 +61,16 @@ impl Device {
         count * (self.linear_gemm_s(m, n, k) - cal::KERNEL_OVERHEAD_S) + cal::KERNEL_OVERHEAD_S
     }
 
+    /// Time of the GEMMs of `count` local experts, `(m×k)·(k×n)` each: Transformer
+    /// Engine's GroupedLinear (Megatron-Core's TEGroupedMLP) launches one GEMM per
+    /// expert, each with its own launch and, under FP8, its own input quantisation.
+    pub fn expert_gemms_s(&self, count: f64, m: f64, n: f64, k: f64) -> f64 {
+        if count <= 0.0 {
+            return 0.0;
+        }
+        count * self.linear_gemm_s(m, n, k)
+    }
+
     /// Time of fused (flash) attention doing `flops` of matrix products in BF16
     /// (attention stays in BF16 under FP8 training in Transformer Engine).
     pub fn flash_attention_s(&self, flops: f64, head_dim: f64) -> f64 {

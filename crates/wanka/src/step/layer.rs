@@ -256,8 +256,8 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
         // Balanced routing: each GPU's experts receive tokens·top_k assignments.
         let per_expert = tokens * top_k * p.ep as f64 / e;
         moe_gemm = d.linear_gemm_s(tokens / sp, e, h) // router
-            + d.grouped_gemm_s(local_experts, per_expert, up * fe / tp, h)
-            + d.grouped_gemm_s(local_experts, per_expert, h, fe / tp);
+            + d.expert_gemms_s(local_experts, per_expert, up * fe / tp, h)
+            + d.expert_gemms_s(local_experts, per_expert, h, fe / tp);
         routed_elems = tokens * top_k * fe / tp;
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
         if shared > 0.0 {
