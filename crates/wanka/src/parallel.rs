@@ -118,6 +118,15 @@ impl StageLayout {
         self.first_stage_layers.max(self.middle_stage_layers).max(self.last_stage_layers)
     }
 
+    /// Transformer layers on the stages before `stage`.
+    pub fn layers_before(&self, pp: u64, stage: u64) -> u64 {
+        match stage {
+            0 => 0,
+            _ if pp == 1 => self.first_stage_layers,
+            s => self.first_stage_layers + (s - 1).min(pp.saturating_sub(2)) * self.middle_stage_layers + if s >= pp { self.last_stage_layers } else { 0 },
+        }
+    }
+
     /// Transformer layers of pipeline stage `stage` (0-based; all its chunks).
     pub fn stage_layers(&self, pp: u64, stage: u64) -> u64 {
         if pp == 1 || stage == 0 {
@@ -143,16 +152,16 @@ pub struct LayerSpan {
 /// each virtual stage holding its rank's layers over vpp.
 pub fn chunk_span(s: &Scenario, layout: &StageLayout, r: u64, c: u64) -> LayerSpan {
     let p = &s.parallel;
-    let stage_first = |stage: u64| -> u64 { (0..stage).map(|q| layout.stage_layers(p.pp, q)).sum() };
     let (first, layers) = if p.schedule == crate::scenario::Schedule::Dualpipe {
         let stage = if c == 1 { p.pp - 1 - r } else { r };
-        (stage_first(stage) as f64, layout.stage_layers(p.pp, stage) as f64)
+        (layout.layers_before(p.pp, stage) as f64, layout.stage_layers(p.pp, stage) as f64)
     } else if p.vpp <= 1 {
-        (stage_first(r) as f64, layout.stage_layers(p.pp, r) as f64)
+        (layout.layers_before(p.pp, r) as f64, layout.stage_layers(p.pp, r) as f64)
     } else {
-        let size = |v: u64| layout.stage_layers(p.pp, v % p.pp) as f64 / p.vpp as f64;
-        let v = c * p.pp + r;
-        ((0..v).map(size).sum::<f64>(), size(v))
+        // c full rounds over all ranks, then ranks 0..r of round c.
+        let v = p.vpp as f64;
+        let round = s.model.layers as f64 / v;
+        (c as f64 * round + layout.layers_before(p.pp, r) as f64 / v, layout.stage_layers(p.pp, r) as f64 / v)
     };
     LayerSpan { first, layers, moe_layers: moe_layers_between(s, first, first + layers) }
 }
@@ -182,13 +191,45 @@ pub struct StageKind {
 /// The pipeline's ranks, grouped by what they hold (usually the first, the middle
 /// ones, the last; more when dense layers lead a MoE model or stages are uneven).
 pub fn stage_kinds(s: &Scenario) -> Vec<StageKind> {
+    let p = &s.parallel;
     let layout = StageLayout::new(s);
-    let mut kinds: Vec<StageKind> = Vec::new();
-    for r in 0..s.parallel.pp {
-        let k = rank_kind(s, &layout, r);
+    let mut kinds: Vec<StageKind> = Vec::with_capacity(4);
+    let mut add = |k: StageKind, ranks: u64| {
         match kinds.iter_mut().find(|x| x.layers == k.layers && x.moe_layers == k.moe_layers && x.embedding == k.embedding && x.head == k.head) {
-            Some(x) => x.ranks += 1,
-            None => kinds.push(k),
+            Some(x) => x.ranks += ranks,
+            None => kinds.push(StageKind { ranks, ..k }),
+        }
+    };
+    // Past the dense prefix of a MoE model (or at once for a dense one) the middle ranks
+    // are all alike: cost one and count the rest. A rank is past it when its earliest
+    // chunk starts there.
+    let dense_end = if s.model.is_moe() { s.model.moe.dense_layers as f64 } else { 0.0 };
+    let past_prefix = |r: u64| chunk_span(s, &layout, r, 0).first >= dense_end;
+    if p.schedule == crate::scenario::Schedule::Dualpipe {
+        // Rank r and rank pp − 1 − r hold the same two stages.
+        let half = p.pp / 2;
+        for r in 0..half {
+            let k = rank_kind(s, &layout, r);
+            if r > 0 && past_prefix(r) {
+                add(k, p.pp - 2 * r);
+                break;
+            }
+            add(k, 2);
+        }
+    } else {
+        add(rank_kind(s, &layout, 0), 1);
+        let mut r = 1;
+        while r + 1 < p.pp {
+            let k = rank_kind(s, &layout, r);
+            if past_prefix(r) {
+                add(k, p.pp - 1 - r);
+                break;
+            }
+            add(k, 1);
+            r += 1;
+        }
+        if p.pp > 1 {
+            add(rank_kind(s, &layout, p.pp - 1), 1);
         }
     }
     kinds

@@ -11,7 +11,7 @@
 
 use super::{stage_kinds, StageKind};
 use crate::calibration as cal;
-use crate::model::Activation;
+use crate::model::{Activation, LayerParams};
 use crate::scenario::{AttentionKernel, Precision, Recompute, RecomputeModules, Scenario, Schedule};
 use serde::Serialize;
 
@@ -53,11 +53,10 @@ impl StageParams {
 }
 
 /// Parameters on one GPU of a pipeline rank of the given kind.
-pub fn stage_params(s: &Scenario, kind: &StageKind) -> StageParams {
+pub fn stage_params(s: &Scenario, lp: &LayerParams, kind: &StageKind) -> StageParams {
     let m = &s.model;
     let p = &s.parallel;
     let tp = p.tp as f64;
-    let lp = m.layer_params();
     let moe = kind.moe_layers;
     let dense_layers = kind.layers - moe;
     let vocab_h = (m.vocab * m.hidden) as f64;
@@ -72,12 +71,6 @@ pub fn stage_params(s: &Scenario, kind: &StageKind) -> StageParams {
     }
     let experts = moe * m.moe.experts as f64 * lp.expert / (p.ep as f64 * tp);
     StageParams { dense, experts }
-}
-
-/// The parameters of the rank that holds the most (DP traffic and the optimizer
-/// scale with them).
-pub fn busiest_stage_params(s: &Scenario) -> StageParams {
-    stage_kinds(s).iter().map(|k| stage_params(s, k)).fold(StageParams { dense: 0.0, experts: 0.0 }, |a, b| if b.total() > a.total() { b } else { a })
 }
 
 /// Activation bytes of one layer for one micro-batch on one GPU, stored for backward.
@@ -187,6 +180,14 @@ pub fn in_flight_microbatches(s: &Scenario, r: u64) -> f64 {
 
 /// Memory of the busiest GPU: every kind of pipeline rank is costed, the largest wins.
 pub fn memory(s: &Scenario) -> MemoryReport {
+    let kinds = stage_kinds(s);
+    let lp = s.model.layer_params();
+    let params: Vec<StageParams> = kinds.iter().map(|k| stage_params(s, &lp, k)).collect();
+    memory_of(s, &kinds, &params)
+}
+
+/// [`memory`] for the pipeline's rank kinds and their parameters already worked out.
+pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> MemoryReport {
     let p = &s.parallel;
     let dp_dense = (p.dp * p.cp) as f64;
     let dp_expert = dp_dense / p.ep as f64;
@@ -221,9 +222,9 @@ pub fn memory(s: &Scenario) -> MemoryReport {
         total
     };
     let mut busiest: Option<(f64, f64, f64, f64)> = None;
-    for kind in stage_kinds(s) {
-        let (w, g, o) = bytes(stage_params(s, &kind));
-        let a = act(&kind);
+    for (kind, sp) in kinds.iter().zip(params) {
+        let (w, g, o) = bytes(*sp);
+        let a = act(kind);
         if busiest.is_none_or(|(bw, bg, bo, ba)| w + g + o + a > bw + bg + bo + ba) {
             busiest = Some((w, g, o, a));
         }

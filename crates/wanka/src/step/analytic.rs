@@ -7,7 +7,7 @@ use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
 use crate::calibration as cal;
 use crate::collective::CollectiveOp;
 use crate::hardware::Device;
-use crate::parallel::memory::{busiest_stage_params, memory, StageParams};
+use crate::parallel::memory::{memory_of, stage_params, StageParams};
 use crate::parallel::{self, stage_kinds, Groups, StageLayout};
 use crate::report::{Breakdown, ExposedComm, StepReport};
 use crate::scenario::{Precision, Recompute, Scenario, Schedule, Zero3Gather};
@@ -36,6 +36,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
     let kinds = stage_kinds(s);
+    let lp = m.layer_params();
     // DualPipe ranks hold two chunks and each micro-batch passes one of them: a rank's
     // work per micro-batch is half of what it holds.
     let share = if p.schedule == Schedule::Dualpipe { 0.5 } else { 1.0 };
@@ -55,7 +56,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
             (c, k.ranks as f64)
         })
         .collect();
-    let busiest = stages.iter().map(|(c, _)| *c).fold(stages[0].0, |a, b| if b.total_s() > a.total_s() { b } else { a });
+    let busiest = &stages.iter().max_by(|a, b| a.0.total_s().total_cmp(&b.0.total_s())).unwrap_or(&stages[0]).0;
 
     // --- Pipeline ------------------------------------------------------------------
     // The busiest stage sets the pace of the steady state; filling and draining the
@@ -67,7 +68,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let ppf = p.pp as f64;
     let fwd_s = |c: &StageCost| c.fwd_compute_s + 0.5 * (c.tp_s + c.cp_s + c.ep_s);
     let others = |quantum: &dyn Fn(&StageCost) -> f64| -> f64 {
-        stages.iter().map(|(c, n)| n * quantum(c)).sum::<f64>() - quantum(&busiest)
+        stages.iter().map(|(c, n)| n * quantum(c)).sum::<f64>() - quantum(busiest)
     };
     let mut ep_per_mb = busiest.ep_s;
     let bubble = match p.schedule {
@@ -101,7 +102,8 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     };
 
     // --- DP gradients and parameters ------------------------------------------------
-    let params = busiest_stage_params(s);
+    let kind_params: Vec<StageParams> = kinds.iter().map(|k| stage_params(s, &lp, k)).collect();
+    let params = kind_params.iter().copied().fold(StageParams { dense: 0.0, experts: 0.0 }, |a, b| if b.total() > a.total() { b } else { a });
     let dp_size = p.dp * p.cp;
     let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, layout.max_layers() as f64, dp_size);
 
@@ -156,7 +158,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         hardware_flops_per_token,
         hardware_tflops_per_gpu: hardware_flops_per_gpu / 1e12,
         hfu: hardware_flops_per_gpu / peak,
-        memory: memory(s),
+        memory: memory_of(s, &kinds, &kind_params),
         breakdown_s: breakdown,
         comm_fraction: breakdown.exposed_comm.total() / step_time_s,
         microbatches: p.microbatches(),
@@ -206,7 +208,7 @@ fn selective_recompute_flops_per_token(s: &Scenario) -> f64 {
 ///
 /// With `overlap_grad_reduce` the gradient reduction hides behind the backward of the
 /// last micro-batch; with `overlap_param_gather` the all-gather behind the next forward.
-fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: StageCost, stage_layers: f64, dp: u64) -> (f64, f64) {
+fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCost, stage_layers: f64, dp: u64) -> (f64, f64) {
     let p = &s.parallel;
     if dp <= 1 && p.ep <= 1 {
         return (0.0, params.total());

@@ -137,7 +137,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // scenario's routing (ECMP collisions and oversubscription show up here).
     let dp_times: Vec<(f64, f64)> = (0..pp)
         .map(|r| {
-            let params = stage_params(s, &rank_kind(s, &layout, r as u64));
+            let params = stage_params(s, &m.layer_params(), &rank_kind(s, &layout, r as u64));
             let analytic_times = analytic::dp_collective_times(s, &groups, params);
             net.dp_times(s, &groups, params).unwrap_or(analytic_times)
         })
@@ -150,7 +150,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         .map(|r| {
             (p.zero >= 3 && p.dp * p.cp > 1).then(|| {
                 let kind = rank_kind(s, &layout, r as u64);
-                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, stage_params(s, &kind), kind.layers);
+                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, stage_params(s, &m.layer_params(), &kind), kind.layers);
                 (ag / vpp as f64, rs / vpp as f64, sync)
             })
         })
