@@ -440,7 +440,7 @@ fn parse_bytes(text: &str) -> Result<f64, String> {
     };
     let v: f64 = num.parse().map_err(|_| format!("{text:?} is not a size (e.g. 4096, 512K, 1M, 8G)"))?;
     let b = v * mult;
-    if !(b.is_finite() && b >= 1.0 && b <= 1e15) {
+    if !(b.is_finite() && (1.0..=1e15).contains(&b)) {
         return Err(format!("{text:?}: sizes go from 1 byte to 1 PB"));
     }
     Ok(b)

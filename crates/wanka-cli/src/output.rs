@@ -312,7 +312,7 @@ pub fn collective_table(s: &Scenario, r: &wanka::collective::flows::CollectiveRe
         "  {} flows per phase, {} climb above their leaf; {} share a switch link with another flow ({} leaf-spine, {} spine-core); slowest flow at 1/{:.2} of the median rate\n",
         r.flows_per_phase, r.crossing_flows, r.colliding_flows, r.colliding_leaf_spine, r.colliding_spine_core, r.straggler_ratio
     );
-    let _ = writeln!(o, "  {:>14} {:>12} {:>11} {:>11}  {}", "size (B)", "time", "algbw GB/s", "busbw GB/s", "algorithm");
+    let _ = writeln!(o, "  {:>14} {:>12} {:>11} {:>11}  algorithm", "size (B)", "time", "algbw GB/s", "busbw GB/s");
     for row in &r.rows {
         let _ = writeln!(o, "  {:>14.0} {:>12} {:>11.2} {:>11.2}  {}", row.bytes, seconds(row.time_s), row.algbw_gb_s, row.busbw_gb_s, row.algorithm);
     }

@@ -310,9 +310,9 @@ mod tests {
             let fs = build(&flows);
             let r = max_min_rates(&fs, &vec![true; fs.len()], &caps);
             let mut load = vec![0.0; caps.len()];
-            for f in 0..fs.len() {
+            for (f, rate) in r.iter().enumerate() {
                 for h in fs.path(f) {
-                    load[h.link as usize] += h.weight as f64 * r[f];
+                    load[h.link as usize] += h.weight as f64 * rate;
                 }
             }
             for l in 0..caps.len() {
@@ -328,18 +328,18 @@ mod tests {
             let r = max_min_rates(&fs, &vec![true; fs.len()], &caps);
             let mut load = vec![0.0; caps.len()];
             let mut max_rate = vec![0.0f64; caps.len()];
-            for f in 0..fs.len() {
+            for (f, rate) in r.iter().enumerate() {
                 for h in fs.path(f) {
-                    load[h.link as usize] += h.weight as f64 * r[f];
-                    max_rate[h.link as usize] = max_rate[h.link as usize].max(r[f]);
+                    load[h.link as usize] += h.weight as f64 * rate;
+                    max_rate[h.link as usize] = max_rate[h.link as usize].max(*rate);
                 }
             }
-            for f in 0..fs.len() {
+            for (f, rate) in r.iter().enumerate() {
                 let ok = fs.path(f).iter().any(|h| {
                     let l = h.link as usize;
-                    load[l] >= caps[l] * (1.0 - 1e-9) && r[f] >= max_rate[l] * (1.0 - 1e-9)
+                    load[l] >= caps[l] * (1.0 - 1e-9) && *rate >= max_rate[l] * (1.0 - 1e-9)
                 });
-                prop_assert!(ok, "flow {f} (rate {}) has no bottleneck", r[f]);
+                prop_assert!(ok, "flow {f} (rate {rate}) has no bottleneck");
             }
         }
 

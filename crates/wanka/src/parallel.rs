@@ -108,7 +108,7 @@ impl StageLayout {
             // Uneven: the busiest ranks hold ceil(layers / stages) per virtual stage; the
             // first and last take the remainder's shortfall.
             let per = layers.div_ceil(stages) * p.vpp;
-            let rest = layers.saturating_sub(per * (p.pp - 2).max(0));
+            let rest = layers.saturating_sub(per * (p.pp - 2));
             let edge = rest.div_ceil(2).min(per);
             StageLayout { first_stage_layers: edge, middle_stage_layers: per, last_stage_layers: rest - edge }
         }

@@ -477,6 +477,32 @@ pub struct Scenario {
     pub reliability: ReliabilityConfig,
 }
 
+/// How one micro-batch meets one layer on one GPU: its tokens (after CP splits the
+/// sequence), the TP shard of hidden-wide work, and the shard of what SP splits too.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MicroBatchShape {
+    /// Tokens of the micro-batch on this GPU: micro_batch × seq_len / cp.
+    pub tokens: f64,
+    /// Tensor-parallel degree (weights and attention heads are split by it).
+    pub tp: f64,
+    /// What the replicated activations are split by: tp with sequence parallelism, else 1.
+    pub sp: f64,
+    pub hidden: f64,
+}
+
+impl Scenario {
+    pub fn micro_batch_shape(&self) -> MicroBatchShape {
+        let p = &self.parallel;
+        let tp = p.tp as f64;
+        MicroBatchShape {
+            tokens: (p.micro_batch * self.model.seq_len / p.cp) as f64,
+            tp,
+            sp: if p.sequence_parallel { tp } else { 1.0 },
+            hidden: self.model.hidden as f64,
+        }
+    }
+}
+
 /// A scenario before the parallel layout is fixed: what `search` enumerates.
 #[derive(Debug, Clone)]
 pub struct ScenarioSpace {

@@ -270,6 +270,17 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
 }
 
 
+/// Re-evaluates the ranked layouts with the event fidelity (contention and real overlap)
+/// and re-ranks them by its step time where it can run them; the analytic figures stay.
+pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
+    for r in &mut result.top {
+        let s = space.scenario(r.parallel.clone());
+        r.event_step_time_s = step::event::simulate_event(&s).ok().map(|e| e.report.step_time_s);
+    }
+    let key = |r: &Ranked| r.event_step_time_s.unwrap_or(r.step_time_s) / r.report.tokens_per_step;
+    result.top.sort_by(|a, b| key(a).total_cmp(&key(b)).then_with(|| a.memory_total_bytes.total_cmp(&b.memory_total_bytes)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,15 +364,4 @@ global_batch = 256
             .to_string();
         assert!(e.contains("memory"), "{e}");
     }
-}
-
-/// Re-evaluates the ranked layouts with the event fidelity (contention and real overlap)
-/// and re-ranks them by its step time where it can run them; the analytic figures stay.
-pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
-    for r in &mut result.top {
-        let s = space.scenario(r.parallel.clone());
-        r.event_step_time_s = step::event::simulate_event(&s).ok().map(|e| e.report.step_time_s);
-    }
-    let key = |r: &Ranked| r.event_step_time_s.unwrap_or(r.step_time_s) / r.report.tokens_per_step;
-    result.top.sort_by(|a, b| key(a).total_cmp(&key(b)).then_with(|| a.memory_total_bytes.total_cmp(&b.memory_total_bytes)));
 }

@@ -12,7 +12,7 @@
 use super::{stage_kinds, StageKind};
 use crate::calibration as cal;
 use crate::model::{Activation, LayerParams};
-use crate::scenario::{AttentionKernel, Precision, Recompute, RecomputeModules, Scenario, Schedule};
+use crate::scenario::{AttentionKernel, MicroBatchShape, Precision, Recompute, RecomputeModules, Scenario, Schedule};
 use serde::Serialize;
 
 pub const WEIGHT_BYTES: f64 = 2.0;
@@ -78,10 +78,7 @@ pub fn stage_params(s: &Scenario, lp: &LayerParams, kind: &StageKind) -> StagePa
 pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recompute) -> f64 {
     let m = &s.model;
     let p = &s.parallel;
-    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
-    let tp = p.tp as f64;
-    let sp = if p.sequence_parallel { tp } else { 1.0 };
-    let h = m.hidden as f64;
+    let MicroBatchShape { tokens, tp, sp, hidden: h } = s.micro_batch_shape();
     if recompute == Recompute::Full {
         // Only each layer's input is kept (2·s·b·h, sharded by SP).
         return 2.0 * tokens * h / sp;
@@ -216,8 +213,8 @@ pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> M
         }
         if kind.head {
             // FP32 logits and their gradient for one micro-batch (vocab sharded by TP).
-            let tokens = (p.micro_batch * s.model.seq_len / p.cp) as f64;
-            total += 2.0 * 4.0 * tokens * s.model.vocab as f64 / p.tp as f64;
+            let shape = s.micro_batch_shape();
+            total += 2.0 * 4.0 * shape.tokens * s.model.vocab as f64 / shape.tp;
         }
         total
     };
@@ -225,7 +222,7 @@ pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> M
     for (kind, sp) in kinds.iter().zip(params) {
         let (w, g, o) = bytes(*sp);
         let a = act(kind);
-        if busiest.is_none_or(|(bw, bg, bo, ba)| w + g + o + a > bw + bg + bo + ba) {
+        if busiest.map_or(true, |(bw, bg, bo, ba)| w + g + o + a > bw + bg + bo + ba) {
             busiest = Some((w, g, o, a));
         }
     }

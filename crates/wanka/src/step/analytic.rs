@@ -90,8 +90,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
 
     // --- PP point-to-point -----------------------------------------------------------
     let pp_exposed = if p.pp > 1 {
-        let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
-        let act_bytes = (p.micro_batch * m.seq_len / p.cp) as f64 * m.hidden as f64 * WIRE_BYTES / sp;
+        let act_bytes = super::layer::pipeline_send_bytes(s);
         let hop = groups.pp.time_s(CollectiveOp::SendRecv, act_bytes);
         // Fill and drain put 2(p−1) hops on the critical path; without interleaving,
         // Megatron's blocking receive also waits once per micro-batch and direction.

@@ -118,8 +118,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual, tp_name };
 
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
-    let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
-    let act_bytes = (p.micro_batch * m.seq_len / p.cp) as f64 * m.hidden as f64 * 2.0 / sp;
+    let act_bytes = super::layer::pipeline_send_bytes(s);
     let hop = if pp > 1 { net.pp_hop(s, act_bytes).unwrap_or_else(|| groups.pp.time_s(CollectiveOp::SendRecv, act_bytes)) } else { 0.0 };
 
     let mut g = Graph::new();
@@ -420,8 +419,11 @@ struct FlowTimer<'a> {
     net: wanka_net::Network,
     /// Memo by shape (size, stride, op): a ring collective's time is affine in its
     /// bytes, so two sizes give it for all.
-    memo: std::cell::RefCell<std::collections::HashMap<(u64, u64, u8), (f64, f64)>>,
+    memo: std::cell::RefCell<FlowMemo>,
 }
+
+/// (size, stride, op) → (time at zero bytes, seconds per byte).
+type FlowMemo = std::collections::HashMap<(u64, u64, u8), (f64, f64)>;
 
 impl<'a> FlowTimer<'a> {
     fn new(s: &Scenario, fabric: &'a wanka_net::Fabric) -> FlowTimer<'a> {

@@ -7,7 +7,7 @@ use crate::collective::CollectiveOp;
 use crate::hardware::Device;
 use crate::model::Activation;
 use crate::parallel::Groups;
-use crate::scenario::{AttentionKernel, Recompute, Scenario};
+use crate::scenario::{AttentionKernel, MicroBatchShape, Recompute, Scenario};
 
 /// Bytes per element of activations on the wire and in HBM (BF16).
 const ACT_BYTES: f64 = 2.0;
@@ -206,10 +206,7 @@ impl StageCost {
 pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> LayerCost {
     let m = &s.model;
     let p = &s.parallel;
-    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
-    let tp = p.tp as f64;
-    let sp = if p.sequence_parallel { tp } else { 1.0 };
-    let h = m.hidden as f64;
+    let MicroBatchShape { tokens, tp, sp, hidden: h } = s.micro_batch_shape();
     let q = m.q_width() as f64;
     let vw = m.v_width() as f64;
     let heads = m.heads as f64 / tp;
@@ -413,9 +410,7 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
 pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     let m = &s.model;
     let p = &s.parallel;
-    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
-    let tp = p.tp as f64;
-    let h = m.hidden as f64;
+    let MicroBatchShape { tokens, tp, hidden: h, .. } = s.micro_batch_shape();
     let v = m.vocab as f64 / tp;
     let gemm = d.linear_gemm_s(tokens, v, h);
     // Megatron-Core's vocab-parallel cross entropy (tensor_parallel/cross_entropy.py,
@@ -452,8 +447,8 @@ pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
 
 /// The embedding lookup and its gradient on the first stage.
 pub fn embedding_cost(s: &Scenario, d: &Device) -> StageCost {
-    let tokens = (s.parallel.micro_batch * s.model.seq_len / s.parallel.cp) as f64;
-    let bytes = tokens * s.model.hidden as f64 * ACT_BYTES;
+    let shape = s.micro_batch_shape();
+    let bytes = shape.tokens * shape.hidden * ACT_BYTES;
     let fwd = d.streaming_s(2.0 * bytes, 1.0);
     let bwd = d.streaming_s(3.0 * bytes, 1.0);
     StageCost {
@@ -469,9 +464,13 @@ pub fn embedding_cost(s: &Scenario, d: &Device) -> StageCost {
 /// Bytes one GPU sends in one EP dispatch (or combine) of one MoE layer and micro-batch:
 /// every routed token's hidden state, once per chosen expert (nccl-tests' S).
 pub fn ep_dispatch_bytes(s: &Scenario) -> f64 {
-    let m = &s.model;
-    let p = &s.parallel;
-    let tokens = (p.micro_batch * m.seq_len / p.cp) as f64;
-    let sp = if p.sequence_parallel { p.tp as f64 } else { 1.0 };
-    tokens / sp * m.moe.top_k as f64 * m.hidden as f64 * ACT_BYTES
+    let shape = s.micro_batch_shape();
+    shape.tokens / shape.sp * s.model.moe.top_k as f64 * shape.hidden * ACT_BYTES
+}
+
+/// Bytes one GPU sends to the next pipeline stage per micro-batch: the activations
+/// (or their gradient), BF16, split by SP.
+pub fn pipeline_send_bytes(s: &Scenario) -> f64 {
+    let shape = s.micro_batch_shape();
+    shape.tokens * shape.hidden * ACT_BYTES / shape.sp
 }
