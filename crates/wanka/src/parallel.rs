@@ -105,12 +105,20 @@ impl StageLayout {
             let per = per_virtual * p.vpp;
             StageLayout { first_stage_layers: per - 1, middle_stage_layers: per, last_stage_layers: per - 1 }
         } else {
-            // Uneven: the busiest ranks hold ceil(layers / stages) per virtual stage; the
-            // first and last take the remainder's shortfall.
-            let per = layers.div_ceil(stages) * p.vpp;
-            let rest = layers.saturating_sub(per * (p.pp - 2));
-            let edge = rest.div_ceil(2).min(per);
-            StageLayout { first_stage_layers: edge, middle_stage_layers: per, last_stage_layers: rest - edge }
+            // Uneven: the middle ranks hold ceil(layers / stages) per virtual stage and the
+            // first and last share what is left (DeepSeek-V3: 61 layers on 16 stages is
+            // 3 + 14 × 4 + 2); when that would leave them nothing, the middle ranks hold
+            // the floor and the first and last take the surplus.
+            let split = |per: u64| -> Option<StageLayout> {
+                let rest = layers.checked_sub(per * (p.pp - 2))?;
+                let edge = rest.div_ceil(2);
+                (rest - edge >= 1).then_some(StageLayout { first_stage_layers: edge, middle_stage_layers: per, last_stage_layers: rest - edge })
+            };
+            split(layers.div_ceil(stages) * p.vpp).or_else(|| split(layers / stages * p.vpp)).unwrap_or(StageLayout {
+                first_stage_layers: layers,
+                middle_stage_layers: 0,
+                last_stage_layers: 0,
+            })
         }
     }
 

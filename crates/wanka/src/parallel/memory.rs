@@ -111,7 +111,11 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
     // sharded by TP. Recomputing MLA's up-projections keeps the compressed latents
     // (query and key/value, plus the shared rotary key) instead of Q, K and V.
     let qkv = match m.mla {
-        Some(mla) if r.mla_up_proj => (mla.q_lora_rank + mla.kv_lora_rank + mla.qk_rope_head_dim) as f64,
+        // Without a query LoRA there is no query up-projection: Q itself is kept.
+        Some(mla) if r.mla_up_proj => {
+            let q_kept = if mla.q_lora_rank > 0 { mla.q_lora_rank as f64 } else { q / tp };
+            q_kept + (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64
+        }
         _ => (q + k_w + v_w) / tp,
     };
     let mut attention = tokens * (2.0 * qkv + gemm_in * vw / tp);
@@ -141,7 +145,8 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
             mlp(m.moe.expert_ffn_hidden as f64, tokens * top_k, !r.moe_act) + gemm_in * tokens * top_k * h / sp
         };
         let shared_ffn = (m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden)) as f64;
-        let shared = if r.shared_experts { 0.0 } else { mlp(shared_ffn, tokens, true) };
+        // Megatron's "moe" recomputes the whole MoE layer, shared experts included.
+        let shared = if r.shared_experts || r.moe { 0.0 } else { mlp(shared_ffn, tokens, true) };
         routed + shared
     } else if r.mlp {
         0.0
@@ -209,7 +214,7 @@ pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> M
         let mut total = per_mb * in_flight_microbatches(s, kind.rank);
         if p.recompute == Recompute::Full {
             // The layer being recomputed holds its full activations once.
-            total += layer_activation_bytes(s, kind.moe_layers > 0.0, Recompute::Selective);
+            total += layer_activation_bytes(s, kind.moe_layers > 0.0, Recompute::None);
         }
         if kind.head {
             // FP32 logits and their gradient for one micro-batch (vocab sharded by TP).

@@ -150,7 +150,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             (p.zero >= 3 && p.dp * p.cp > 1).then(|| {
                 let kind = rank_kind(s, &layout, r as u64);
                 let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, stage_params(s, &m.layer_params(), &kind), kind.layers);
-                (ag / vpp as f64, rs / vpp as f64, sync)
+                (ag / chunks as f64, rs / chunks as f64, sync)
             })
         })
         .collect();
@@ -221,7 +221,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let (l0, n) = chunk_layers[r][c];
                     let t = g.add(compute[r], format!("wgrad mb{j} {}", layer_range(l0, n)), chunk[r][c].bwd.compute_s() * W_SHARE, b);
                     if j == last_of(c) && dp_times[r].0 > 0.0 {
-                        let share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
+                        let share = dp_times[r].0 / chunks as f64;
                         g.add(dp_comm[r], format!("dp reduce-scatter chunk{c}"), share, &[t]);
                     }
                 } else if op == Op::F {
@@ -293,7 +293,9 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     deps.extend(own);
                     if let Some((ag, _, sync)) = zero3[r] {
                         // Backward (and its recomputed forward) needs the parameters again.
-                        let passes = if p.recompute == crate::scenario::Recompute::Full { 2.0 } else { 1.0 };
+                        // Blocking per-tensor gathers fetch again for the recomputed forward;
+                        // prefetching per layer (FSDP) gathers once for both.
+                        let passes = if p.recompute == crate::scenario::Recompute::Full && sync { 2.0 } else { 1.0 };
                         let gather = zero3_gather(&mut g, &last_compute[r], if sync { compute[r] } else { dp_comm[r] }, ag * passes, format!("zero3 all-gather bwd mb{j} chunk{c}"));
                         deps.push(gather);
                         for (name, rs, after) in pending_rs[r].drain(..) {
@@ -306,8 +308,9 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     // zero-bubble the weight-gradient task does that instead.
                     let split = op == Op::Bi;
                     let last_mb = j == last_of(c) && !split;
-                    // DualPipe's chunks are whole stages (parameters held twice).
-                    let dp_share = dp_times[r].0 / if dual { 1.0 } else { vpp as f64 };
+                    // Each chunk reduces its share of the rank's gradients (DualPipe's two
+                    // chunks are whole stages: the rank holds parameters twice).
+                    let dp_share = dp_times[r].0 / chunks as f64;
                     let (l0, n) = chunk_layers[r][c];
                     // The forward recomputed first (full or selective recomputation),
                     // then the backward proper.
@@ -393,7 +396,18 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let b = &mut report.breakdown_s;
     // The EP time the graph ran with (flow-timed all-to-alls).
     b.exposed_comm.ep *= ep_ratio;
-    let known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead;
+    let mut known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead;
+    if known > step_time_s && known > b.overhead {
+        // The graph overlapped more than the closed forms assume: the parts shrink
+        // together so that they still add up to the step.
+        let f = ((step_time_s - b.overhead) / (known - b.overhead)).max(0.0);
+        b.compute *= f;
+        b.exposed_comm.tp *= f;
+        b.exposed_comm.cp *= f;
+        b.exposed_comm.ep *= f;
+        b.optimizer *= f;
+        known = step_time_s;
+    }
     let rest = (step_time_s - known).max(0.0);
     let comm_rest = b.exposed_comm.pp + b.exposed_comm.dp;
     let analytic_rest = b.bubble + comm_rest;
@@ -545,31 +559,32 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
         let b = (first + (count * (part as u64 + 1)) / n as u64).max(a + 1);
         let name = format!("{label} {}", layer_range(a, b - a));
         let ep_beside = (overlap.ep && ep > 0.0).then(|| g.add(coll, format!("ep dispatch+combine {name}"), ep, &prev));
-        let cp_task = (cp > 0.0).then(|| g.add(coll, format!("cp ring exchange {name}"), cp, &prev));
-        let tp_beside = overlap.tp && tp > 0.0;
-        let mut ends = if cp_task.is_some() || tp_beside {
-            let attn_task = g.add(compute, format!("{name} attention"), attn + other + sm * cp.min(attn), &prev);
-            let mut gemm_deps = vec![attn_task];
-            gemm_deps.extend(cp_task);
-            if tp_beside {
-                // The GEMMs the collectives overlap with, beside them; the rest after.
-                let t = g.add(coll, format!("{} {name} (overlapped)", overlap.tp_name), tp, &gemm_deps);
-                let gm = g.add(compute, format!("{name} gemm"), hide + sm * tp.min(hide), &gemm_deps);
-                if gemm > hide {
-                    vec![g.add(compute, format!("{name} wgrad gemm"), gemm - hide, &[gm, t])]
-                } else {
-                    vec![gm, t]
-                }
+        // The attention core, with the CP ring exchange beside it.
+        let (mut deps_now, mut pending) = (prev.clone(), 0.0);
+        if cp > 0.0 {
+            let ring = g.add(coll, format!("cp ring exchange {name}"), cp, &prev);
+            let a = g.add(compute, format!("{name} attention"), attn + sm * cp.min(attn), &prev);
+            deps_now = vec![a, ring];
+        } else {
+            pending = attn; // runs in the next compute task
+        }
+        let mut ends = if overlap.tp && tp > 0.0 {
+            // Element-wise work (and attention), then the GEMMs the TP collectives
+            // overlap with, beside them, then the rest of the GEMMs.
+            if pending + other > 0.0 {
+                let label = if pending > 0.0 { "attention" } else { "element-wise" };
+                deps_now = vec![g.add(compute, format!("{name} {label}"), pending + other, &deps_now)];
+            }
+            let t = g.add(coll, format!("{} {name} (overlapped)", overlap.tp_name), tp, &deps_now);
+            let gm = g.add(compute, format!("{name} gemm"), hide + sm * tp.min(hide), &deps_now);
+            if gemm > hide {
+                vec![g.add(compute, format!("{name} wgrad gemm"), gemm - hide, &[gm, t])]
             } else {
-                let gm = g.add(compute, format!("{name} gemm"), gemm, &gemm_deps);
-                if tp > 0.0 {
-                    vec![g.add(coll, format!("{} {name}", overlap.tp_name), tp, &[gm])]
-                } else {
-                    vec![gm]
-                }
+                vec![gm, t]
             }
         } else {
-            let c = g.add(compute, name.clone(), gemm + attn + other, &prev);
+            let label = if cp > 0.0 { format!("{name} gemm") } else { name.clone() };
+            let c = g.add(compute, label, pending + other + gemm, &deps_now);
             if tp > 0.0 {
                 vec![g.add(coll, format!("{} {name}", overlap.tp_name), tp, &[c])]
             } else {

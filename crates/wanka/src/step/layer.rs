@@ -45,26 +45,23 @@ pub struct LayerCost {
 impl LayerCost {
     /// Exposed TP time of forward + backward (+ recomputed forward).
     pub fn tp_exposed_s(&self, s: &Scenario) -> f64 {
-        let exposed = |comm: f64| {
+        let exposed = |comm: f64, gemm: f64| {
             if s.parallel.tp_comm_overlap {
                 // Overlapped with the GEMMs of the same pass (userbuffers / TE comm-GEMM
-                // overlap); the hidden part still takes its SMs from the GEMMs.
-                let hidden = comm.min(self.gemm_fwd_s);
-                (comm - hidden) + hidden * cal::COMM_SM_SHARE
+                // overlap), each collective with the GEMM it feeds or drains.
+                exposed_beside(comm, gemm)
             } else {
                 comm
             }
         };
-        2.0 * exposed(self.tp_fwd_s) + exposed(self.recompute.tp_s)
+        2.0 * exposed(self.tp_fwd_s, self.gemm_fwd_s) + exposed(self.recompute.tp_s, self.recompute.tp_hide_s)
     }
 
-    /// Exposed CP time: the ring exchange overlaps attention of the previous chunk.
+    /// Exposed CP time: the ring exchange overlaps the attention core of its pass.
     pub fn cp_exposed_s(&self) -> f64 {
-        let pass = |comm: f64, attn: f64| {
-            let hidden = comm.min(attn);
-            comm - hidden + hidden * cal::COMM_SM_SHARE
-        };
-        pass(self.cp_fwd_s, self.attn_fwd_s) + pass(2.0 * self.cp_fwd_s, 2.5 * self.attn_fwd_s)
+        exposed_beside(self.cp_fwd_s, self.attn_fwd_s)
+            + exposed_beside(2.0 * self.cp_fwd_s, self.attn_bwd_s)
+            + exposed_beside(self.recompute.cp_s, self.recompute.attn_s)
     }
 
     /// Exposed EP time (forward and backward; a recomputed forward repeats the dispatch).
@@ -99,6 +96,15 @@ impl LayerCost {
         let recompute = self.recompute;
         [fwd, bwd, recompute]
     }
+}
+
+/// What communication of `comm` seconds adds to compute of `compute` seconds it runs
+/// beside: the part that outlasts the compute, or, if that is less, the slowdown of the
+/// compute from the SMs the collective takes while they overlap. The event fidelity
+/// lays the same two tasks side by side and gets the same.
+pub fn exposed_beside(comm: f64, compute: f64) -> f64 {
+    let hidden = comm.min(compute);
+    (comm - hidden).max(hidden * cal::COMM_SM_SHARE)
 }
 
 /// Raw work of one pass of one micro-batch, split by what its collectives can hide
@@ -354,14 +360,16 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
             attn_s: attn_fwd,
             other_s: elem_fwd,
             tp_s: tp_fwd_s,
-            cp_s: 0.0,
+            cp_s: cp_fwd_s,
             ep_s: ep_fwd_s,
         },
         Recompute::Selective => {
             let r = &s.training.recompute_modules;
             let mut c = PassCost::default();
             if r.core_attn {
+                // The attention core again, with its CP ring exchange.
                 c.attn_s += attn_fwd;
+                c.cp_s += cp_fwd_s;
                 c.other_s += elementwise(attn_elem_bytes / 2.0, if attn_elem_bytes > 0.0 { 2.0 } else { 0.0 });
             }
             if r.layernorm {
@@ -383,7 +391,7 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
             } else if r.moe_act && moe_layer {
                 c.other_s += elementwise(act_passes * routed_elems, 1.0);
             }
-            if r.shared_experts && moe_layer {
+            if (r.shared_experts || r.moe) && moe_layer {
                 c.gemm_s += shared_gemm;
                 c.other_s += elementwise(act_passes * shared_elems, 1.0);
             }
