@@ -287,6 +287,13 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     let local_ddp = sc21 && !sharding.contains("torch") && zero == 0;
     par += &format!("overlap_grad_reduce = {}\n", !local_ddp);
     par += &format!("tp_comm_overlap = {}\n", (mcore || nemo) && tp > 1);
+    if sc21 {
+        // Megatron-LM of 2021 sent and received pipeline activations synchronously
+        // (batch_isend_irecv, then torch.cuda.synchronize), interleaved or not.
+        par += "overlap_p2p_comm = false\n";
+        // ... and split them over the TP ranks' NICs (the paper's §4.1).
+        par += "pp_scatter_gather = true\n";
+    }
     if llama3 {
         // Llama 3 §3.3.2: parallelism ordered [TP, CP, PP, DP].
         par += "order = \"tp-cp-pp-dp\"\n";

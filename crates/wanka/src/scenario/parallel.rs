@@ -74,7 +74,7 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 19] = [
     "tp",
     "pp",
     "vpp",
@@ -88,6 +88,8 @@ pub const KEYS: [&str; 17] = [
     "global_batch",
     "schedule",
     "tp_comm_overlap",
+    "overlap_p2p_comm",
+    "pp_scatter_gather",
     "overlap_grad_reduce",
     "overlap_param_gather",
     "zero3_gather",
@@ -125,6 +127,8 @@ pub struct ParallelChoice {
     pub global_batch: Option<u64>,
     pub schedule: Option<Schedule>,
     pub tp_comm_overlap: Option<bool>,
+    pub overlap_p2p_comm: Option<bool>,
+    pub pp_scatter_gather: Option<bool>,
     pub overlap_grad_reduce: Option<bool>,
     pub overlap_param_gather: Option<bool>,
     pub zero3_gather: Option<Zero3Gather>,
@@ -212,6 +216,16 @@ pub struct ParallelConfig {
     pub schedule: Schedule,
     /// Overlap TP collectives with the neighbouring GEMMs (Megatron `--tp-comm-overlap`).
     pub tp_comm_overlap: bool,
+    /// Interleaved schedule: pipeline sends and receives run on their own stream beside
+    /// compute (Megatron `--overlap-p2p-communication`, on by default since 2024); off,
+    /// every chunk's send blocks the compute stream, as Megatron-LM did in 2021. The
+    /// non-interleaved 1F1B schedule always blocks.
+    pub overlap_p2p_comm: bool,
+    /// Without sequence parallelism, each TP rank sends only its 1/tp slice of the
+    /// activations to the next stage, which all-gathers them over NVLink (Narayanan et
+    /// al. 2021, §4.1, Megatron-LM's `--scatter-gather-tensors-in-pipeline`). With
+    /// sequence parallelism the activations are already split this way.
+    pub pp_scatter_gather: bool,
     /// Overlap the DP gradient reduction with backward (`--overlap-grad-reduce`).
     pub overlap_grad_reduce: bool,
     /// Overlap the ZeRO parameter all-gather with forward (`--overlap-param-gather`).
@@ -404,6 +418,8 @@ impl ParallelConfig {
             global_batch,
             schedule,
             tp_comm_overlap: c.tp_comm_overlap.unwrap_or(false) && tp > 1,
+            overlap_p2p_comm: c.overlap_p2p_comm.unwrap_or(true),
+            pp_scatter_gather: c.pp_scatter_gather.unwrap_or(false),
             overlap_grad_reduce: c.overlap_grad_reduce.unwrap_or(true),
             overlap_param_gather: c.overlap_param_gather.unwrap_or(true),
             zero3_gather: c.zero3_gather.unwrap_or(Zero3Gather::Layer),

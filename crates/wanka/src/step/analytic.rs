@@ -91,10 +91,15 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     // --- PP point-to-point -----------------------------------------------------------
     let pp_exposed = if p.pp > 1 {
         let act_bytes = super::layer::pipeline_send_bytes(s);
-        let hop = groups.pp.time_s(CollectiveOp::SendRecv, act_bytes);
-        // Fill and drain put 2(p−1) hops on the critical path; without interleaving,
-        // Megatron's blocking receive also waits once per micro-batch and direction.
-        let steady = if p.schedule == Schedule::Interleaved { 0.0 } else { 2.0 * mb * hop };
+        let hop = groups.pp.time_s(CollectiveOp::SendRecv, act_bytes) + super::layer::pipeline_regather_s(s, &groups);
+        // Fill and drain put 2(p−1) hops on the critical path; with blocking sends
+        // (1F1B always, interleaving without p2p overlap) every pass of every chunk
+        // also waits for its own send.
+        let steady = match p.schedule {
+            Schedule::Interleaved if p.overlap_p2p_comm => 0.0,
+            Schedule::Interleaved => 2.0 * mb * p.vpp as f64 * hop,
+            _ => 2.0 * mb * hop,
+        };
         2.0 * (ppf - 1.0) * hop + steady
     } else {
         0.0

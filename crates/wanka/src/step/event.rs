@@ -119,7 +119,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
 
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
     let act_bytes = super::layer::pipeline_send_bytes(s);
-    let hop = if pp > 1 { net.pp_hop(s, act_bytes).unwrap_or_else(|| groups.pp.time_s(CollectiveOp::SendRecv, act_bytes)) } else { 0.0 };
+    let hop = if pp > 1 {
+        net.pp_hop(s, act_bytes).unwrap_or_else(|| groups.pp.time_s(CollectiveOp::SendRecv, act_bytes)) + super::layer::pipeline_regather_s(s, &groups)
+    } else {
+        0.0
+    };
 
     let mut g = Graph::new();
     let compute: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} compute"))).collect();
@@ -181,9 +185,10 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     }
 
     // Megatron's non-interleaved 1F1B sends and receives synchronously (the compute
-    // stream waits); the interleaved schedule overlaps them on their own stream. The
+    // stream waits); the interleaved schedule overlaps them on their own stream unless
+    // `overlap_p2p_comm` is off (Megatron-LM 2021). The
     // analytic model charges the same.
-    let send_stream: Vec<usize> = if p.schedule == Schedule::Interleaved { comm.clone() } else { compute.clone() };
+    let send_stream: Vec<usize> = if p.schedule == Schedule::Interleaved && p.overlap_p2p_comm { comm.clone() } else { compute.clone() };
 
     // Task ids of forward/backward per (rank, chunk, micro-batch).
     let idx = |c: usize, j: usize| c * mb + j;

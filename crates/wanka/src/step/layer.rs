@@ -477,8 +477,21 @@ pub fn ep_dispatch_bytes(s: &Scenario) -> f64 {
 }
 
 /// Bytes one GPU sends to the next pipeline stage per micro-batch: the activations
-/// (or their gradient), BF16, split by SP.
+/// (or their gradient), BF16, split over the TP ranks by SP or by the scatter/gather
+/// optimisation.
 pub fn pipeline_send_bytes(s: &Scenario) -> f64 {
     let shape = s.micro_batch_shape();
-    shape.tokens * shape.hidden * ACT_BYTES / shape.sp
+    let split = if s.parallel.pp_scatter_gather { shape.tp } else { shape.sp };
+    shape.tokens * shape.hidden * ACT_BYTES / split
+}
+
+/// What the receiving stage adds to a pipeline hop: with the scatter/gather
+/// optimisation and no SP, the all-gather of the slices over the TP group (NVLink).
+pub fn pipeline_regather_s(s: &Scenario, g: &Groups) -> f64 {
+    let shape = s.micro_batch_shape();
+    if s.parallel.pp_scatter_gather && shape.sp == 1.0 && shape.tp > 1.0 {
+        g.tp.time_s(CollectiveOp::AllGather, shape.tokens * shape.hidden * ACT_BYTES)
+    } else {
+        0.0
+    }
 }
