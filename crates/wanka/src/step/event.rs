@@ -90,8 +90,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             // DualPipe's second chunk is the mirrored stage; with interleaving, chunk c
             // is virtual stage c·pp + r.
             let span = chunk_span(s, &layout, r as u64, c as u64);
-            cost.add_layers(s, &dense, span.layers - span.moe_layers);
-            cost.add_layers(s, &moe, span.moe_layers);
+            cost.add_layers_with_passes(s, &dense, span.layers - span.moe_layers);
+            cost.add_layers_with_passes(s, &moe, span.moe_layers);
             let stage = if dual && c == 1 { pp - 1 - r } else { r };
             let first_virtual = if dual { stage == 0 } else { r == 0 && c == 0 };
             let last_virtual = if dual { stage == pp - 1 } else { r == pp - 1 && c == vpp - 1 };

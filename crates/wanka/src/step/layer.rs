@@ -190,6 +190,7 @@ impl StageCost {
         self.compute_s + self.tp_s + self.cp_s + self.ep_s
     }
 
+    /// Adds `count` layers' totals (what the analytic fidelity needs).
     pub fn add_layers(&mut self, s: &Scenario, layer: &LayerCost, count: f64) {
         if count <= 0.0 {
             return;
@@ -200,11 +201,19 @@ impl StageCost {
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
         self.ep_s += count * layer.ep_exposed_s();
+        self.layers += count;
+    }
+
+    /// [`StageCost::add_layers`], plus the raw passes the event fidelity lays out.
+    pub fn add_layers_with_passes(&mut self, s: &Scenario, layer: &LayerCost, count: f64) {
+        if count <= 0.0 {
+            return;
+        }
+        self.add_layers(s, layer, count);
         let [fwd, bwd, recompute] = layer.passes();
         self.fwd.add_scaled(&fwd, count);
         self.bwd.add_scaled(&bwd, count);
         self.recompute.add_scaled(&recompute, count);
-        self.layers += count;
     }
 }
 
