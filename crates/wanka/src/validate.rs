@@ -293,6 +293,7 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         par += "overlap_p2p_comm = false\n";
         // ... and split them over the TP ranks' NICs (the paper's §4.1).
         par += "pp_scatter_gather = true\n";
+        notes.push("Megatron-LM 2021: synchronous pipeline sends; activations scattered over the TP ranks' NICs and re-gathered over NVLink (§4.1)".into());
     }
     if llama3 {
         // Llama 3 §3.3.2: parallelism ordered [TP, CP, PP, DP].
