@@ -238,7 +238,10 @@ impl Architecture {
     /// Forward matrix-product FLOPs per token of one layer, excluding attention's
     /// `QKᵀ`/`AV` (see [`Self::attention_core_flops_per_token`]). `moe` selects the layer kind.
     pub fn layer_linear_flops_per_token(&self, moe: bool) -> f64 {
-        let lp = self.layer_params();
+        self.linear_flops_with(&self.layer_params(), moe)
+    }
+
+    fn linear_flops_with(&self, lp: &LayerParams, moe: bool) -> f64 {
         let mlp = if moe {
             lp.shared + lp.router + self.moe.top_k as f64 * lp.expert
         } else {
@@ -272,8 +275,9 @@ impl Architecture {
     pub fn model_flops_per_token(&self) -> f64 {
         let dense = (self.layers - self.moe_layers()) as f64;
         let moe = self.moe_layers() as f64;
-        let forward = dense * self.layer_linear_flops_per_token(false)
-            + moe * self.layer_linear_flops_per_token(true)
+        let lp = self.layer_params();
+        let forward = dense * self.linear_flops_with(&lp, false)
+            + moe * self.linear_flops_with(&lp, true)
             + self.layers as f64 * self.attention_core_flops_per_token()
             + self.lm_head_flops_per_token();
         3.0 * forward

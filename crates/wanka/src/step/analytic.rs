@@ -7,6 +7,7 @@ use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
 use crate::calibration as cal;
 use crate::collective::CollectiveOp;
 use crate::hardware::Device;
+use crate::model::LayerParams;
 use crate::parallel::memory::{memory_of, stage_params, StageParams};
 use crate::parallel::{self, stage_kinds, Groups, StageLayout};
 use crate::report::{Breakdown, ExposedComm, StepReport};
@@ -142,7 +143,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let hardware_flops_per_token = model_flops_per_token
         + match p.recompute {
             Recompute::None => 0.0,
-            Recompute::Selective => selective_recompute_flops_per_token(s),
+            Recompute::Selective => selective_recompute_flops_per_token(s, &lp),
             Recompute::Full => forward_layers_flops,
         };
     let peak = match s.training.precision {
@@ -172,10 +173,9 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
 /// Forward FLOPs per token that selective recomputation runs again, over all layers:
 /// the modules of `training.recompute_modules` that do matrix products (norms and
 /// activation functions are element-wise).
-fn selective_recompute_flops_per_token(s: &Scenario) -> f64 {
+fn selective_recompute_flops_per_token(s: &Scenario, lp: &LayerParams) -> f64 {
     let m = &s.model;
     let r = &s.training.recompute_modules;
-    let lp = m.layer_params();
     let moe_layers = m.moe_layers() as f64;
     let dense_layers = m.layers as f64 - moe_layers;
     let mut per_layer = 0.0;
