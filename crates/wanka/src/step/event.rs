@@ -68,19 +68,36 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
-    // EP all-to-alls that leave the NVLink domain: every EP group at once on the fabric;
-    // the chunks' exposed EP time scales by flow time over the analytic time.
-    let mut ep_ratio = 1.0;
-    if m.is_moe() && p.ep > 1 {
-        let bytes = super::layer::ep_dispatch_bytes(s);
-        let ep_layout = GroupLayout::covering(s.cluster.gpus, p.ep, p.strides().ep);
-        if let Some(flow) = net.time(s, ep_layout, CollectiveOp::AllToAll, bytes) {
-            let analytic_a2a = groups.ep.time_s(CollectiveOp::AllToAll, bytes);
-            if analytic_a2a > 0.0 {
-                ep_ratio = flow / analytic_a2a;
-            }
+    // TP, CP and EP collectives that leave the NVLink domain: every group at once on
+    // the fabric; the layer's time for them scales by flow time over analytic time.
+    // (Inside one NVLink domain groups do not share links: the analytic time holds.)
+    let strides = p.strides();
+    let ratio = |size: u64, stride: u64, op: CollectiveOp, bytes: f64, analytic: f64| -> f64 {
+        match net.time(s, GroupLayout::covering(s.cluster.gpus, size, stride), op, bytes) {
+            Some(flow) if analytic > 0.0 => flow / analytic,
+            _ => 1.0,
         }
-    }
+    };
+    let ep_ratio = if m.is_moe() && p.ep > 1 {
+        let bytes = super::layer::ep_dispatch_bytes(s);
+        ratio(p.ep, strides.ep, CollectiveOp::AllToAll, bytes, groups.ep.time_s(CollectiveOp::AllToAll, bytes))
+    } else {
+        1.0
+    };
+    // The CP ring passes K and V around all cp ranks: an all-gather's traffic.
+    let shape = s.micro_batch_shape();
+    let cp_ratio = if p.cp > 1 {
+        let bytes = super::layer::cp_ring_bytes(s) * p.cp as f64;
+        ratio(p.cp, strides.cp, CollectiveOp::AllGather, bytes, groups.cp.time_s(CollectiveOp::AllGather, bytes))
+    } else {
+        1.0
+    };
+    let tp_ratio = if p.tp > 1 {
+        let bytes = shape.tokens * shape.hidden * 2.0;
+        ratio(p.tp, strides.tp, CollectiveOp::AllGather, bytes, groups.tp.time_s(CollectiveOp::AllGather, bytes))
+    } else {
+        1.0
+    };
     let chunks = if dual { 2 } else { vpp };
     let mut chunk = vec![vec![StageCost::default(); chunks]; pp];
     // First layer and layer count of each (rank, chunk), for the trace's span names.
@@ -102,9 +119,13 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                 *cost += &head;
             }
             cost.ep_s *= ep_ratio;
-            cost.fwd.ep_s *= ep_ratio;
-            cost.bwd.ep_s *= ep_ratio;
-            cost.recompute.ep_s *= ep_ratio;
+            cost.cp_s *= cp_ratio;
+            cost.tp_s *= tp_ratio;
+            for pass in [&mut cost.fwd, &mut cost.bwd, &mut cost.recompute] {
+                pass.ep_s *= ep_ratio;
+                pass.cp_s *= cp_ratio;
+                pass.tp_s *= tp_ratio;
+            }
             chunk_layers[r][c] = (span.first.round() as u64, span.layers.round().max(1.0) as u64);
         }
     }
@@ -399,8 +420,10 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     report.mfu *= scale;
     report.hfu *= scale;
     let b = &mut report.breakdown_s;
-    // The EP time the graph ran with (flow-timed all-to-alls).
+    // The TP, CP and EP time the graph ran with (flow-timed where they leave NVLink).
     b.exposed_comm.ep *= ep_ratio;
+    b.exposed_comm.cp *= cp_ratio;
+    b.exposed_comm.tp *= tp_ratio;
     let mut known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead;
     if known > step_time_s && known > b.overhead {
         // The graph overlapped more than the closed forms assume: the parts shrink

@@ -345,14 +345,7 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
     };
 
     // --- CP ring exchange of K and V ----------------------------------------------
-    let cp_fwd_s = if p.cp > 1 {
-        // K is kv_w wide; V is kv_w wide too for MHA/GQA, heads·v_head_dim for MLA.
-        let v_w = if m.mla.is_some() { vw } else { kv_w };
-        let kv_bytes = tokens * (kv_w + v_w) / tp * ACT_BYTES;
-        (p.cp - 1) as f64 * g.cp.time_s(CollectiveOp::SendRecv, kv_bytes)
-    } else {
-        0.0
-    };
+    let cp_fwd_s = if p.cp > 1 { (p.cp - 1) as f64 * g.cp.time_s(CollectiveOp::SendRecv, cp_ring_bytes(s)) } else { 0.0 };
 
     let fwd_s = gemm + attn_fwd + elem_fwd;
 
@@ -503,4 +496,17 @@ pub fn pipeline_regather_s(s: &Scenario, g: &Groups) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Bytes one GPU passes to its CP neighbour per ring step of one layer's forward: its
+/// K and V (K is KV heads × head dim wide; V the same for MHA/GQA, heads × v_head_dim
+/// for MLA, which materialises full-width K and V), TP-sharded.
+pub fn cp_ring_bytes(s: &Scenario) -> f64 {
+    let m = &s.model;
+    let shape = s.micro_batch_shape();
+    let (k_w, v_w) = match m.mla {
+        Some(_) => (m.q_width() as f64, m.v_width() as f64),
+        None => ((m.kv_heads * m.head_dim) as f64, (m.kv_heads * m.head_dim) as f64),
+    };
+    shape.tokens * (k_w + v_w) / shape.tp * ACT_BYTES
 }
