@@ -3,7 +3,7 @@
 //! Step time = Σ micro-batches × (busiest stage's compute + its exposed TP/CP/EP)
 //!           + pipeline bubble + exposed PP and DP communication + optimizer + overhead.
 
-use super::layer::{embedding_cost, head_cost, layer_cost, StageCost};
+use super::layer::{attention_part, embedding_cost, head_cost, layer_cost_with, StageCost};
 use crate::calibration as cal;
 use crate::collective::CollectiveOp;
 use crate::hardware::Device;
@@ -32,8 +32,9 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let layout = StageLayout::new(s);
 
     // Per-layer costs, once per layer kind; then each kind of pipeline rank.
-    let dense = layer_cost(s, &device, &groups, false);
-    let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
+    let attention = attention_part(s, &device, &groups);
+    let dense = layer_cost_with(s, &device, &groups, &attention, false);
+    let moe = if m.is_moe() { layer_cost_with(s, &device, &groups, &attention, true) } else { dense };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
     let kinds = stage_kinds(s);

@@ -9,7 +9,7 @@
 //! makes of them rather than closed forms.
 
 use super::analytic;
-use super::layer::{embedding_cost, head_cost, layer_cost, PassCost, StageCost};
+use super::layer::{attention_part, embedding_cost, head_cost, layer_cost_with, PassCost, StageCost};
 use crate::calibration as cal;
 use crate::collective::flows::{self, GroupLayout};
 use crate::collective::CollectiveOp;
@@ -64,8 +64,9 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
 
     // Cost of each (rank, chunk): its layers, plus the embedding on the first virtual
     // stage and the LM head on the last.
-    let dense = layer_cost(s, &device, &groups, false);
-    let moe = if m.is_moe() { layer_cost(s, &device, &groups, true) } else { dense };
+    let attention = attention_part(s, &device, &groups);
+    let dense = layer_cost_with(s, &device, &groups, &attention, false);
+    let moe = if m.is_moe() { layer_cost_with(s, &device, &groups, &attention, true) } else { dense };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
     // TP, CP and EP collectives that leave the NVLink domain: every group at once on

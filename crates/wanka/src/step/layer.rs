@@ -219,21 +219,35 @@ impl StageCost {
 
 /// Cost of one layer (dense or MoE) for one micro-batch on one GPU.
 pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> LayerCost {
+    layer_cost_with(s, d, g, &attention_part(s, d, g), moe_layer)
+}
+
+/// The attention half of a layer, the same in dense and MoE layers: computed once,
+/// shared by both (the analytic evaluator runs millions of times in a search).
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionPart {
+    /// QKV (or MLA's projections) and output-projection GEMMs, forward.
+    gemm_s: f64,
+    /// Of `gemm_s`, MLA's up-projections.
+    up_proj_gemm_s: f64,
+    attn_fwd_s: f64,
+    attn_bwd_s: f64,
+    /// Element-wise work over materialised scores (0 with flash attention).
+    score_elements: f64,
+    tp_fwd_s: f64,
+    cp_fwd_s: f64,
+}
+
+/// The attention half of a layer for one micro-batch on one GPU.
+pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
     let m = &s.model;
     let p = &s.parallel;
-    let MicroBatchShape { tokens, tp, sp, hidden: h } = s.micro_batch_shape();
+    let MicroBatchShape { tokens, tp, hidden: h, .. } = s.micro_batch_shape();
     let q = m.q_width() as f64;
     let vw = m.v_width() as f64;
     let heads = m.heads as f64 / tp;
-
-    // --- Linear layers (forward) -------------------------------------------------
     let mut gemm = 0.0;
-    // GEMM time of the parts selective recomputation can redo (MLA up-projections,
-    // routed experts with their router, shared experts, dense MLP).
     let mut up_proj_gemm = 0.0;
-    let (mut moe_gemm, mut shared_gemm, mut dense_mlp_gemm) = (0.0, 0.0, 0.0);
-    // Intermediate elements of the routed, shared and dense MLPs (element-wise work).
-    let (mut routed_elems, mut shared_elems, mut dense_elems) = (0.0, 0.0, 0.0);
     match m.mla {
         None => {
             let kv = (m.kv_heads * m.head_dim) as f64;
@@ -256,6 +270,69 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
         }
     }
     gemm += d.linear_gemm_s(tokens, h, vw / tp);
+
+    // --- Attention core ----------------------------------------------------------
+    let qk_dim = m.qk_head_dim() as f64;
+    let v_dim = (m.v_width() / m.heads) as f64;
+    let seq = m.seq_len as f64;
+    let (attn_fwd, attn_bwd, score_elements) = match s.training.attention_kernel {
+        AttentionKernel::Flash => {
+            // Causal: each query sees on average half the keys (CP splits are load-balanced).
+            let flops = 2.0 * tokens * (seq / 2.0) * heads * (qk_dim + v_dim);
+            // FlashAttention's backward does 5 matmuls to the forward's 2.
+            (d.flash_attention_s(flops, qk_dim), d.flash_attention_s(2.5 * flops, qk_dim), 0.0)
+        }
+        AttentionKernel::Materialized => {
+            // Batched GEMMs over the full s×s scores, then softmax, dropout, and their
+            // element-wise passes over the scores (≈ 11 bytes per score).
+            let batch = p.micro_batch as f64 * heads;
+            let rows = seq / p.cp as f64;
+            let fwd = d.grouped_gemm_s(batch, rows, seq, qk_dim) + d.grouped_gemm_s(batch, rows, v_dim, seq);
+            let scores = batch * rows * seq;
+            (fwd, 2.0 * fwd, 11.0 * scores)
+        }
+    };
+
+    // --- TP collectives (two per pass: around attention and around the MLP) ---------
+    let tensor = tokens * h * ACT_BYTES;
+    let tp_fwd_s = if p.tp > 1 {
+        if p.sequence_parallel {
+            2.0 * (g.tp.time_s(CollectiveOp::AllGather, tensor) + g.tp.time_s(CollectiveOp::ReduceScatter, tensor))
+        } else {
+            2.0 * g.tp.time_s(CollectiveOp::AllReduce, tensor)
+        }
+    } else {
+        0.0
+    };
+
+    // --- CP ring exchange of K and V ----------------------------------------------
+    let cp_fwd_s = if p.cp > 1 { (p.cp - 1) as f64 * g.cp.time_s(CollectiveOp::SendRecv, cp_ring_bytes(s)) } else { 0.0 };
+    AttentionPart {
+        gemm_s: gemm,
+        up_proj_gemm_s: up_proj_gemm,
+        attn_fwd_s: attn_fwd,
+        attn_bwd_s: attn_bwd,
+        score_elements,
+        tp_fwd_s,
+        cp_fwd_s,
+    }
+}
+
+/// Cost of one layer (dense or MoE) given its attention half.
+pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, moe_layer: bool) -> LayerCost {
+    let m = &s.model;
+    let p = &s.parallel;
+    let MicroBatchShape { tokens, tp, sp, hidden: h } = s.micro_batch_shape();
+    let q = m.q_width() as f64;
+    let mut gemm = a.gemm_s;
+    let up_proj_gemm = a.up_proj_gemm_s;
+    let (attn_fwd, attn_bwd, attn_elem_bytes) = (a.attn_fwd_s, a.attn_bwd_s, a.score_elements);
+    let (tp_fwd_s, cp_fwd_s) = (a.tp_fwd_s, a.cp_fwd_s);
+    // GEMM time of the parts selective recomputation can redo (routed experts with
+    // their router, shared experts, dense MLP).
+    let (mut moe_gemm, mut shared_gemm, mut dense_mlp_gemm) = (0.0, 0.0, 0.0);
+    // Intermediate elements of the routed, shared and dense MLPs (element-wise work).
+    let (mut routed_elems, mut shared_elems, mut dense_elems) = (0.0, 0.0, 0.0);
     let gated = m.activation == Activation::Swiglu;
     let up = if gated { 2.0 } else { 1.0 };
     let mlp = |tok: f64, f: f64| -> f64 { d.linear_gemm_s(tok, up * f / tp, h) + d.linear_gemm_s(tok, h, f / tp) };
@@ -286,28 +363,6 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
         gemm += dense_mlp_gemm;
     }
 
-    // --- Attention core ----------------------------------------------------------
-    let qk_dim = m.qk_head_dim() as f64;
-    let v_dim = (m.v_width() / m.heads) as f64;
-    let seq = m.seq_len as f64;
-    let (attn_fwd, attn_bwd, attn_elem_bytes) = match s.training.attention_kernel {
-        AttentionKernel::Flash => {
-            // Causal: each query sees on average half the keys (CP splits are load-balanced).
-            let flops = 2.0 * tokens * (seq / 2.0) * heads * (qk_dim + v_dim);
-            // FlashAttention's backward does 5 matmuls to the forward's 2.
-            (d.flash_attention_s(flops, qk_dim), d.flash_attention_s(2.5 * flops, qk_dim), 0.0)
-        }
-        AttentionKernel::Materialized => {
-            // Batched GEMMs over the full s×s scores, then softmax, dropout, and their
-            // element-wise passes over the scores (≈ 11 bytes per score).
-            let batch = p.micro_batch as f64 * heads;
-            let rows = seq / p.cp as f64;
-            let fwd = d.grouped_gemm_s(batch, rows, seq, qk_dim) + d.grouped_gemm_s(batch, rows, v_dim, seq);
-            let scores = batch * rows * seq;
-            (fwd, 2.0 * fwd, 11.0 * scores)
-        }
-    };
-
     // --- Element-wise kernels ----------------------------------------------------
     // Two norms (read + write), two residual adds (read 2, write 1), rotary on Q and K,
     // the MLP activation (gated: read 2, write 1; plain: read 1, write 1).
@@ -331,21 +386,6 @@ pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> Laye
     let elem_fwd_bytes = ACT_BYTES * (norm_resid + rope + act + moe_permute) + ACT_BYTES * attn_elem_bytes / 2.0;
     let elem_fwd = d.streaming_s(elem_fwd_bytes, 8.0);
     let elem_bwd = d.streaming_s(2.0 * elem_fwd_bytes, 16.0);
-
-    // --- TP collectives ----------------------------------------------------------
-    let tensor = tokens * h * ACT_BYTES;
-    let tp_fwd_s = if p.tp > 1 {
-        if p.sequence_parallel {
-            2.0 * (g.tp.time_s(CollectiveOp::AllGather, tensor) + g.tp.time_s(CollectiveOp::ReduceScatter, tensor))
-        } else {
-            2.0 * g.tp.time_s(CollectiveOp::AllReduce, tensor)
-        }
-    } else {
-        0.0
-    };
-
-    // --- CP ring exchange of K and V ----------------------------------------------
-    let cp_fwd_s = if p.cp > 1 { (p.cp - 1) as f64 * g.cp.time_s(CollectiveOp::SendRecv, cp_ring_bytes(s)) } else { 0.0 };
 
     let fwd_s = gemm + attn_fwd + elem_fwd;
 
