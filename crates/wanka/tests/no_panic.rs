@@ -16,7 +16,8 @@ const KEYS: &[&str] = &[
     "parallel.global_batch", "parallel.schedule", "training.precision", "training.tokens",
     "training.attention_kernel", "training.recompute_modules", "training.grad_reduce_in_fp32",
     "training.adam_moments", "training.fp8_activations",
-    "parallel.tp_comm_overlap", "parallel.zero3_gather", "parallel.order", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
+    "parallel.tp_comm_overlap", "parallel.zero3_gather", "parallel.order", "parallel.overlap_p2p_comm",
+    "parallel.pp_scatter_gather", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
 ];
 
 const VALUES: &[&str] = &[

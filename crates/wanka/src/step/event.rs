@@ -909,6 +909,21 @@ global_batch = 128
         assert!(ecmp.breakdown_s.exposed_comm.dp > spray.breakdown_s.exposed_comm.dp);
     }
 
+    /// Blocking interleaved sends (Megatron-LM 2021) cost time in both fidelities; the
+    /// scatter/gather optimisation sends a 1/tp slice per rank.
+    #[test]
+    fn blocking_pipeline_sends_cost_time_and_scatter_gather_slices_them() {
+        let base = ["parallel.pp=4", "parallel.vpp=2", "parallel.sequence_parallel=false"];
+        let with = |extra: &[&str]| scenario(&[&base[..], extra].concat());
+        let overlapped = with(&[]);
+        let blocking = with(&["parallel.overlap_p2p_comm=false"]);
+        assert!(analytic::simulate(&blocking).step_time_s > analytic::simulate(&overlapped).step_time_s);
+        assert!(simulate_event(&blocking).unwrap().report.step_time_s > simulate_event(&overlapped).unwrap().report.step_time_s);
+        let sliced = with(&["parallel.pp_scatter_gather=true"]);
+        let full = super::super::layer::pipeline_send_bytes(&overlapped);
+        assert_eq!(super::super::layer::pipeline_send_bytes(&sliced) * 8.0, full);
+    }
+
     #[test]
     fn zero_bubble_orders_hold_f_b_w_once_each() {
         for (pp, mb) in [(4, 8), (4, 4), (2, 3), (8, 16)] {
