@@ -160,11 +160,10 @@ pub struct LayerSpan {
 /// each virtual stage holding its rank's layers over vpp.
 pub fn chunk_span(s: &Scenario, layout: &StageLayout, r: u64, c: u64) -> LayerSpan {
     let p = &s.parallel;
-    let (first, layers) = if p.schedule == crate::scenario::Schedule::Dualpipe {
-        let stage = if c == 1 { p.pp - 1 - r } else { r };
+    let dual = p.schedule == crate::scenario::Schedule::Dualpipe;
+    let (first, layers) = if dual || p.vpp <= 1 {
+        let stage = if dual && c == 1 { p.pp - 1 - r } else { r };
         (layout.layers_before(p.pp, stage) as f64, layout.stage_layers(p.pp, stage) as f64)
-    } else if p.vpp <= 1 {
-        (layout.layers_before(p.pp, r) as f64, layout.stage_layers(p.pp, r) as f64)
     } else {
         // c full rounds over all ranks, then ranks 0..r of round c.
         let v = p.vpp as f64;
@@ -198,9 +197,8 @@ pub struct StageKind {
 
 /// The pipeline's ranks, grouped by what they hold (usually the first, the middle
 /// ones, the last; more when dense layers lead a MoE model or stages are uneven).
-pub fn stage_kinds(s: &Scenario) -> Vec<StageKind> {
+pub fn stage_kinds(s: &Scenario, layout: &StageLayout) -> Vec<StageKind> {
     let p = &s.parallel;
-    let layout = StageLayout::new(s);
     let mut kinds: Vec<StageKind> = Vec::with_capacity(4);
     let mut add = |k: StageKind, ranks: u64| {
         match kinds.iter_mut().find(|x| x.layers == k.layers && x.moe_layers == k.moe_layers && x.embedding == k.embedding && x.head == k.head) {
@@ -212,12 +210,12 @@ pub fn stage_kinds(s: &Scenario) -> Vec<StageKind> {
     // are all alike: cost one and count the rest. A rank is past it when its earliest
     // chunk starts there.
     let dense_end = if s.model.is_moe() { s.model.moe.dense_layers as f64 } else { 0.0 };
-    let past_prefix = |r: u64| chunk_span(s, &layout, r, 0).first >= dense_end;
+    let past_prefix = |r: u64| chunk_span(s, layout, r, 0).first >= dense_end;
     if p.schedule == crate::scenario::Schedule::Dualpipe {
         // Rank r and rank pp − 1 − r hold the same two stages.
         let half = p.pp / 2;
         for r in 0..half {
-            let k = rank_kind(s, &layout, r);
+            let k = rank_kind(s, layout, r);
             if r > 0 && past_prefix(r) {
                 add(k, p.pp - 2 * r);
                 break;
@@ -225,10 +223,10 @@ pub fn stage_kinds(s: &Scenario) -> Vec<StageKind> {
             add(k, 2);
         }
     } else {
-        add(rank_kind(s, &layout, 0), 1);
+        add(rank_kind(s, layout, 0), 1);
         let mut r = 1;
         while r + 1 < p.pp {
-            let k = rank_kind(s, &layout, r);
+            let k = rank_kind(s, layout, r);
             if past_prefix(r) {
                 add(k, p.pp - 1 - r);
                 break;
@@ -237,7 +235,7 @@ pub fn stage_kinds(s: &Scenario) -> Vec<StageKind> {
             r += 1;
         }
         if p.pp > 1 {
-            add(rank_kind(s, &layout, p.pp - 1), 1);
+            add(rank_kind(s, layout, p.pp - 1), 1);
         }
     }
     kinds
@@ -258,16 +256,6 @@ pub fn rank_kind(s: &Scenario, layout: &StageLayout, r: u64) -> StageKind {
     StageKind { rank: r, ranks: 1, layers, moe_layers, embedding: r == 0 || mirror == 0, head: r == p.pp - 1 || mirror == p.pp - 1 }
 }
 
-/// Of the `stage_layers` layers starting at global layer `first`, how many are MoE.
-pub fn moe_layers_in(s: &Scenario, first: u64, stage_layers: u64) -> u64 {
-    if !s.model.is_moe() {
-        return 0;
-    }
-    let dense_end = s.model.moe.dense_layers;
-    let last = first + stage_layers;
-    last.saturating_sub(first.max(dense_end))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,7 +274,7 @@ mod tests {
         ] {
             let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
             let s = crate::scenario::load(&path, &sets).unwrap();
-            let kinds = stage_kinds(&s);
+            let kinds = stage_kinds(&s, &StageLayout::new(&s));
             let layers: f64 = kinds.iter().map(|k| k.ranks as f64 * k.layers).sum();
             let moe: f64 = kinds.iter().map(|k| k.ranks as f64 * k.moe_layers).sum();
             assert!((layers - copies * s.model.layers as f64).abs() < 1e-9, "{sets:?}: {layers}");

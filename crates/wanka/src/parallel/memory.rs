@@ -9,7 +9,7 @@
 //! 8 with `training.adam_moments = "bf16"`). ZeRO-1 shards the optimizer over the
 //! data-parallel ranks, ZeRO-2 also the gradients, ZeRO-3 also the weights.
 
-use super::{stage_kinds, StageKind};
+use super::{stage_kinds, StageKind, StageLayout};
 use crate::calibration as cal;
 use crate::model::{Activation, LayerParams};
 use crate::scenario::{AttentionKernel, MicroBatchShape, Precision, Recompute, RecomputeModules, Scenario, Schedule};
@@ -20,6 +20,12 @@ pub const GRAD_BYTES: f64 = 4.0;
 /// FP32 master weights (4) and Adam's two moments (4 each, or 2 each in BF16).
 pub fn optimizer_bytes_per_param(s: &Scenario) -> f64 {
     4.0 + 2.0 * s.training.adam_moments.bytes()
+}
+
+/// HBM bytes the optimizer step moves per parameter it updates: the calibration's
+/// FP32 figure, less what BF16 moments save (m and v each read and written).
+pub fn optimizer_step_bytes_per_param(s: &Scenario) -> f64 {
+    cal::OPTIMIZER_BYTES_PER_PARAM - 4.0 * (4.0 - s.training.adam_moments.bytes())
 }
 
 /// Memory of the busiest GPU.
@@ -182,7 +188,7 @@ pub fn in_flight_microbatches(s: &Scenario, r: u64) -> f64 {
 
 /// Memory of the busiest GPU: every kind of pipeline rank is costed, the largest wins.
 pub fn memory(s: &Scenario) -> MemoryReport {
-    let kinds = stage_kinds(s);
+    let kinds = stage_kinds(s, &StageLayout::new(s));
     let lp = s.model.layer_params();
     let params: Vec<StageParams> = kinds.iter().map(|k| stage_params(s, &lp, k)).collect();
     memory_of(s, &kinds, &params)

@@ -8,7 +8,7 @@ use crate::calibration as cal;
 use crate::collective::CollectiveOp;
 use crate::hardware::Device;
 use crate::model::LayerParams;
-use crate::parallel::memory::{memory_of, stage_params, StageParams};
+use crate::parallel::memory::{memory_of, optimizer_step_bytes_per_param, stage_params, StageParams};
 use crate::parallel::{self, stage_kinds, Groups, StageLayout};
 use crate::report::{Breakdown, ExposedComm, StepReport};
 use crate::scenario::{Precision, Recompute, Scenario, Schedule, Zero3Gather};
@@ -37,7 +37,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let moe = if m.is_moe() { layer_cost_with(s, &device, &groups, &attention, true) } else { dense };
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
-    let kinds = stage_kinds(s);
+    let kinds = stage_kinds(s, &layout);
     let lp = m.layer_params();
     // DualPipe ranks hold two chunks and each micro-batch passes one of them: a rank's
     // work per micro-batch is half of what it holds.
@@ -114,9 +114,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, layout.max_layers() as f64, dp_size);
 
     // --- Optimizer -----------------------------------------------------------------------
-    // Moments kept in BF16 halve their share of the traffic (read and write m and v).
-    let moment_saving = 4.0 * (4.0 - s.training.adam_moments.bytes());
-    let optimizer = device.streaming_s(optimizer_params * (cal::OPTIMIZER_BYTES_PER_PARAM - moment_saving), 4.0);
+    let optimizer = device.streaming_s(optimizer_params * optimizer_step_bytes_per_param(s), 4.0);
 
     let breakdown = Breakdown {
         compute: mb * busiest.compute_s,

@@ -16,7 +16,7 @@ use crate::collective::CollectiveOp;
 use crate::engine::Graph;
 use crate::error::{Error, Result};
 use crate::hardware::Device;
-use crate::parallel::memory::stage_params;
+use crate::parallel::memory::{stage_params, StageParams};
 use crate::parallel::{chunk_span, rank_kind};
 use crate::parallel::{self, Groups, StageLayout};
 use crate::report::StepReport;
@@ -160,9 +160,17 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // DP: per rank, gradient reduction and parameter all-gather times. Across NVLink
     // domains they run on the explicit fabric: every DP group at once, with the
     // scenario's routing (ECMP collisions and oversubscription show up here).
-    let dp_times: Vec<(f64, f64)> = (0..pp)
+    // What each rank holds, and its parameters (both chunks under DualPipe).
+    let lp = m.layer_params();
+    let rank_params: Vec<(f64, StageParams)> = (0..pp)
         .map(|r| {
-            let params = stage_params(s, &m.layer_params(), &rank_kind(s, &layout, r as u64));
+            let kind = rank_kind(s, &layout, r as u64);
+            (kind.layers, stage_params(s, &lp, &kind))
+        })
+        .collect();
+    let dp_times: Vec<(f64, f64)> = rank_params
+        .iter()
+        .map(|&(_, params)| {
             let analytic_times = analytic::dp_collective_times(s, &groups, params);
             net.dp_times(s, &groups, params).unwrap_or(analytic_times)
         })
@@ -171,11 +179,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // ZeRO-3: every pass of every chunk gathers its parameters first (prefetched one op
     // ahead on the DP stream, or blocking on the compute stream in tensor mode), and
     // every backward reduce-scatters its gradients.
-    let zero3: Vec<Option<(f64, f64, bool)>> = (0..pp)
-        .map(|r| {
+    let zero3: Vec<Option<(f64, f64, bool)>> = rank_params
+        .iter()
+        .map(|&(layers, params)| {
             (p.zero >= 3 && p.dp * p.cp > 1).then(|| {
-                let kind = rank_kind(s, &layout, r as u64);
-                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, stage_params(s, &m.layer_params(), &kind), kind.layers);
+                let (ag, rs, sync) = analytic::zero3_pass_times(s, &groups, params, layers);
                 (ag / chunks as f64, rs / chunks as f64, sync)
             })
         })
@@ -341,9 +349,9 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let (l0, n) = chunk_layers[r][c];
                     // The forward recomputed first (full or selective recomputation),
                     // then the backward proper.
+                    deps.extend(&prev_pass[r]);
                     let recompute = &chunk[r][c].recompute;
                     if recompute.compute_s() > 0.0 {
-                        deps.extend(&prev_pass[r]);
                         let ends = emit_pass(&mut g, compute[r], coll[r], &format!("recompute mb{j}"), (l0, n), recompute, pass_segments(recompute, n, 1), &deps, overlap);
                         deps = ends.last().cloned().unwrap_or_default();
                     }
@@ -351,7 +359,6 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let bucketed = last_mb && dp_share > 0.0 && p.overlap_grad_reduce;
                     let segments = pass_segments(&pass, n, if bucketed { DP_BUCKETS } else { 1 });
                     let label = if split { format!("dgrad mb{j}") } else { format!("bwd mb{j}") };
-                    deps.extend(&prev_pass[r]);
                     let ends = emit_pass(&mut g, compute[r], coll[r], &label, (l0, n), &pass, segments, &deps, overlap);
                     if bucketed {
                         for (k, e) in ends.iter().enumerate() {

@@ -160,8 +160,6 @@ pub struct StageCost {
     pub fwd: PassCost,
     pub bwd: PassCost,
     pub recompute: PassCost,
-    /// Layers this stage cost covers (the event fidelity splits a pass per layer).
-    pub layers: f64,
 }
 
 impl std::ops::AddAssign<&StageCost> for StageCost {
@@ -182,7 +180,6 @@ impl StageCost {
         self.fwd.add_scaled(&b.fwd, k);
         self.bwd.add_scaled(&b.bwd, k);
         self.recompute.add_scaled(&b.recompute, k);
-        self.layers += k * b.layers;
     }
 
     /// Everything one micro-batch keeps this stage busy for.
@@ -201,7 +198,6 @@ impl StageCost {
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
         self.ep_s += count * layer.ep_exposed_s();
-        self.layers += count;
     }
 
     /// [`StageCost::add_layers`], plus the raw passes the event fidelity lays out.
