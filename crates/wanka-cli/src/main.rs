@@ -130,7 +130,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
-    /// What is built in: GPUs, models.
+    /// What is built in: GPUs, models, fabrics.
     Catalog {
         #[arg(value_enum, default_value = "gpus")]
         what: CatalogKind,
@@ -165,6 +165,7 @@ enum RoutingArg {
 enum CatalogKind {
     Gpus,
     Models,
+    Fabrics,
 }
 
 /// An error the user caused (bad file, bad key): exit status 2.
@@ -362,6 +363,8 @@ fn run(cli: Cli) -> Result<()> {
             (CatalogKind::Gpus, false) => print!("{}", output::gpus_table()),
             (CatalogKind::Models, true) => output::print_json(&output::models_json())?,
             (CatalogKind::Models, false) => print!("{}", output::models_table()),
+            (CatalogKind::Fabrics, true) => output::print_json(&output::fabrics_json())?,
+            (CatalogKind::Fabrics, false) => print!("{}", output::fabrics_table()),
         },
     }
     Ok(())

@@ -197,6 +197,42 @@ pub fn gpus_table() -> String {
     o
 }
 
+/// The fabric kinds of `cluster.fabric`, with what each tier of radix-64 switches
+/// reaches (8 GPUs per node): how many tiers `cluster.tiers` defaults to for a size.
+const FABRICS: [(&str, wanka::net::FabricKind, &str); 3] = [
+    ("rail-optimized", wanka::net::FabricKind::RailOptimized, "NIC i of every node meets on rail switch i (NVIDIA SuperPOD, Meta, Alibaba HPN)"),
+    ("fat-tree", wanka::net::FabricKind::FatTree, "k-ary fat tree (Al-Fares et al. 2008): k/2 NICs per edge switch"),
+    ("single-switch", wanka::net::FabricKind::SingleSwitch, "one non-blocking switch joins every NIC"),
+];
+
+fn fabric_reach(kind: wanka::net::FabricKind) -> Vec<Option<u64>> {
+    let radix = wanka::scenario::defaults::SWITCH_RADIX;
+    (1..=3u32)
+        .map(|t| match kind {
+            wanka::net::FabricKind::SingleSwitch => None,
+            k => Some(wanka::net::fabric::tier_reach_gpus(k, t, true, radix, 8)),
+        })
+        .collect()
+}
+
+pub fn fabrics_json() -> Value {
+    let fabrics: Vec<Value> = FABRICS
+        .iter()
+        .map(|(id, kind, what)| json!({"id": id, "description": what, "switch_radix": wanka::scenario::defaults::SWITCH_RADIX, "gpus_per_node": 8, "max_gpus_by_tiers": fabric_reach(*kind)}))
+        .collect();
+    Value::Array(fabrics)
+}
+
+pub fn fabrics_table() -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "cluster.fabric   largest cluster with 1 / 2 / 3 tiers of {}-port switches, 8 GPUs per node", wanka::scenario::defaults::SWITCH_RADIX);
+    for (id, kind, what) in FABRICS {
+        let reach: Vec<String> = fabric_reach(kind).iter().map(|r| r.map_or("any".to_string(), |g| g.to_string())).collect();
+        let _ = writeln!(o, "{id:<16} {:>24}   {what}", reach.join(" / "));
+    }
+    o
+}
+
 pub fn models_json() -> Value {
     let models: Vec<Value> = wanka::catalog::models()
         .iter()

@@ -157,6 +157,13 @@ fn catalog_lists_gpus_and_models() {
     assert_eq!(v.as_array().unwrap().len(), 10);
     let out = wanka(&["catalog", "models"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("deepseek-v3"));
+    // Every fabric a scenario may name, with what 1–3 tiers of 64-port switches reach.
+    let out = wanka(&["catalog", "fabrics", "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["rail-optimized", "fat-tree", "single-switch"]);
+    assert_eq!(v[0]["max_gpus_by_tiers"][1], 16384);
 }
 
 #[test]

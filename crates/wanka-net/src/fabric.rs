@@ -106,6 +106,20 @@ pub const NIC_LATENCY_S: f64 = 1.6e-6;
 /// takes the upper figure since sources disagree) times two hops (up and down).
 pub const SWITCH_TIER_LATENCY_S: f64 = 0.8e-6;
 
+/// GPUs one switch of tier `t` (1 = leaf) reaches in a Clos of `radix`-port switches;
+/// `top`: the tier is the highest, all its ports face down. Single switch: unbounded.
+pub fn tier_reach_gpus(kind: FabricKind, t: u32, top: bool, radix: u64, gpus_per_node: u64) -> u64 {
+    let half = (radix / 2).max(1);
+    match kind {
+        FabricKind::SingleSwitch => u64::MAX,
+        // A rail leaf serves `radix/2` nodes; every tier above multiplies the reach by
+        // `radix/2`, the top tier (all ports down) by `radix`.
+        FabricKind::RailOptimized => half.saturating_pow(t - 1).saturating_mul(if top { radix } else { half }).saturating_mul(gpus_per_node),
+        // k-ary fat tree: k/2 hosts per edge, (k/2)^2 per pod, k^3/4 in all.
+        FabricKind::FatTree => half.saturating_pow(t).saturating_mul(if top && t > 1 { 2 } else { 1 }),
+    }
+}
+
 impl Fabric {
     /// Builds the tier stack of a fabric. The spec is assumed validated by the caller
     /// (positive sizes, `nvlink_domain` a multiple of `gpus_per_node`).
@@ -116,7 +130,6 @@ impl Fabric {
             bytes_per_s_per_gpu: spec.nvlink_bytes_per_s,
             latency_s: NVLINK_HOP_LATENCY_S,
         }];
-        let half = (spec.switch_radix / 2).max(1);
         let n_tiers = match spec.kind {
             FabricKind::SingleSwitch => 1,
             _ => spec.tiers.max(1),
@@ -125,14 +138,7 @@ impl Fabric {
             let top = t == n_tiers;
             let domain_gpus = match spec.kind {
                 FabricKind::SingleSwitch => spec.gpus,
-                // A rail leaf serves `radix/2` nodes; every tier above multiplies the
-                // reach by `radix/2`, the top tier (all ports down) by `radix`.
-                FabricKind::RailOptimized => {
-                    let nodes = half.saturating_pow(t - 1).saturating_mul(if top { spec.switch_radix } else { half });
-                    nodes.saturating_mul(spec.gpus_per_node)
-                }
-                // k-ary fat tree: k/2 hosts per edge, (k/2)^2 per pod, k^3/4 in all.
-                FabricKind::FatTree => half.saturating_pow(t).saturating_mul(if top && t > 1 { 2 } else { 1 }),
+                kind => tier_reach_gpus(kind, t, top, spec.switch_radix, spec.gpus_per_node),
             };
             let oversub = if top { spec.oversubscription.max(1.0) } else { 1.0 };
             tiers.push(Tier {

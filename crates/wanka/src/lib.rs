@@ -24,3 +24,6 @@ pub mod step;
 pub mod validate;
 
 pub use error::{Error, Result};
+
+/// The fabric crate, for callers that describe fabrics (the CLI's catalog).
+pub use wanka_net as net;

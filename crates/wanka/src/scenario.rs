@@ -808,17 +808,7 @@ fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) 
     if fabric == FabricKind::SingleSwitch {
         return 1;
     }
-    for t in 1..=3u32 {
-        let half = radix / 2;
-        let reach = match fabric {
-            FabricKind::RailOptimized => half.saturating_pow(t - 1).saturating_mul(radix).saturating_mul(gpus_per_node),
-            _ => half.saturating_pow(t).saturating_mul(if t > 1 { 2 } else { 1 }),
-        };
-        if reach >= gpus {
-            return t;
-        }
-    }
-    3
+    (1..=3u32).find(|&t| wanka_net::fabric::tier_reach_gpus(fabric, t, true, radix, gpus_per_node) >= gpus).unwrap_or(3)
 }
 
 fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Architecture) -> Result<TrainingConfig> {
