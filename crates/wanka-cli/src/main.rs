@@ -130,7 +130,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
     },
-    /// What is built in: GPUs, models, fabrics.
+    /// What is built in: GPUs, models, fabrics, reliability defaults.
     Catalog {
         #[arg(value_enum, default_value = "gpus")]
         what: CatalogKind,
@@ -166,6 +166,7 @@ enum CatalogKind {
     Gpus,
     Models,
     Fabrics,
+    Reliability,
 }
 
 /// An error the user caused (bad file, bad key): exit status 2.
@@ -365,6 +366,8 @@ fn run(cli: Cli) -> Result<()> {
             (CatalogKind::Models, false) => print!("{}", output::models_table()),
             (CatalogKind::Fabrics, true) => output::print_json(&output::fabrics_json())?,
             (CatalogKind::Fabrics, false) => print!("{}", output::fabrics_table()),
+            (CatalogKind::Reliability, true) => output::print_json(&wanka::scenario::default_reliability())?,
+            (CatalogKind::Reliability, false) => print!("{}", output::reliability_table()),
         },
     }
     Ok(())

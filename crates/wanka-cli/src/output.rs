@@ -233,6 +233,29 @@ pub fn fabrics_table() -> String {
     o
 }
 
+/// The `[reliability]` defaults: every key and its value, then the failure causes.
+pub fn reliability_table() -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "[reliability] defaults (every key optional; sources in crates/wanka/src/scenario.rs and catalog/failures.toml)");
+    let v = serde_json::to_value(wanka::scenario::default_reliability()).unwrap_or_default();
+    if let Some(map) = v.as_object() {
+        for (k, val) in map.iter().filter(|(k, _)| *k != "causes") {
+            let shown = match (k.as_str(), val.is_null()) {
+                ("checkpoint_bytes", true) => "model parameters × 14 bytes".to_string(),
+                (_, true) => "\"auto\" (Daly's optimum)".to_string(),
+                _ => val.to_string(),
+            };
+            let _ = writeln!(o, "  {k:<30} {shown}");
+        }
+    }
+    let _ = writeln!(o, "\n  {:<40} {:<12} {:<6} {:>14}", "cause", "category", "unit", "per unit-day");
+    for c in wanka::reliability::default_causes() {
+        let unit = serde_json::to_value(c.unit).ok().and_then(|u| u.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(o, "  {:<40} {:<12} {:<6} {:>14.3e}", c.name, c.category, unit, c.per_unit_per_day);
+    }
+    o
+}
+
 pub fn models_json() -> Value {
     let models: Vec<Value> = wanka::catalog::models()
         .iter()

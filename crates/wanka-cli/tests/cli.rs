@@ -164,6 +164,12 @@ fn catalog_lists_gpus_and_models() {
     let ids: Vec<&str> = v.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["rail-optimized", "fat-tree", "single-switch"]);
     assert_eq!(v[0]["max_gpus_by_tiers"][1], 16384);
+    // The [reliability] defaults SCENARIO.md points to.
+    let out = wanka(&["catalog", "reliability", "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["restart_s"], 120.0);
+    assert!(v["causes"].as_array().unwrap().len() >= 19);
 }
 
 #[test]

@@ -857,6 +857,12 @@ fn non_negative(key: &str, v: f64) -> Result<f64> {
     }
 }
 
+/// What an empty `[reliability]` section means: every default, every failure cause of
+/// the catalog (`wanka catalog reliability` prints it).
+pub fn default_reliability() -> ReliabilityConfig {
+    resolve_reliability(ReliabilitySection::default()).expect("the defaults are valid")
+}
+
 fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
     use crate::reliability::{default_causes, Cause};
     let checkpoint_interval_s = match r.checkpoint_interval_s {
