@@ -22,6 +22,7 @@ pub mod scenario;
 pub mod search;
 pub mod step;
 pub mod validate;
+pub mod variability;
 
 pub use error::{Error, Result};
 

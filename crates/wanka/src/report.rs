@@ -31,11 +31,13 @@ pub struct Breakdown {
     pub optimizer: f64,
     /// Per-step cost outside the model (data loading, logging; calibration).
     pub overhead: f64,
+    /// Waiting for the slowest GPU of the job and for host pauses (`crate::variability`).
+    pub stragglers: f64,
 }
 
 impl Breakdown {
     pub fn total(&self) -> f64 {
-        self.compute + self.bubble + self.exposed_comm.total() + self.optimizer + self.overhead
+        self.compute + self.bubble + self.exposed_comm.total() + self.optimizer + self.overhead + self.stragglers
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod hf;
 mod parallel;
+mod variability;
 
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
@@ -217,6 +218,7 @@ struct ClusterSection {
     routing: Option<Routing>,
     planes: Option<u32>,
     pue: Option<f64>,
+    variability: Option<variability::VariabilitySection>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -325,6 +327,8 @@ pub struct ClusterConfig {
     pub routing: Routing,
     pub planes: u32,
     pub pue: f64,
+    /// Stragglers: GPU speed spread, slow nodes, host pauses.
+    pub variability: crate::variability::Variability,
 }
 
 /// The resolved `[training]`.
@@ -800,6 +804,7 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         routing: c.routing.unwrap_or(Routing::Ecmp),
         planes,
         pue,
+        variability: variability::resolve(c.variability)?,
     })
 }
 

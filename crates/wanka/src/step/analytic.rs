@@ -116,6 +116,11 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     // --- Optimizer -----------------------------------------------------------------------
     let optimizer = device.streaming_s(optimizer_params * optimizer_step_bytes_per_param(s), 4.0);
 
+    // --- Stragglers ------------------------------------------------------------------
+    // Every GPU meets the others each layer (TP), each micro-batch (PP) and each step
+    // (DP): the job computes at its slowest GPU's pace, and waits through host pauses.
+    let stragglers = stragglers_s(s, mb * busiest.compute_s, bubble * busiest.compute_s / per_mb.max(f64::MIN_POSITIVE));
+
     let breakdown = Breakdown {
         compute: mb * busiest.compute_s,
         bubble,
@@ -128,8 +133,9 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         },
         optimizer,
         overhead: cal::STEP_OVERHEAD_S,
+        stragglers,
     };
-    let step_time_s = pipeline + bubble + pp_exposed + dp_exposed + optimizer + cal::STEP_OVERHEAD_S;
+    let step_time_s = pipeline + bubble + pp_exposed + dp_exposed + optimizer + cal::STEP_OVERHEAD_S + stragglers;
     debug_assert!((breakdown.total() - step_time_s).abs() <= 1e-9 * step_time_s.max(1.0));
 
     // --- Throughput ----------------------------------------------------------------------
@@ -167,6 +173,14 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         comm_fraction: breakdown.exposed_comm.total() / step_time_s,
         microbatches: p.microbatches(),
     }
+}
+
+/// Time per step spent waiting for stragglers: the slowest GPU's extra compute time over
+/// the busiest stage's compute and the compute share of the bubble, plus the host pauses
+/// the job waits through (`crate::variability`).
+pub fn stragglers_s(s: &Scenario, compute_s: f64, bubble_compute_s: f64) -> f64 {
+    let v = &s.cluster.variability;
+    v.compute_slowdown(s.cluster.gpus, s.cluster.gpus_per_node) * (compute_s + bubble_compute_s) + v.host_pause_per_step_s(s.cluster.gpus)
 }
 
 /// Forward FLOPs per token that selective recomputation runs again, over all layers:

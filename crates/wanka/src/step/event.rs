@@ -130,6 +130,20 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             chunk_layers[r][c] = (span.first.round() as u64, span.layers.round().max(1.0) as u64);
         }
     }
+    // Stragglers: this pipeline is the job's slowest replica; each stage computes at
+    // its drawn pace (the stage holding the job's slowest GPU slowest of all).
+    let draw = crate::variability::draw_pipeline(&s.cluster.variability, s.seed, s.cluster.gpus, s.cluster.gpus_per_node, pp, p.tp * p.cp);
+    let stage_compute: Vec<f64> = chunk.iter().map(|row| row.iter().map(|c| c.fwd.compute_s() + c.bwd.compute_s() + c.recompute.compute_s()).sum()).collect();
+    let nominal_pace = stage_compute.iter().cloned().fold(0.0, f64::max);
+    let drawn_pace = stage_compute.iter().zip(&draw.stage_factor).map(|(c, f)| c * f).fold(0.0, f64::max);
+    let pace_slowdown = if nominal_pace > 0.0 { drawn_pace / nominal_pace - 1.0 } else { 0.0 };
+    for (row, &f) in chunk.iter_mut().zip(&draw.stage_factor) {
+        for cost in row.iter_mut() {
+            cost.fwd = cost.fwd.scale_compute(f);
+            cost.bwd = cost.bwd.scale_compute(f);
+            cost.recompute = cost.recompute.scale_compute(f);
+        }
+    }
     let half = mb / 2;
     // The last micro-batch each chunk sees (DualPipe: each direction has half).
     let last_of = |c: usize| if dual && c == 0 { half.max(1) - 1 } else { mb - 1 };
@@ -235,6 +249,10 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             _ => with_ops(rank_order(r, pp, vpp, mb)),
         })
         .collect();
+    // This step's host pause, if one was drawn: before the op at that point of the
+    // stage's order.
+    let pause_at = draw.pause.map(|(r, at, secs)| (r, (at * orders[r].len() as f64) as usize, secs));
+    let mut paused = false;
     // Issue tasks in waves so every dependency exists before its dependant is added:
     // repeatedly take, on each rank, the next op whose inputs are already issued.
     let mut cursor = vec![0usize; pp];
@@ -244,6 +262,14 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         let mut progressed = false;
         for r in 0..pp {
             while cursor[r] < orders[r].len() {
+                if let (Some((pr, at, secs)), false) = (pause_at, paused) {
+                    if pr == r && cursor[r] >= at {
+                        // The whole rank (and so its TP group) stops; whoever needs it waits.
+                        let t = g.add(compute[r], format!("host pause {secs:.3} s (stage {r})"), secs, &prev_pass[r]);
+                        prev_pass[r] = vec![t];
+                        paused = true;
+                    }
+                }
                 let (op, c, j) = orders[r][cursor[r]];
                 let mut deps = Vec::new();
                 if op == Op::W {
@@ -432,7 +458,9 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     b.exposed_comm.ep *= ep_ratio;
     b.exposed_comm.cp *= cp_ratio;
     b.exposed_comm.tp *= tp_ratio;
-    let mut known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead;
+    // Stragglers as drawn: the pipeline's pace against the catalog's, and the pause.
+    b.stragglers = pace_slowdown * (b.compute + b.bubble) + if paused { draw.pause.map_or(0.0, |p| p.2) } else { 0.0 };
+    let mut known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead + b.stragglers;
     if known > step_time_s && known > b.overhead {
         // The graph overlapped more than the closed forms assume: the parts shrink
         // together so that they still add up to the step.
@@ -442,6 +470,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         b.exposed_comm.cp *= f;
         b.exposed_comm.ep *= f;
         b.optimizer *= f;
+        b.stragglers *= f;
         known = step_time_s;
     }
     let rest = (step_time_s - known).max(0.0);
