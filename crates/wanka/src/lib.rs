@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod collective;
 pub mod engine;
 pub mod error;
+pub mod framework;
 pub mod hardware;
 pub mod model;
 pub mod parallel;

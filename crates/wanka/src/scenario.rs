@@ -9,6 +9,7 @@ mod variability;
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
 use crate::catalog::{self, GpuSpec};
+use crate::framework::Framework;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Architecture, AttentionKind, MlaDims, MoeDims, Position};
 use serde::{Deserialize, Serialize};
@@ -281,6 +282,7 @@ struct TrainingSection {
     recompute_modules: Option<Vec<String>>,
     adam_moments: Option<MomentType>,
     fp8_activations: Option<bool>,
+    framework: Option<Framework>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -352,6 +354,9 @@ pub struct TrainingConfig {
     /// Activations kept for backward that feed FP8 GEMMs are stored in FP8 (DeepSeek-V3
     /// §3.3.3) instead of BF16 beside an FP8 copy (Transformer Engine's default).
     pub fp8_activations: bool,
+    /// The training software, whose documented facts set the defaults of keys left out
+    /// (`crate::framework`).
+    pub framework: Framework,
 }
 
 /// Storage type of the optimizer's moments.
@@ -671,8 +676,11 @@ pub fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<Scen
     let _ = (raw.cluster, raw.training, raw.reliability);
 
     let (model_source, model) = resolve_model(path, raw.model)?;
-    let cluster = resolve_cluster(cluster)?;
+    let aligned_gc = cluster.variability.as_ref().and_then(|v| v.host_pauses_aligned);
+    let mut cluster = resolve_cluster(cluster)?;
     let training = resolve_training(training, &cluster, &model)?;
+    // Whether host pauses line up across ranks is the software's doing.
+    cluster.variability.host_pauses_aligned = aligned_gc.unwrap_or(training.framework.facts().aligned_gc);
     let reliability = resolve_reliability(reliability)?;
     let parallel = ParallelSpace::parse(&raw.parallel)?;
     Ok(ScenarioSpace {
@@ -818,6 +826,8 @@ fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) 
 
 fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Architecture) -> Result<TrainingConfig> {
     let precision = t.precision.unwrap_or(Precision::Bf16);
+    let framework = t.framework.unwrap_or(Framework::MegatronCore);
+    let facts = framework.facts();
     if precision == Precision::Fp8 && cluster.gpu.fp8_flops <= 0.0 {
         return Err(Error::invalid(
             "training.precision",
@@ -838,8 +848,10 @@ fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Archite
             }
             v => v.unwrap_or(defaults::GPU_HOUR_USD),
         },
-        attention_kernel: t.attention_kernel.unwrap_or(AttentionKernel::Flash),
-        grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16),
+        attention_kernel: t.attention_kernel.unwrap_or(if facts.flash_attention { AttentionKernel::Flash } else { AttentionKernel::Materialized }),
+        // FP16 reduces in FP16 everywhere (loss scaling); BF16 and FP8 as the framework does.
+        grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16 && facts.bf16_grad_reduce_fp32),
+        framework,
         recompute_modules: match &t.recompute_modules {
             None => RecomputeModules::DEFAULT,
             Some(names) => RecomputeModules::parse(names, model)?,
@@ -950,7 +962,7 @@ impl ScenarioSpace {
 
     /// A scenario with this layout, validated against the model and cluster.
     pub fn with_parallel(&self, parallel: parallel::ParallelChoice) -> Result<Scenario> {
-        let parallel = ParallelConfig::resolve(parallel, &self.model, &self.cluster, self.training.max_global_batch_tokens)?;
+        let parallel = ParallelConfig::resolve(parallel, &self.model, &self.cluster, &self.training)?;
         Ok(self.scenario(parallel))
     }
 

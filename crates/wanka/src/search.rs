@@ -205,7 +205,7 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
             if n % 4096 == 0 {
                 progress(n, total);
             }
-            let p = ParallelConfig::resolve(choice, &space.model, &space.cluster, space.training.max_global_batch_tokens)
+            let p = ParallelConfig::resolve(choice, &space.model, &space.cluster, &space.training)
                 .map_err(|e| match e {
                     Error::Invalid { key, .. } | Error::Missing { key, .. } => key,
                     other => other.to_string(),

@@ -8,6 +8,7 @@
 //! per row. Published TFLOP/s are converted to tokens/s with the source's own FLOP
 //! formula (data/README.md, "Compare like with like").
 
+use crate::framework::Framework;
 use crate::model::{megatron_sc21_flops_per_token, Architecture};
 use crate::scenario::{self, Scenario};
 use crate::step;
@@ -151,10 +152,8 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     let framework = s(v, "framework").unwrap_or_default();
     let model_name = s(v, "model").unwrap_or_default();
     let mut notes = Vec::new();
-    let sc21 = id.starts_with("sc21");
     let mcore = id.starts_with("mcore");
     let llama3 = id.starts_with("llama3");
-    let nemo = group.contains("NeMo");
 
     let (Some(tp), Some(pp)) = (u(v, "tp"), u(v, "pp")) else {
         return Err("parallel layout not published (tp/pp unknown)".into());
@@ -259,11 +258,6 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         1
     };
     par += &format!("zero = {zero}\n");
-    if zero == 3 && framework.contains("2021") {
-        // DeepSpeed ZeRO-3 of early 2021: per-tensor synchronous gathers (issues #1173, #1188).
-        par += "zero3_gather = \"tensor\"\n";
-        notes.push("DeepSpeed ZeRO-3 (2021): one synchronous collective per parameter tensor".into());
-    }
     match v["sequence_parallel"].as_bool() {
         Some(b) => par += &format!("sequence_parallel = {b}\n"),
         None => par += &format!("sequence_parallel = {}\n", tp > 1),
@@ -280,20 +274,14 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         "none"
     };
     par += &format!("recompute = \"{recompute}\"\n");
-    // Overlap features by framework generation: Megatron-LM 2021 reduced gradients after
-    // backward with its local DDP; torch DDP, DeepSpeed, Megatron-Core, NeMo and FSDP
-    // overlap. TP comm overlap is explicit in the Megatron-Core rows and the default of
-    // NeMo's performance recipes.
-    let local_ddp = sc21 && !sharding.contains("torch") && zero == 0;
-    par += &format!("overlap_grad_reduce = {}\n", !local_ddp);
-    par += &format!("tp_comm_overlap = {}\n", (mcore || nemo) && tp > 1);
-    if sc21 {
-        // Megatron-LM of 2021 sent and received pipeline activations synchronously
-        // (batch_isend_irecv, then torch.cuda.synchronize), interleaved or not.
-        par += "overlap_p2p_comm = false\n";
-        // ... and split them over the TP ranks' NICs (the paper's §4.1).
-        par += "pp_scatter_gather = true\n";
-        notes.push("Megatron-LM 2021: synchronous pipeline sends; activations scattered over the TP ranks' NICs and re-gathered over NVLink (§4.1)".into());
+    // What the software did is `training.framework`'s (crate::framework); the row adds
+    // only what its source states beyond that.
+    if sharding.contains("ddp impl: torch") {
+        // torch DDP overlaps its bucketed all-reduce with the backward.
+        par += "overlap_grad_reduce = true\n";
+    }
+    if framework.contains("--tp-comm-overlap") {
+        par += "tp_comm_overlap = true\n";
     }
     if llama3 {
         // Llama 3 §3.3.2: parallelism ordered [TP, CP, PP, DP].
@@ -312,16 +300,30 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
         }
         "bf16"
     };
-    let kernel = if sc21 { "materialized" } else { "flash" };
-    let mut training = format!("[training]\nprecision = \"{precision}\"\nattention_kernel = \"{kernel}\"\n");
-    if zero == 3 && framework.contains("DeepSpeed") {
-        // DeepSpeed reduces FP16 gradients in FP16 unless fp32_allreduce is set.
-        training += "grad_reduce_in_fp32 = false\n";
+    let framework_key = framework_of(&id, &group, &sharding);
+    if llama3 {
+        notes.push("framework: Meta's own (PyTorch, NCCLX), not public: Megatron-Core's documented facts".into());
     }
+    let training = format!("[training]\nprecision = \"{precision}\"\nframework = \"{}\"\n", framework_key.name());
 
     let text = format!("name = \"{id}\"\n{model}\n{cluster}\n{par}\n{training}");
     let scenario = scenario::parse(&text, Path::new(&format!("validation row {id}")), &[]).map_err(|e| e.to_string())?;
     Ok((scenario, text, notes))
+}
+
+/// The `training.framework` a published row ran under, from its source's description.
+pub fn framework_of(id: &str, group: &str, sharding: &str) -> Framework {
+    if id.starts_with("sc21") {
+        if sharding.contains("zero-3") {
+            Framework::Deepspeed2021
+        } else {
+            Framework::MegatronLm2021
+        }
+    } else if group.contains("NeMo") {
+        Framework::Nemo
+    } else {
+        Framework::MegatronCore
+    }
 }
 
 /// Every training-throughput row of the published set, as JSON values.

@@ -1,7 +1,7 @@
 //! `[parallel]`: the layout. For `simulate` each key holds one value; for `search` a key
 //! may hold a list or "auto". Validation against the model and cluster lives here.
 
-use super::ClusterConfig;
+use super::{ClusterConfig, TrainingConfig};
 use crate::error::{Error, Result};
 use crate::model::Architecture;
 use serde::{Deserialize, Serialize};
@@ -260,7 +260,10 @@ impl ParallelConfig {
     /// Fills defaults and checks the layout against the model and the cluster.
     /// `max_batch_tokens` sets the default global batch: the largest multiple of
     /// `micro_batch × dp` sequences within it (at least one per DP rank).
-    pub fn resolve(c: ParallelChoice, model: &Architecture, cluster: &ClusterConfig, max_batch_tokens: f64) -> Result<ParallelConfig> {
+    pub fn resolve(c: ParallelChoice, model: &Architecture, cluster: &ClusterConfig, training: &TrainingConfig) -> Result<ParallelConfig> {
+        let max_batch_tokens = training.max_global_batch_tokens;
+        // Keys left out take the framework's documented defaults (`crate::framework`).
+        let facts = training.framework.facts();
         let pos = |v: Option<u64>, key: &str, default: u64| -> Result<u64> {
             match v {
                 Some(0) => Err(Error::invalid(format!("parallel.{key}"), 0, "must be a positive integer")),
@@ -417,12 +420,12 @@ impl ParallelConfig {
             micro_batch,
             global_batch,
             schedule,
-            tp_comm_overlap: c.tp_comm_overlap.unwrap_or(false) && tp > 1,
-            overlap_p2p_comm: c.overlap_p2p_comm.unwrap_or(true),
-            pp_scatter_gather: c.pp_scatter_gather.unwrap_or(false),
-            overlap_grad_reduce: c.overlap_grad_reduce.unwrap_or(true),
-            overlap_param_gather: c.overlap_param_gather.unwrap_or(true),
-            zero3_gather: c.zero3_gather.unwrap_or(Zero3Gather::Layer),
+            tp_comm_overlap: c.tp_comm_overlap.unwrap_or(facts.tp_comm_overlap) && tp > 1,
+            overlap_p2p_comm: c.overlap_p2p_comm.unwrap_or(facts.overlap_p2p_comm),
+            pp_scatter_gather: c.pp_scatter_gather.unwrap_or(facts.pp_scatter_gather),
+            overlap_grad_reduce: c.overlap_grad_reduce.unwrap_or(facts.overlap_grad_reduce),
+            overlap_param_gather: c.overlap_param_gather.unwrap_or(facts.overlap_param_gather),
+            zero3_gather: c.zero3_gather.unwrap_or(if facts.zero3_per_tensor { Zero3Gather::Tensor } else { Zero3Gather::Layer }),
             order: c.order.unwrap_or(RankOrder::DpInner),
         })
     }

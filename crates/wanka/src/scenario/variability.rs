@@ -15,7 +15,8 @@ pub(super) struct VariabilitySection {
     slow_node_slowdown: Option<f64>,
     host_pause_s: Option<f64>,
     host_pause_every_steps: Option<f64>,
-    host_pauses_aligned: Option<bool>,
+    /// Left out: the framework's (`training.framework`) garbage-collection policy.
+    pub(super) host_pauses_aligned: Option<bool>,
 }
 
 fn fraction(key: &str, v: f64, max: f64, what: &str) -> Result<f64> {

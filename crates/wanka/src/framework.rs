@@ -1,0 +1,135 @@
+//! Training software as documented facts (`training.framework`).
+//!
+//! The same layout runs at different speeds under different software, for reasons the
+//! software's code and documentation state: whether gradient reduction overlaps the
+//! backward pass, whether pipeline sends block, how ZeRO-3 gathers parameters, which
+//! attention kernel runs, the dtype gradients are reduced in, whether garbage
+//! collection is aligned across ranks. A framework here is only the defaults of those
+//! facts, each with its source; every one of them remains a scenario key a user can set.
+//! There is no per-framework speed factor.
+
+use serde::{Deserialize, Serialize};
+
+/// The training software a scenario runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framework {
+    /// Megatron-Core (Megatron-LM ≥ 2023) configured as NVIDIA's published performance
+    /// runs are (the default).
+    MegatronCore,
+    /// NVIDIA NeMo / Megatron-Bridge performance recipes over Megatron-Core.
+    Nemo,
+    /// Megatron-LM of 2021 (the SC'21 paper's code).
+    #[serde(rename = "megatron-lm-2021")]
+    MegatronLm2021,
+    /// DeepSpeed ZeRO-3 of early 2021 under Megatron-LM (Megatron-DeepSpeed).
+    #[serde(rename = "deepspeed-2021")]
+    Deepspeed2021,
+    /// PyTorch FSDP / FSDP2 with its default mixed-precision policy.
+    Fsdp,
+    /// torchtitan (FSDP2, DTensor, torch.compile).
+    Torchtitan,
+}
+
+/// What a framework does by default.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FrameworkFacts {
+    /// Gradient reduction overlaps the backward pass (`parallel.overlap_grad_reduce`).
+    pub overlap_grad_reduce: bool,
+    /// The distributed optimizer's parameter all-gather overlaps the next forward.
+    pub overlap_param_gather: bool,
+    /// The interleaved schedule's pipeline sends run beside compute.
+    pub overlap_p2p_comm: bool,
+    /// Pipeline sends are split over the TP ranks and re-gathered over NVLink.
+    pub pp_scatter_gather: bool,
+    /// TP collectives overlap the GEMMs they feed (Transformer Engine userbuffers).
+    pub tp_comm_overlap: bool,
+    /// ZeRO-3 gathers one parameter tensor at a time, synchronously (else one layer's
+    /// flat buffer, prefetched).
+    pub zero3_per_tensor: bool,
+    /// A fused attention kernel (FlashAttention / cuDNN) rather than materialised scores.
+    pub flash_attention: bool,
+    /// Gradients reduced in FP32 when training in BF16 or FP8 (else in BF16).
+    pub bf16_grad_reduce_fp32: bool,
+    /// Garbage collection at the same step on every rank (host pauses aligned).
+    pub aligned_gc: bool,
+}
+
+impl Framework {
+    /// Every framework, for help texts and errors.
+    pub const ALL: [Framework; 6] =
+        [Framework::MegatronCore, Framework::Nemo, Framework::MegatronLm2021, Framework::Deepspeed2021, Framework::Fsdp, Framework::Torchtitan];
+
+    /// The key's value as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::MegatronCore => "megatron-core",
+            Framework::Nemo => "nemo",
+            Framework::MegatronLm2021 => "megatron-lm-2021",
+            Framework::Deepspeed2021 => "deepspeed-2021",
+            Framework::Fsdp => "fsdp",
+            Framework::Torchtitan => "torchtitan",
+        }
+    }
+
+    /// The framework's documented defaults.
+    pub fn facts(self) -> FrameworkFacts {
+        // Megatron-Core as NVIDIA runs it for its published tables: the README's
+        // weak-scaling runs pass --overlap-grad-reduce --overlap-param-gather (Megatron-LM
+        // README, r0.8.0); --tp-comm-overlap is opt-in (megatron/training/arguments.py).
+        // BF16 forces FP32 gradient accumulation and all-reduce ("bfloat16 requires
+        // gradient accumulation and all-reduce to be done in fp32", arguments.py).
+        // Transformer Engine's fused attention is the default kernel. --manual-gc is
+        // opt-in: Python's threshold-based collector runs on each rank at its own time.
+        let megatron_core = FrameworkFacts {
+            overlap_grad_reduce: true,
+            overlap_param_gather: true,
+            overlap_p2p_comm: true,
+            pp_scatter_gather: false,
+            tp_comm_overlap: false,
+            zero3_per_tensor: false,
+            flash_attention: true,
+            bf16_grad_reduce_fp32: true,
+            aligned_gc: false,
+        };
+        match self {
+            Framework::MegatronCore => megatron_core,
+            // NeMo's performance recipes turn on TP communication overlap
+            // (`tp_comm_overlap: True` in the launcher's GPT-3/Llama training configs,
+            // NeMo-Framework-Launcher conf/training/*) and collect garbage on a fixed
+            // step interval on every rank (NeMo 2 GarbageCollectionCallback, gc_interval).
+            Framework::Nemo => FrameworkFacts { tp_comm_overlap: true, aligned_gc: true, ..megatron_core },
+            // Megatron-LM 2021 (examples/sc21, commit de7dc40): local DDP by default
+            // (`--DDP-impl local`: gradients all-reduced after the backward), pipeline
+            // activations sent with batch_isend_irecv then torch.cuda.synchronize (every
+            // send blocks), split over the TP ranks' NICs and all-gathered over NVLink
+            // (Narayanan et al. 2021, §4.1), attention as separate kernels with the s×s
+            // scores in HBM (before FlashAttention, 2022).
+            Framework::MegatronLm2021 => FrameworkFacts {
+                overlap_grad_reduce: false,
+                overlap_p2p_comm: false,
+                pp_scatter_gather: true,
+                flash_attention: false,
+                ..megatron_core
+            },
+            // DeepSpeed ZeRO-3 of early 2021: one all-gather per parameter tensor, each
+            // followed by torch.cuda.synchronize (DeepSpeed issues #1069, #1174; grouped
+            // gathers came with PR #1188, prefetching with PR #1453, late 2021); FP16
+            // gradients reduced in FP16 (`fp32_allreduce` off by default).
+            Framework::Deepspeed2021 => FrameworkFacts {
+                overlap_grad_reduce: true,
+                zero3_per_tensor: true,
+                bf16_grad_reduce_fp32: false,
+                ..Framework::MegatronLm2021.facts()
+            },
+            // PyTorch FSDP2: `MixedPrecisionPolicy(reduce_dtype=None)` reduces in the
+            // parameters' dtype (BF16); per-layer gathers prefetched (BACKWARD_PRE);
+            // SDPA's flash kernel.
+            Framework::Fsdp => FrameworkFacts { bf16_grad_reduce_fp32: false, ..megatron_core },
+            // torchtitan: FSDP2 with `mixed_precision_reduce = "float32"` (job_config.py)
+            // and aligned collection every `gc_freq` steps (torchtitan/tools/utils.py
+            // GarbageCollection, default 50).
+            Framework::Torchtitan => FrameworkFacts { bf16_grad_reduce_fp32: true, aligned_gc: true, ..megatron_core },
+        }
+    }
+}
