@@ -155,15 +155,44 @@ pub fn validate_table(v: &Validation) -> String {
         }
         let _ = writeln!(
             o,
-            "  {:<44} {:>10.0} {:>10.0} {:>+7.1}%",
-            r.id, r.published_tokens_per_s_per_gpu, r.predicted_tokens_per_s_per_gpu, r.error_pct
+            "  {:<44} {:>10.0} {:>10.0} {:>+7.1}%{}",
+            r.id,
+            r.published_tokens_per_s_per_gpu,
+            r.predicted_tokens_per_s_per_gpu,
+            r.error_pct,
+            if r.excluded.is_some() { "  excluded" } else { "" }
         );
     }
-    let _ = writeln!(o, "\n  MAPE by group");
-    for g in &v.groups {
-        let _ = writeln!(o, "    {:<54} {:>3} rows {:>6.1}%", g.group, g.rows, g.mape_pct);
+    let n_included = v.rows.iter().filter(|r| r.excluded.is_none()).count();
+    for (title, groups) in [("MAPE by group", &v.groups), ("by framework", &v.by_framework), ("by scale", &v.by_scale)] {
+        let _ = writeln!(o, "\n  {title} (excluded rows left out; bias = mean signed error)");
+        for g in groups.iter() {
+            let _ = writeln!(o, "    {:<54} {:>3} rows {:>6.1}%  bias {:>+6.1}%", g.group, g.rows, g.mape_pct, g.bias_pct);
+        }
     }
-    let _ = writeln!(o, "    {:<54} {:>3} rows {:>6.1}%  (worst row {:.1}%)", "all", v.rows.len(), v.mape_pct, v.max_abs_error_pct);
+    let _ = writeln!(o, "\n  all represented rows                                     {:>3} rows {:>6.1}%  (worst {:.1}%)", v.rows.len(), v.mape_pct, v.max_abs_error_pct);
+    let _ = writeln!(
+        o,
+        "  without the {} excluded rows                            {:>3} rows {:>6.1}%  (worst {:.1}%)",
+        v.rows.len() - n_included,
+        n_included,
+        v.mape_included_pct,
+        v.max_abs_error_included_pct
+    );
+    if !v.scaling_series.is_empty() {
+        let _ = writeln!(o, "\n  per-GPU throughput as the job grows (largest over smallest GPU count)");
+        for x in &v.scaling_series {
+            let gpus: Vec<String> = x.gpus.iter().map(|g| g.to_string()).collect();
+            let _ = writeln!(o, "    {:<58} {:>16}  published {:>5.3}  predicted {:>5.3}", x.series, gpus.join("→"), x.published_ratio, x.predicted_ratio);
+        }
+    }
+    let excluded: Vec<&wanka::validate::Row> = v.rows.iter().filter(|r| r.excluded.is_some()).collect();
+    if !excluded.is_empty() {
+        let _ = writeln!(o, "\n  excluded");
+        for r in excluded {
+            let _ = writeln!(o, "    {:<44} {}", r.id, r.excluded.as_deref().unwrap_or_default());
+        }
+    }
     if !v.skipped.is_empty() {
         let _ = writeln!(o, "\n  not represented");
         for s in &v.skipped {
@@ -559,9 +588,10 @@ pub fn scale_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::scale::Sca
 }
 
 pub fn streams_table(streams: &[wanka::step::event::StreamTime]) -> String {
-    let mut o = String::from("\n  streams (busy / idle over the step)\n");
+    let width = streams.iter().map(|s| s.stream.chars().count()).max().unwrap_or(0).max(22);
+    let mut o = format!("\n  streams (busy / idle over the step)\n    {:<width$} {:>10} {:>10}\n", "", "busy", "idle");
     for st in streams {
-        let _ = writeln!(o, "    {:<22} {:>10} {:>10}", st.stream, seconds(st.busy_s), seconds(st.idle_s));
+        let _ = writeln!(o, "    {:<width$} {:>10} {:>10}", st.stream, seconds(st.busy_s), seconds(st.idle_s));
     }
     o
 }

@@ -19,16 +19,35 @@ use std::path::Path;
 
 const PUBLISHED: &str = include_str!("../data/published.jsonl");
 
+/// Rows wanka does not count in its headline error, each with why: behaviour of the
+/// software that ran them that no public source quantifies (at most three, issue 10).
+pub const EXCLUDED: [(&str, &str); 3] = [
+    (
+        "nemo-25.11-dgx-h100-qwen3_30b_a3b-fp8-cs-16",
+        "dropless MoE in NeMo 25.11 ran at half the throughput of the same layout with token drop in 25.09 (10,494 tokens/s/GPU, Megatron-Bridge performance summary); the host synchronisations of the dropless dispatcher that public measurements cover explain 1-2 ms of the ~16 ms per layer",
+    ),
+    (
+        "sc21-t2-zero-3-529b-1120",
+        "DeepSpeed ZeRO-3 of 2021 gathered parameters at an effective ~50 GB/s per GPU against NCCL's ~190 GB/s bus bandwidth; measurements of that era bracket it (24 GB/s, DeepSpeed #1174; 49 GB/s after #1188) and the release SC'21 ran is not documented",
+    ),
+    ("sc21-t2-zero-3-529b-2240", "as sc21-t2-zero-3-529b-1120: the gathers are two thirds of this step"),
+];
+
 /// One compared row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     pub id: String,
     pub source: String,
     pub group: String,
+    /// The `training.framework` it ran under.
+    pub framework: String,
+    pub gpus: u64,
     pub published_tokens_per_s_per_gpu: f64,
     pub predicted_tokens_per_s_per_gpu: f64,
     /// (predicted − published) / published, in percent.
     pub error_pct: f64,
+    /// Why this row is left out of `mape_included_pct` (see [`EXCLUDED`]).
+    pub excluded: Option<String>,
     /// What wanka assumed where the source is silent.
     pub assumptions: Vec<String>,
 }
@@ -40,12 +59,28 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// MAPE of one group of rows.
+/// MAPE of one set of rows (a source group, a framework, a scale band), exclusions left
+/// out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupMape {
     pub group: String,
     pub rows: usize,
     pub mape_pct: f64,
+    /// Mean signed error: which way the rows lean.
+    pub bias_pct: f64,
+}
+
+/// Rows of one model and software at several GPU counts: how per-GPU throughput falls
+/// as the job grows, published against predicted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingSeries {
+    pub series: String,
+    pub gpus: Vec<u64>,
+    pub published_tokens_per_s_per_gpu: Vec<f64>,
+    pub predicted_tokens_per_s_per_gpu: Vec<f64>,
+    /// Per-GPU throughput at the largest count over the smallest.
+    pub published_ratio: f64,
+    pub predicted_ratio: f64,
 }
 
 /// The whole comparison.
@@ -53,9 +88,18 @@ pub struct GroupMape {
 pub struct Validation {
     pub rows: Vec<Row>,
     pub skipped: Vec<Skipped>,
+    /// By source group.
     pub groups: Vec<GroupMape>,
+    pub by_framework: Vec<GroupMape>,
+    /// By job size: up to 1,024 GPUs, up to 8,192, more.
+    pub by_scale: Vec<GroupMape>,
+    pub scaling_series: Vec<ScalingSeries>,
+    /// Over every represented row.
     pub mape_pct: f64,
     pub max_abs_error_pct: f64,
+    /// Over the represented rows less the documented exclusions.
+    pub mape_included_pct: f64,
+    pub max_abs_error_included_pct: f64,
 }
 
 /// Compares every training-throughput row with the analytic fidelity.
@@ -79,22 +123,93 @@ pub fn validate_with(event: bool) -> Validation {
             Err(reason) => skipped.push(Skipped { id, reason }),
         }
     }
-    let mut by_group: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for r in &rows {
-        by_group.entry(r.group.clone()).or_default().push(r.error_pct.abs());
+    summarise(rows, skipped)
+}
+
+fn scale_band(gpus: u64) -> &'static str {
+    match gpus {
+        0..=1024 => "up to 1,024 GPUs",
+        1025..=8192 => "1,025 to 8,192 GPUs",
+        _ => "more than 8,192 GPUs",
     }
+}
+
+/// MAPE and bias per key, in the order keys first appear, exclusions left out.
+fn mape_by(rows: &[Row], key: impl Fn(&Row) -> String) -> Vec<GroupMape> {
+    let mut by: Vec<(String, Vec<f64>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.excluded.is_none()) {
+        let k = key(r);
+        match by.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(r.error_pct),
+            None => by.push((k, vec![r.error_pct])),
+        }
+    }
+    by.into_iter()
+        .map(|(group, errs)| GroupMape {
+            group,
+            rows: errs.len(),
+            mape_pct: errs.iter().map(|e| e.abs()).sum::<f64>() / errs.len() as f64,
+            bias_pct: errs.iter().sum::<f64>() / errs.len() as f64,
+        })
+        .collect()
+}
+
+/// Rows of one source, model and framework at two or more GPU counts.
+fn scaling_series(rows: &[Row], series_of: &BTreeMap<String, String>) -> Vec<ScalingSeries> {
+    let mut by: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        if let Some(k) = series_of.get(&r.id) {
+            by.entry(k).or_default().push(r);
+        }
+    }
+    by.into_iter()
+        .filter_map(|(k, mut rs)| {
+            rs.sort_by_key(|r| r.gpus);
+            rs.dedup_by_key(|r| r.gpus);
+            if rs.len() < 2 {
+                return None;
+            }
+            let (first, last) = (rs[0], rs[rs.len() - 1]);
+            Some(ScalingSeries {
+                series: k.to_string(),
+                gpus: rs.iter().map(|r| r.gpus).collect(),
+                published_tokens_per_s_per_gpu: rs.iter().map(|r| r.published_tokens_per_s_per_gpu).collect(),
+                predicted_tokens_per_s_per_gpu: rs.iter().map(|r| r.predicted_tokens_per_s_per_gpu).collect(),
+                published_ratio: last.published_tokens_per_s_per_gpu / first.published_tokens_per_s_per_gpu,
+                predicted_ratio: last.predicted_tokens_per_s_per_gpu / first.predicted_tokens_per_s_per_gpu,
+            })
+        })
+        .collect()
+}
+
+fn summarise(rows: Vec<Row>, skipped: Vec<Skipped>) -> Validation {
     let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
-    let groups = by_group
-        .iter()
-        .map(|(g, errs)| GroupMape { group: g.clone(), rows: errs.len(), mape_pct: mean(errs) })
-        .collect();
     let all: Vec<f64> = rows.iter().map(|r| r.error_pct.abs()).collect();
+    let included: Vec<f64> = rows.iter().filter(|r| r.excluded.is_none()).map(|r| r.error_pct.abs()).collect();
+    // A series: one source group, model, sharding and layout per replica (TP, PP, V,
+    // micro-batch); only the number of replicas, and so the batch, grows.
+    let series_of: BTreeMap<String, String> = throughput_rows()
+        .iter()
+        .map(|v| {
+            let (g, m, sh) = (s(v, "group").unwrap_or_default(), s(v, "model").unwrap_or_default(), s(v, "sharding").unwrap_or_default());
+            let sh = if sh.to_ascii_lowercase().contains("zero-3") { " ZeRO-3" } else { "" };
+            let layout: Vec<String> = ["tp", "pp", "vpp", "micro_batch"].iter().map(|k| u(v, k).map_or("-".into(), |x| x.to_string())).collect();
+            (s(v, "id").unwrap_or_default(), format!("{g}: {m}{sh} (TP/PP/V/mb {})", layout.join("/")))
+        })
+        .collect();
+    let mut groups = mape_by(&rows, |r| r.group.clone());
+    groups.sort_by(|a, b| a.group.cmp(&b.group));
     Validation {
         mape_pct: mean(&all),
         max_abs_error_pct: all.iter().cloned().fold(0.0, f64::max),
+        mape_included_pct: mean(&included),
+        max_abs_error_included_pct: included.iter().cloned().fold(0.0, f64::max),
+        groups,
+        by_framework: mape_by(&rows, |r| r.framework.clone()),
+        by_scale: mape_by(&rows, |r| scale_band(r.gpus).to_string()),
+        scaling_series: scaling_series(&rows, &series_of),
         rows,
         skipped,
-        groups,
     }
 }
 
@@ -398,14 +513,18 @@ fn compare(v: &Value, event: bool) -> Result<Row, String> {
     } else {
         step::simulate(&scenario).tokens_per_s_per_gpu
     };
+    let id = s(v, "id").unwrap_or_default();
     Ok(Row {
-        id: s(v, "id").unwrap_or_default(),
+        excluded: EXCLUDED.iter().find(|(e, _)| *e == id).map(|(_, why)| why.to_string()),
         source: s(v, "source").unwrap_or_default(),
         group: s(v, "group").unwrap_or_default(),
+        framework: scenario.training.framework.name().to_string(),
+        gpus: scenario.cluster.gpus,
         published_tokens_per_s_per_gpu: published,
         predicted_tokens_per_s_per_gpu: predicted,
         error_pct: 100.0 * (predicted - published) / published,
         assumptions: notes,
+        id,
     })
 }
 
@@ -425,33 +544,46 @@ mod tests {
         assert_eq!(v.rows.len(), 47);
     }
 
-    /// The bound of issue 2: MAPE ≤ 10% overall, no row worse than 25%. Not met yet
-    /// (DeepSpeed ZeRO-3 and the two NeMo MoE rows are far off): run with --ignored.
+    /// Issue 10's bound: MAPE ≤ 9% over the represented rows less at most three
+    /// documented exclusions, no remaining row worse than 25%.
     #[test]
-    #[ignore = "issue 2 target not met yet: ZeRO-3 and MoE rows; see `wanka validate`"]
     fn validation_error_is_within_bounds() {
         let v = validate();
-        for r in &v.rows {
+        assert!(EXCLUDED.len() <= 3);
+        let excluded: Vec<&Row> = v.rows.iter().filter(|r| r.excluded.is_some()).collect();
+        assert_eq!(excluded.len(), EXCLUDED.len(), "every exclusion names a represented row");
+        for r in v.rows.iter().filter(|r| r.excluded.is_none()) {
             assert!(r.error_pct.abs() <= 25.0, "{}: {:+.1}% (published {:.0}, predicted {:.0})", r.id, r.error_pct, r.published_tokens_per_s_per_gpu, r.predicted_tokens_per_s_per_gpu);
         }
-        assert!(v.mape_pct <= 10.0, "MAPE {:.2}%", v.mape_pct);
+        assert!(v.mape_included_pct <= 9.0, "MAPE {:.2}% without exclusions", v.mape_included_pct);
     }
 
-    /// Regression guard until the bound above holds: the dense Megatron/NeMo/Llama rows
-    /// stay where the calibration put them, and the other groups do not get worse.
+    /// Regression guard: the dense Megatron/NeMo/Llama rows stay where the calibration
+    /// put them; the report's groupings cover every row that counts.
     #[test]
     fn rows_do_not_regress() {
         let v = validate();
         let mape = |rows: &[&Row]| rows.iter().map(|r| r.error_pct.abs()).sum::<f64>() / rows.len() as f64;
         let dense: Vec<&Row> = v.rows.iter().filter(|r| !r.id.contains("zero-3") && !r.id.starts_with("nemo-25.11")).collect();
         assert_eq!(dense.len(), 39);
-        assert!(mape(&dense) <= 6.5, "dense-row MAPE {:.2}%", mape(&dense));
-        for r in &dense {
-            assert!(r.error_pct.abs() <= 25.0, "{}: {:+.1}%", r.id, r.error_pct);
+        assert!(mape(&dense) <= 5.0, "dense-row MAPE {:.2}%", mape(&dense));
+        let included = v.rows.iter().filter(|r| r.excluded.is_none()).count();
+        for groups in [&v.groups, &v.by_framework, &v.by_scale] {
+            assert_eq!(groups.iter().map(|g| g.rows).sum::<usize>(), included);
         }
-        let zero3: Vec<&Row> = v.rows.iter().filter(|r| r.id.contains("zero-3")).collect();
-        assert!(mape(&zero3) <= 30.0, "ZeRO-3 MAPE {:.2}%", mape(&zero3));
-        assert!(v.mape_pct <= 13.0, "overall MAPE {:.2}%", v.mape_pct);
+        assert!(v.mape_pct <= 9.0, "MAPE over every represented row {:.2}%", v.mape_pct);
+    }
+
+    /// Per-GPU throughput falls with job size as the published scaling series do: the
+    /// Llama 3 pair (8,192 → 16,384 GPUs) and SC'21's weak scaling of 174.6B and 529.6B.
+    #[test]
+    fn throughput_falls_with_scale_as_published() {
+        let v = validate();
+        assert!(v.scaling_series.len() >= 3, "{:?}", v.scaling_series);
+        for x in &v.scaling_series {
+            assert!(x.predicted_ratio < 1.0 && x.published_ratio < 1.0, "{x:?}");
+            assert!((x.predicted_ratio - x.published_ratio).abs() <= 0.05, "{}: published {:.3}, predicted {:.3}", x.series, x.published_ratio, x.predicted_ratio);
+        }
     }
 
     /// Issue 4's bound: the event fidelity's error over the published rows is no worse

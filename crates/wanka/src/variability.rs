@@ -158,8 +158,9 @@ fn any_of(p: f64, n: u64) -> f64 {
 
 /// Expected maximum of `n` independent standard normal variables, by Blom's (1958)
 /// approximation Φ⁻¹((n − 0.375)/(n + 0.25)) (David & Nagaraja, "Order Statistics",
-/// 2003). Within 0.02 of the exact integral from 2 to 16,384 GPUs (1.434 against 1.424
-/// at 8, 3.956 against 3.971 at 16,384; a test integrates); exactly 0 for one variable.
+/// 2003). Within 0.03 of the exact integral from 2 to 16,384 (0.589 against 0.564 at 2,
+/// 1.434 against 1.424 at 8, 3.956 against 3.971 at 16,384; a test integrates); exactly
+/// 0 for one variable.
 pub fn expected_max_std_normal(n: u64) -> f64 {
     if n <= 1 {
         return 0.0;
@@ -210,7 +211,7 @@ mod tests {
     fn blom_is_close_to_the_exact_expected_maximum() {
         for n in [2u64, 8, 64, 1024, 16384] {
             let (blom, exact) = (expected_max_std_normal(n), exact_expected_max(n));
-            assert!((blom - exact).abs() < 0.02, "n = {n}: Blom {blom}, exact {exact}");
+            assert!((blom - exact).abs() < 0.03, "n = {n}: Blom {blom}, exact {exact}");
         }
         assert_eq!(expected_max_std_normal(1), 0.0);
     }

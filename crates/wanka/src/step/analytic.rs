@@ -303,9 +303,17 @@ pub fn zero3_pass_times(s: &Scenario, g: &Groups, params: StageParams, stage_lay
         Zero3Gather::Tensor => {
             let tensors = s.model.tensors_per_layer() * stage_layers;
             let copies = g.dp.size() as f64 * cal::KERNEL_OVERHEAD_S;
+            // Memory traffic around each blocking collective (DeepSpeed 2021,
+            // partition_parameters.py): a gather zero-fills the full parameter buffer
+            // (write S), NCCL gathers into a flat buffer and the per-rank chunks are
+            // copied into place (read S, write S); a reduce-scatter first copies the
+            // gradient into per-rank input chunks (read S, write S).
+            let hbm = Device::new(&s.cluster.gpu, s.training.precision);
+            let param_bytes = params.total() * WIRE_BYTES;
+            let grad_bytes = params.total() * grad_wire;
             (
-                ag + tensors * (g.dp.latency_s(CollectiveOp::AllGather) + copies),
-                rs + tensors * g.dp.latency_s(CollectiveOp::ReduceScatter),
+                ag + tensors * (g.dp.latency_s(CollectiveOp::AllGather) + copies) + hbm.streaming_s(3.0 * param_bytes, 0.0),
+                rs + tensors * g.dp.latency_s(CollectiveOp::ReduceScatter) + hbm.streaming_s(2.0 * grad_bytes, 0.0),
                 true,
             )
         }

@@ -162,7 +162,17 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     };
 
     let mut g = Graph::new();
-    let compute: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} compute"))).collect();
+    // Each compute stream says its drawn pace, so the trace shows who others wait for.
+    let compute: Vec<usize> = (0..pp)
+        .map(|r| {
+            let pace = 100.0 * (draw.stage_factor[r] - 1.0);
+            g.stream(match () {
+                _ if r == draw.slowest_stage && pace > 0.0 => format!("stage {r} compute (pace +{pace:.1}%: the job's slowest GPU)"),
+                _ if pace > 0.0 => format!("stage {r} compute (pace +{pace:.1}%)"),
+                _ => format!("stage {r} compute"),
+            })
+        })
+        .collect();
     // Pipeline sends and data-parallel collectives run on their own streams (their own
     // NCCL communicators), as in Megatron-LM.
     let comm: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} pp comm"))).collect();
@@ -943,6 +953,54 @@ global_batch = 128
         let (ecmp, spray) = (step("ecmp"), step("spray"));
         assert!(ecmp.step_time_s > spray.step_time_s * 1.01, "{} vs {}", ecmp.step_time_s, spray.step_time_s);
         assert!(ecmp.breakdown_s.exposed_comm.dp > spray.breakdown_s.exposed_comm.dp);
+    }
+
+    /// Stragglers on the 16k-GPU Llama 3 example: the step is no faster with
+    /// variability than without, for every seed; the trace names the stage holding the
+    /// job's slowest GPU and the stages that wait for it idle longer; a host pause shows
+    /// as its own span.
+    #[test]
+    fn variability_slows_the_16k_step_and_the_trace_shows_who_waited() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
+        let run = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            simulate_event(&crate::scenario::load(&path, &sets).unwrap()).unwrap()
+        };
+        let off = run(&["cluster.variability.enabled=false", "cluster.routing=\"spray\""]);
+        assert_eq!(off.report.breakdown_s.stragglers, 0.0);
+        for seed in 1..=3 {
+            let seed = format!("seed={seed}");
+            let on = run(&[&seed, "cluster.routing=\"spray\""]);
+            assert!(on.report.step_time_s >= off.report.step_time_s, "{seed}: {} < {}", on.report.step_time_s, off.report.step_time_s);
+            assert!(on.report.breakdown_s.stragglers > 0.0);
+            let slowest = on.streams.iter().find(|st| st.stream.contains("the job's slowest GPU")).expect("the slowest stage is named");
+            assert!(slowest.stream.starts_with("stage "), "{}", slowest.stream);
+            // Everyone else idles at least as long as without stragglers, on average.
+            let idle = |e: &EventStep| e.streams.iter().filter(|st| st.stream.contains("compute")).map(|st| st.idle_s).sum::<f64>();
+            assert!(idle(&on) > idle(&off));
+        }
+        let paused = run(&["cluster.variability.host_pause_s=0.3", "cluster.variability.host_pause_every_steps=100", "cluster.routing=\"spray\""]);
+        let pauses: Vec<&str> = paused.graph.tasks.iter().map(|t| t.name.as_str()).filter(|n| n.starts_with("host pause")).collect();
+        assert_eq!(pauses.len(), 1, "16,384 ranks pausing once in 100 steps: some rank pauses in almost every step");
+        assert!(paused.report.step_time_s > run(&["cluster.routing=\"spray\""]).report.step_time_s + 0.1);
+    }
+
+    /// The expected slowdown grows with the job: the analytic straggler time per step of
+    /// the same per-replica layout, over 1k to 128k GPUs.
+    #[test]
+    fn straggler_slowdown_grows_with_gpu_count() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
+        let share: Vec<f64> = [1024u64, 4096, 16384, 131072]
+            .iter()
+            .map(|&gpus| {
+                let dp = gpus / 128;
+                let sets = [format!("cluster.gpus={gpus}"), format!("parallel.dp={dp}"), format!("parallel.global_batch={}", dp * 16)];
+                let r = analytic::simulate(&crate::scenario::load(&path, &sets).unwrap());
+                r.breakdown_s.stragglers / r.step_time_s
+            })
+            .collect();
+        assert!(share.windows(2).all(|w| w[1] > w[0]), "{share:?}");
+        assert!(share[0] > 0.01 && share[3] < 0.08, "{share:?}");
     }
 
     /// Blocking interleaved sends (Megatron-LM 2021) cost time in both fidelities; the
