@@ -18,6 +18,10 @@ const KEYS: &[&str] = &[
     "training.adam_moments", "training.fp8_activations",
     "parallel.tp_comm_overlap", "parallel.zero3_gather", "parallel.order", "parallel.overlap_p2p_comm",
     "parallel.pp_scatter_gather", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
+    "training.framework", "cluster.variability.enabled", "cluster.variability.gpu_speed_cv",
+    "cluster.variability.slow_node_fraction", "cluster.variability.slow_node_slowdown",
+    "cluster.variability.host_pause_s", "cluster.variability.host_pause_every_steps",
+    "cluster.variability.host_pauses_aligned", "cluster.variability",
 ];
 
 const VALUES: &[&str] = &[
@@ -27,6 +31,7 @@ const VALUES: &[&str] = &[
     "\"gelu\"", "\"h100-sxm\"", "\"a100-80g\"", "\"gb200\"", "\"mixtral-8x7b\"", "\"deepseek-v3\"", "nan", "inf",
     "\"fat-tree\"", "\"single-switch\"", "\"materialized\"", "{a = 1}", "[\"moe\"]", "[\"mlp\", \"layernorm\"]",
     "[\"mla_up_proj\", \"moe_act\"]", "\"tensor\"", "\"tp-cp-pp-dp\"", "\"bf16\"",
+    "\"deepspeed-2021\"", "\"megatron-lm-2021\"", "\"torchtitan\"", "0.01", "0.3", "1e-300",
 ];
 
 fn examples() -> Vec<(String, String)> {
