@@ -104,7 +104,7 @@ pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
     let b = &r.breakdown_s;
     let pct = |x: f64| 100.0 * x / r.step_time_s;
     let _ = writeln!(o, "  where the step goes");
-    let rows: [(&str, f64); 11] = [
+    let rows: [(&str, f64); 12] = [
         ("compute", b.compute),
         ("pipeline bubble", b.bubble),
         ("exposed TP comm", b.exposed_comm.tp),
@@ -115,6 +115,7 @@ pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
         ("optimizer", b.optimizer),
         ("overhead", b.overhead),
         ("stragglers", b.stragglers),
+        ("host-bound", b.host),
         ("total", r.step_time_s),
     ];
     for (name, t) in rows {

@@ -62,7 +62,7 @@ fn every_example_simulates_with_all_keys() {
         }
         // The parts of the breakdown add up to the step.
         let b = &v["breakdown_s"];
-        let sum: f64 = ["compute", "bubble", "optimizer", "overhead", "stragglers"].iter().map(|k| b[k].as_f64().unwrap()).sum::<f64>()
+        let sum: f64 = ["compute", "bubble", "optimizer", "overhead", "stragglers", "host"].iter().map(|k| b[k].as_f64().unwrap()).sum::<f64>()
             + EXPOSED_KEYS.iter().map(|k| b["exposed_comm"][k].as_f64().unwrap()).sum::<f64>();
         let step = v["step_time_s"].as_f64().unwrap();
         assert!((sum - step).abs() < 1e-9 * step, "{}: breakdown {sum} vs step {step}", ex.display());

@@ -97,3 +97,24 @@ pub const DP_BUCKET_PARAMS: f64 = 40e6;
 /// Bytes a checkpoint holds per model parameter: BF16 weights (2) plus the FP32 master
 /// weights and Adam's two moments (12), as Megatron's distributed checkpoints store them.
 pub const CHECKPOINT_BYTES_PER_PARAM: f64 = 14.0;
+
+/// CPU time to issue one framework module's forward (a Transformer Engine linear, the
+/// attention core, a norm fused into the next linear) in eager PyTorch: 99.7 µs for a TE
+/// Linear forward on GB200's Grace and 90.5 µs on GH200 (Transformer Engine issue #2053);
+/// 115 µs for Megatron-Core's TEColumnParallelLinear on an x86 host after TE PR #1191
+/// (74 µs for the plain Megatron ColumnParallelLinear). Measured; the round value.
+pub const HOST_MODULE_FWD_S: f64 = 100e-6;
+
+/// A module's backward costs the host this many times its forward: 2.1 ms against 1.2 ms
+/// for TE's fused grouped MLP (Transformer Engine issue #2897). Measured.
+pub const HOST_BWD_OVER_FWD: f64 = 1.75;
+
+/// Extra CPU time per local expert per grouped linear in the forward: TE's GroupedLinear
+/// launches one GEMM (and its bookkeeping) per expert; 1.2 ms forward for two grouped
+/// linears over 64 experts (Transformer Engine issue #2897, GB200) ≈ 9 µs each. Measured.
+pub const HOST_EXPERT_GEMM_S: f64 = 9e-6;
+
+/// CPU time to replay one captured CUDA graph: 3.5 µs for a graph of 80 kernels
+/// (CUDA.jl documentation, "CUDA graphs"; the launch is one driver call whatever the
+/// framework). Measured.
+pub const GRAPH_LAUNCH_S: f64 = 3.5e-6;

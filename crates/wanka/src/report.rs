@@ -33,11 +33,14 @@ pub struct Breakdown {
     pub overhead: f64,
     /// Waiting for the slowest GPU of the job and for host pauses (`crate::variability`).
     pub stragglers: f64,
+    /// GPU idle while the CPU issues work: host-bound passes and host–device syncs
+    /// (`step::host`), on the busiest stage, all micro-batches.
+    pub host: f64,
 }
 
 impl Breakdown {
     pub fn total(&self) -> f64 {
-        self.compute + self.bubble + self.exposed_comm.total() + self.optimizer + self.overhead + self.stragglers
+        self.compute + self.bubble + self.exposed_comm.total() + self.optimizer + self.overhead + self.stragglers + self.host
     }
 }
 

@@ -283,6 +283,7 @@ struct TrainingSection {
     adam_moments: Option<MomentType>,
     fp8_activations: Option<bool>,
     framework: Option<Framework>,
+    cuda_graphs: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -357,6 +358,9 @@ pub struct TrainingConfig {
     /// The training software, whose documented facts set the defaults of keys left out
     /// (`crate::framework`).
     pub framework: Framework,
+    /// Captured regions replayed as CUDA graphs: the host issues each with one launch
+    /// (`step::host`).
+    pub cuda_graphs: bool,
 }
 
 /// Storage type of the optimizer's moments.
@@ -852,6 +856,7 @@ fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Archite
         // FP16 reduces in FP16 everywhere (loss scaling); BF16 and FP8 as the framework does.
         grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16 && facts.bf16_grad_reduce_fp32),
         framework,
+        cuda_graphs: t.cuda_graphs.unwrap_or(false),
         recompute_modules: match &t.recompute_modules {
             None => RecomputeModules::DEFAULT,
             Some(names) => RecomputeModules::parse(names, model)?,

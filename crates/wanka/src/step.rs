@@ -3,6 +3,7 @@
 
 pub mod analytic;
 pub mod event;
+pub mod host;
 pub mod layer;
 
 pub use analytic::{evaluate, simulate};

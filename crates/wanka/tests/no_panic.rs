@@ -18,7 +18,7 @@ const KEYS: &[&str] = &[
     "training.adam_moments", "training.fp8_activations",
     "parallel.tp_comm_overlap", "parallel.zero3_gather", "parallel.order", "parallel.overlap_p2p_comm",
     "parallel.pp_scatter_gather", "reliability.checkpoint_interval_s", "seed", "name", "bogus.key",
-    "training.framework", "cluster.variability.enabled", "cluster.variability.gpu_speed_cv",
+    "training.framework", "training.cuda_graphs", "cluster.variability.enabled", "cluster.variability.gpu_speed_cv",
     "cluster.variability.slow_node_fraction", "cluster.variability.slow_node_slowdown",
     "cluster.variability.host_pause_s", "cluster.variability.host_pause_every_steps",
     "cluster.variability.host_pauses_aligned", "cluster.variability",

@@ -122,6 +122,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let stragglers = stragglers_s(s, mb * busiest.compute_s, bubble * busiest.compute_s / per_mb.max(f64::MIN_POSITIVE));
 
     let breakdown = Breakdown {
+        host: mb * busiest.host_s,
         compute: mb * busiest.compute_s,
         bubble,
         exposed_comm: ExposedComm {

@@ -470,7 +470,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     b.exposed_comm.tp *= tp_ratio;
     // Stragglers as drawn: the pipeline's pace against the catalog's, and the pause.
     b.stragglers = pace_slowdown * (b.compute + b.bubble) + if paused { draw.pause.map_or(0.0, |p| p.2) } else { 0.0 };
-    let mut known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead + b.stragglers;
+    let mut known = b.compute + b.exposed_comm.tp + b.exposed_comm.cp + b.exposed_comm.ep + b.optimizer + b.overhead + b.stragglers + b.host;
     if known > step_time_s && known > b.overhead {
         // The graph overlapped more than the closed forms assume: the parts shrink
         // together so that they still add up to the step.
@@ -481,6 +481,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
         b.exposed_comm.ep *= f;
         b.optimizer *= f;
         b.stragglers *= f;
+        b.host *= f;
         known = step_time_s;
     }
     let rest = (step_time_s - known).max(0.0);
@@ -628,11 +629,16 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
     let (first, count) = layers;
     let mut prev: Vec<usize> = deps.to_vec();
     let mut out = Vec::with_capacity(n);
+    let host = k * pass.host_s;
     for part in 0..n {
         // The layers this part covers, for the span names.
         let a = first + (count * part as u64) / n as u64;
         let b = (first + (count * (part as u64 + 1)) / n as u64).max(a + 1);
         let name = format!("{label} {}", layer_range(a, b - a));
+        if host > 0.0 {
+            // The GPU waits for the CPU to issue this part (step::host).
+            prev = vec![g.add(compute, format!("{name} host-bound"), host, &prev)];
+        }
         let ep_beside = (overlap.ep && ep > 0.0).then(|| g.add(coll, format!("ep dispatch+combine {name}"), ep, &prev));
         // The attention core, with the CP ring exchange beside it.
         let (mut deps_now, mut pending) = (prev.clone(), 0.0);

@@ -40,6 +40,9 @@ pub struct LayerCost {
     /// The forward work the backward pass recomputes first (its compute is
     /// `recompute_s`), with the collectives it repeats.
     pub recompute: PassCost,
+    /// GPU idle while the host issues the forward and the backward (`step::host`).
+    pub host_fwd_s: f64,
+    pub host_bwd_s: f64,
 }
 
 impl LayerCost {
@@ -81,6 +84,7 @@ impl LayerCost {
             tp_s: self.tp_fwd_s,
             cp_s: self.cp_fwd_s,
             ep_s: self.ep_fwd_s,
+            host_s: self.host_fwd_s,
         };
         let gemm_bwd = 2.0 * self.gemm_fwd_s;
         let bwd = PassCost {
@@ -92,6 +96,7 @@ impl LayerCost {
             // The backward ring moves K, V and their gradients: twice the forward.
             cp_s: 2.0 * self.cp_fwd_s,
             ep_s: self.ep_fwd_s,
+            host_s: self.host_bwd_s,
         };
         let recompute = self.recompute;
         [fwd, bwd, recompute]
@@ -122,6 +127,8 @@ pub struct PassCost {
     pub tp_s: f64,
     pub cp_s: f64,
     pub ep_s: f64,
+    /// GPU idle while the host issues the pass (`step::host`).
+    pub host_s: f64,
 }
 
 impl PassCost {
@@ -142,6 +149,7 @@ impl PassCost {
         self.tp_s += k * b.tp_s;
         self.cp_s += k * b.cp_s;
         self.ep_s += k * b.ep_s;
+        self.host_s += k * b.host_s;
     }
 }
 
@@ -160,6 +168,8 @@ pub struct StageCost {
     pub fwd: PassCost,
     pub bwd: PassCost,
     pub recompute: PassCost,
+    /// GPU idle while the host issues work, all passes.
+    pub host_s: f64,
 }
 
 impl std::ops::AddAssign<&StageCost> for StageCost {
@@ -177,6 +187,7 @@ impl StageCost {
         self.tp_s += k * b.tp_s;
         self.cp_s += k * b.cp_s;
         self.ep_s += k * b.ep_s;
+        self.host_s += k * b.host_s;
         self.fwd.add_scaled(&b.fwd, k);
         self.bwd.add_scaled(&b.bwd, k);
         self.recompute.add_scaled(&b.recompute, k);
@@ -184,7 +195,7 @@ impl StageCost {
 
     /// Everything one micro-batch keeps this stage busy for.
     pub fn total_s(&self) -> f64 {
-        self.compute_s + self.tp_s + self.cp_s + self.ep_s
+        self.compute_s + self.tp_s + self.cp_s + self.ep_s + self.host_s
     }
 
     /// Adds `count` layers' totals (what the analytic fidelity needs).
@@ -198,6 +209,7 @@ impl StageCost {
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
         self.ep_s += count * layer.ep_exposed_s();
+        self.host_s += count * (layer.host_fwd_s + layer.host_bwd_s + layer.recompute.host_s);
     }
 
     /// [`StageCost::add_layers`], plus the raw passes the event fidelity lays out.
@@ -400,6 +412,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             tp_s: tp_fwd_s,
             cp_s: cp_fwd_s,
             ep_s: ep_fwd_s,
+            host_s: 0.0,
         },
         Recompute::Selective => {
             let r = &s.training.recompute_modules;
@@ -437,10 +450,18 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             c
         }
     };
+    let mut recompute = recompute;
+    let bwd_s = 2.0 * gemm + attn_bwd + elem_bwd;
+    // The host issues each pass while the GPU runs the one before: what outlasts the
+    // GPU's work (its kernels and collectives) leaves the GPU idle.
+    let host = super::host::layer_host(s, moe_layer);
+    let host_fwd_s = super::host::exposed_host_s(host.fwd_s, fwd_s + tp_fwd_s + cp_fwd_s + ep_fwd_s, host.syncs_fwd);
+    let host_bwd_s = super::host::exposed_host_s(host.bwd_s, bwd_s + tp_fwd_s + 2.0 * cp_fwd_s + ep_fwd_s, 0.0);
+    recompute.host_s = super::host::exposed_host_s(host.recompute_s, recompute.compute_s() + recompute.tp_s + recompute.cp_s + recompute.ep_s, host.syncs_recompute);
     let recompute_s = recompute.compute_s();
     LayerCost {
         fwd_s,
-        bwd_s: 2.0 * gemm + attn_bwd + elem_bwd,
+        bwd_s,
         recompute_s,
         gemm_fwd_s: gemm,
         attn_fwd_s: attn_fwd,
@@ -449,6 +470,8 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         cp_fwd_s,
         ep_fwd_s,
         recompute,
+        host_fwd_s,
+        host_bwd_s,
     }
 }
 
