@@ -238,6 +238,9 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCos
     let mb = p.microbatches() as f64;
     // Communication hidden behind `window` of compute: what sticks out, at least the last
     // bucket, plus the SMs the hidden part takes from the compute.
+    // The windows: a pass's compute, and the time its compute stream waits for the host
+    // (the collectives' kernels, already issued, run meanwhile).
+    let (fwd_window, bwd_window) = (stage.fwd_compute_s + stage.host_s - stage.host_bwd_s, stage.bwd_compute_s + stage.host_bwd_s);
     let overlapped = |comm: f64, window: f64| -> f64 {
         let exposed = (comm - window).max(comm * last_bucket);
         exposed + (comm - exposed) * cal::COMM_SM_SHARE
@@ -245,13 +248,13 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCos
     match p.zero {
         0 => {
             let (ar, _) = dp_collective_times(s, g, params);
-            let exposed = if p.overlap_grad_reduce { overlapped(ar, stage.bwd_compute_s) } else { ar };
+            let exposed = if p.overlap_grad_reduce { overlapped(ar, bwd_window) } else { ar };
             (exposed, params.total())
         }
         1 | 2 => {
             let (rs, ag) = dp_collective_times(s, g, params);
-            let rs_exposed = if p.overlap_grad_reduce { overlapped(rs, stage.bwd_compute_s) } else { rs };
-            let ag_exposed = if p.overlap_param_gather { overlapped(ag, stage.fwd_compute_s) } else { ag };
+            let rs_exposed = if p.overlap_grad_reduce { overlapped(rs, bwd_window) } else { rs };
+            let ag_exposed = if p.overlap_param_gather { overlapped(ag, fwd_window) } else { ag };
             (rs_exposed + ag_exposed, sharded_params)
         }
         _ => {
@@ -263,8 +266,8 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCos
                 (mb * (passes * ag + rs), sharded_params)
             } else {
                 // Prefetching overlaps each gather with the compute of the same pass.
-                let fwd = overlapped(ag, stage.fwd_compute_s);
-                let bwd = overlapped(ag + rs, stage.bwd_compute_s);
+                let fwd = overlapped(ag, fwd_window);
+                let bwd = overlapped(ag + rs, bwd_window);
                 (mb * (fwd + bwd), sharded_params)
             }
         }

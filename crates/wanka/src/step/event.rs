@@ -180,6 +180,10 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // TP, CP and EP collectives of the passes: one stream per stage (their kernels
     // run beside the compute kernels; a pass waits for the ones it needs).
     let coll: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} tp/cp/ep comm"))).collect();
+    // The CPU that issues the stage's kernels (step::host): it runs ahead of the GPU
+    // until a host-device synchronisation makes it wait.
+    let host: Vec<usize> = (0..pp).map(|r| g.stream(format!("stage {r} host (CPU issue)"))).collect();
+    let pass_streams = |r: usize| PassStreams { compute: compute[r], coll: coll[r], host: host[r] };
 
     // DP: per rank, gradient reduction and parameter all-gather times. Across NVLink
     // domains they run on the explicit fabric: every DP group at once, with the
@@ -329,7 +333,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let pass = &chunk[r][c].fwd;
                     let segments = pass_segments(pass, n, 1);
                     deps.extend(&prev_pass[r]);
-                    let ends = emit_pass(&mut g, compute[r], coll[r], &format!("fwd mb{j}"), (l0, n), pass, segments, &deps, overlap);
+                    let ends = emit_pass(&mut g, pass_streams(r), &format!("fwd mb{j}"), (l0, n), pass, segments, &deps, overlap);
                     let end = ends.last().cloned().unwrap_or_default();
                     prev_pass[r] = end.clone();
                     last_compute[r].push(end[0]);
@@ -388,14 +392,14 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     deps.extend(&prev_pass[r]);
                     let recompute = &chunk[r][c].recompute;
                     if recompute.compute_s() > 0.0 {
-                        let ends = emit_pass(&mut g, compute[r], coll[r], &format!("recompute mb{j}"), (l0, n), recompute, pass_segments(recompute, n, 1), &deps, overlap);
+                        let ends = emit_pass(&mut g, pass_streams(r), &format!("recompute mb{j}"), (l0, n), recompute, pass_segments(recompute, n, 1), &deps, overlap);
                         deps = ends.last().cloned().unwrap_or_default();
                     }
                     let pass = if split { chunk[r][c].bwd.scale_compute(1.0 - W_SHARE) } else { chunk[r][c].bwd };
                     let bucketed = last_mb && dp_share > 0.0 && p.overlap_grad_reduce;
                     let segments = pass_segments(&pass, n, if bucketed { DP_BUCKETS } else { 1 });
                     let label = if split { format!("dgrad mb{j}") } else { format!("bwd mb{j}") };
-                    let ends = emit_pass(&mut g, compute[r], coll[r], &label, (l0, n), &pass, segments, &deps, overlap);
+                    let ends = emit_pass(&mut g, pass_streams(r), &label, (l0, n), &pass, segments, &deps, overlap);
                     if bucketed {
                         for (k, e) in ends.iter().enumerate() {
                             g.add(dp_comm[r], format!("dp reduce-scatter chunk{c} bucket {k}"), dp_share / segments as f64, e);
@@ -619,7 +623,16 @@ fn layer_range(first: u64, count: u64) -> String {
 /// beside the part). Communication hidden behind compute slows it by the SMs NCCL
 /// takes. Returns, per part, the tasks that end it.
 #[allow(clippy::too_many_arguments)]
-fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u64, u64), pass: &PassCost, segments: usize, deps: &[usize], overlap: Overlap) -> Vec<Vec<usize>> {
+/// The streams a pass's tasks go on.
+#[derive(Debug, Clone, Copy)]
+struct PassStreams {
+    compute: usize,
+    coll: usize,
+    host: usize,
+}
+
+fn emit_pass(g: &mut Graph, st: PassStreams, label: &str, layers: (u64, u64), pass: &PassCost, segments: usize, deps: &[usize], overlap: Overlap) -> Vec<Vec<usize>> {
+    let PassStreams { compute, coll, host } = st;
     let n = segments.max(1);
     let k = 1.0 / n as f64;
     let (gemm, attn, other) = (k * pass.gemm_s, k * pass.attn_s, k * pass.other_s);
@@ -629,15 +642,28 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
     let (first, count) = layers;
     let mut prev: Vec<usize> = deps.to_vec();
     let mut out = Vec::with_capacity(n);
-    let host = k * pass.host_s;
+    let (issue, syncs) = (k * pass.host_issue_s, k * pass.host_syncs);
     for part in 0..n {
         // The layers this part covers, for the span names.
         let a = first + (count * part as u64) / n as u64;
         let b = (first + (count * (part as u64 + 1)) / n as u64).max(a + 1);
         let name = format!("{label} {}", layer_range(a, b - a));
-        if host > 0.0 {
-            // The GPU waits for the CPU to issue this part (step::host).
-            prev = vec![g.add(compute, format!("{name} host-bound"), host, &prev)];
+        // The CPU issues the part: its first module, which the GPU waits for, then the
+        // rest, which the GPU cannot finish ahead of. After a host-device sync the CPU
+        // first waits for the GPU to drain (step::host).
+        let mut host_rest = None;
+        if issue > 0.0 {
+            let head = cal::HOST_MODULE_FWD_S.min(issue);
+            let wait: &[usize] = if syncs > 0.0 { &prev } else { &[] };
+            let first_issue = g.add(host, format!("issue {name}"), head, wait);
+            if issue > head {
+                host_rest = Some(g.add(host, format!("issue {name} (rest)"), issue - head, &[first_issue]));
+            }
+            prev.push(first_issue);
+            if syncs > 1.0 {
+                // Further syncs inside the part: each costs the GPU a module's issue time.
+                prev = vec![g.add(compute, format!("{name} host syncs"), (syncs - 1.0) * cal::HOST_MODULE_FWD_S, &prev)];
+            }
         }
         let ep_beside = (overlap.ep && ep > 0.0).then(|| g.add(coll, format!("ep dispatch+combine {name}"), ep, &prev));
         // The attention core, with the CP ring exchange beside it.
@@ -677,6 +703,11 @@ fn emit_pass(g: &mut Graph, compute: usize, coll: usize, label: &str, layers: (u
                 Some(e) => ends.push(e),
                 None => ends = vec![g.add(coll, format!("ep dispatch+combine {name}"), ep, &ends)],
             }
+        }
+        if let Some(rest) = host_rest {
+            // The part is not done before the CPU has issued all of it.
+            ends.push(rest);
+            ends = vec![g.add(compute, format!("{name} waits for host"), 0.0, &ends)];
         }
         prev = ends.clone();
         out.push(ends);

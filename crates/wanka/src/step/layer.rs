@@ -40,9 +40,12 @@ pub struct LayerCost {
     /// The forward work the backward pass recomputes first (its compute is
     /// `recompute_s`), with the collectives it repeats.
     pub recompute: PassCost,
-    /// GPU idle while the host issues the forward and the backward (`step::host`).
-    pub host_fwd_s: f64,
-    pub host_bwd_s: f64,
+    /// GPU idle per micro-batch while the host issues this layer (`step::host`), and
+    /// the backward's share of it (spread over the passes by their issue time).
+    pub host_exposed_s: f64,
+    pub host_bwd_exposed_s: f64,
+    /// What the host issues for this layer.
+    pub host: super::host::LayerHost,
 }
 
 impl LayerCost {
@@ -84,7 +87,8 @@ impl LayerCost {
             tp_s: self.tp_fwd_s,
             cp_s: self.cp_fwd_s,
             ep_s: self.ep_fwd_s,
-            host_s: self.host_fwd_s,
+            host_issue_s: self.host.fwd_s,
+            host_syncs: self.host.syncs_fwd,
         };
         let gemm_bwd = 2.0 * self.gemm_fwd_s;
         let bwd = PassCost {
@@ -96,7 +100,8 @@ impl LayerCost {
             // The backward ring moves K, V and their gradients: twice the forward.
             cp_s: 2.0 * self.cp_fwd_s,
             ep_s: self.ep_fwd_s,
-            host_s: self.host_bwd_s,
+            host_issue_s: self.host.bwd_s,
+            host_syncs: 0.0,
         };
         let recompute = self.recompute;
         [fwd, bwd, recompute]
@@ -127,8 +132,10 @@ pub struct PassCost {
     pub tp_s: f64,
     pub cp_s: f64,
     pub ep_s: f64,
-    /// GPU idle while the host issues the pass (`step::host`).
-    pub host_s: f64,
+    /// CPU time to issue the pass, and the host–device synchronisations in it: what the
+    /// event fidelity's host stream runs.
+    pub host_issue_s: f64,
+    pub host_syncs: f64,
 }
 
 impl PassCost {
@@ -149,7 +156,8 @@ impl PassCost {
         self.tp_s += k * b.tp_s;
         self.cp_s += k * b.cp_s;
         self.ep_s += k * b.ep_s;
-        self.host_s += k * b.host_s;
+        self.host_issue_s += k * b.host_issue_s;
+        self.host_syncs += k * b.host_syncs;
     }
 }
 
@@ -168,8 +176,10 @@ pub struct StageCost {
     pub fwd: PassCost,
     pub bwd: PassCost,
     pub recompute: PassCost,
-    /// GPU idle while the host issues work, all passes.
+    /// GPU idle while the host issues work, all passes, and in the backward alone
+    /// (other streams' collectives run meanwhile).
     pub host_s: f64,
+    pub host_bwd_s: f64,
 }
 
 impl std::ops::AddAssign<&StageCost> for StageCost {
@@ -188,6 +198,7 @@ impl StageCost {
         self.cp_s += k * b.cp_s;
         self.ep_s += k * b.ep_s;
         self.host_s += k * b.host_s;
+        self.host_bwd_s += k * b.host_bwd_s;
         self.fwd.add_scaled(&b.fwd, k);
         self.bwd.add_scaled(&b.bwd, k);
         self.recompute.add_scaled(&b.recompute, k);
@@ -209,7 +220,8 @@ impl StageCost {
         self.tp_s += count * layer.tp_exposed_s(s);
         self.cp_s += count * layer.cp_exposed_s();
         self.ep_s += count * layer.ep_exposed_s();
-        self.host_s += count * (layer.host_fwd_s + layer.host_bwd_s + layer.recompute.host_s);
+        self.host_s += count * layer.host_exposed_s;
+        self.host_bwd_s += count * layer.host_bwd_exposed_s;
     }
 
     /// [`StageCost::add_layers`], plus the raw passes the event fidelity lays out.
@@ -412,7 +424,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             tp_s: tp_fwd_s,
             cp_s: cp_fwd_s,
             ep_s: ep_fwd_s,
-            host_s: 0.0,
+            ..Default::default()
         },
         Recompute::Selective => {
             let r = &s.training.recompute_modules;
@@ -452,12 +464,17 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     };
     let mut recompute = recompute;
     let bwd_s = 2.0 * gemm + attn_bwd + elem_bwd;
-    // The host issues each pass while the GPU runs the one before: what outlasts the
-    // GPU's work (its kernels and collectives) leaves the GPU idle.
+    // The host issues each pass while the GPU runs the ones before; what it cannot
+    // issue in time leaves the GPU idle (step::host).
     let host = super::host::layer_host(s, moe_layer);
-    let host_fwd_s = super::host::exposed_host_s(host.fwd_s, fwd_s + tp_fwd_s + cp_fwd_s + ep_fwd_s, host.syncs_fwd);
-    let host_bwd_s = super::host::exposed_host_s(host.bwd_s, bwd_s + tp_fwd_s + 2.0 * cp_fwd_s + ep_fwd_s, 0.0);
-    recompute.host_s = super::host::exposed_host_s(host.recompute_s, recompute.compute_s() + recompute.tp_s + recompute.cp_s + recompute.ep_s, host.syncs_recompute);
+    let gpu_fwd = fwd_s + tp_fwd_s + cp_fwd_s + ep_fwd_s;
+    let gpu_bwd = bwd_s + tp_fwd_s + 2.0 * cp_fwd_s + ep_fwd_s;
+    let gpu_recompute = recompute.compute_s() + recompute.tp_s + recompute.cp_s + recompute.ep_s;
+    let host_exposed_s = super::host::exposed_per_microbatch_s(&host, gpu_fwd, gpu_bwd, gpu_recompute);
+    let issued = host.fwd_s + host.bwd_s + host.recompute_s;
+    let host_bwd_exposed_s = if issued > 0.0 { host_exposed_s * (host.bwd_s + host.recompute_s) / issued } else { 0.0 };
+    recompute.host_issue_s = host.recompute_s;
+    recompute.host_syncs = host.syncs_recompute;
     let recompute_s = recompute.compute_s();
     LayerCost {
         fwd_s,
@@ -470,8 +487,9 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         cp_fwd_s,
         ep_fwd_s,
         recompute,
-        host_fwd_s,
-        host_bwd_s,
+        host_exposed_s,
+        host_bwd_exposed_s,
+        host,
     }
 }
 
