@@ -12,7 +12,9 @@
 //!   Speeds are modelled as normal with coefficient of variation `gpu_speed_cv`; the
 //!   expected slowest of N is [`expected_max_std_normal`] standard deviations out.
 //!   Optionally a fraction of whole nodes is persistently slower (MegaScale, NSDI'24
-//!   §5.1/§6.3: ~0.5% of machines, ~10% slower forward computation, evicted once found).
+//!   §5.1/§6.3: ~0.5% of machines, ~10% slower forward computation, evicted once found),
+//!   and a fraction of NIC links runs degraded (a what-if: no source gives a rate);
+//!   every concurrent collective group then waits for the one crossing it.
 //! - **Host pauses** (Python garbage collection and other CPU stalls; Lin et al., OSDI'25,
 //!   "Understanding Stragglers in Large Model Training": synchronised "planned GC" gave
 //!   +12.6% on a 128-rank job; torchtitan PR #148: +1.5% per iteration on 512 GPUs).
@@ -35,6 +37,10 @@ pub struct Variability {
     pub slow_node_fraction: f64,
     /// How much slower a slow node computes (0.10 = 10% more time).
     pub slow_node_slowdown: f64,
+    /// Fraction of GPUs whose NIC link runs degraded (0: none).
+    pub slow_link_fraction: f64,
+    /// A degraded link's rate over its line rate (0.5: half).
+    pub slow_link_rate: f64,
     /// Length of one host pause on one rank, seconds (0: none).
     pub host_pause_s: f64,
     /// Each rank pauses once every this many steps on average.
@@ -60,6 +66,8 @@ impl Variability {
         gpu_speed_cv: 0.0,
         slow_node_fraction: 0.0,
         slow_node_slowdown: SLOW_NODE_SLOWDOWN,
+        slow_link_fraction: 0.0,
+        slow_link_rate: 1.0,
         host_pause_s: 0.0,
         host_pause_every_steps: 1.0,
         host_pauses_aligned: false,
@@ -77,6 +85,17 @@ impl Variability {
         let nodes = gpus.div_ceil(gpus_per_node.max(1)) as f64;
         let any_slow = 1.0 - (1.0 - self.slow_node_fraction).powf(nodes);
         any_slow * healthy.max(self.slow_node_slowdown) + (1.0 - any_slow) * healthy
+    }
+
+    /// Expected extra fraction of the time of collectives that leave the NVLink domain:
+    /// every concurrent group waits for the slowest, so one degraded link anywhere in the
+    /// job (probability 1 − (1 − f)^gpus, one NIC link per GPU) stretches them by
+    /// 1/rate − 1.
+    pub fn network_slowdown(&self, gpus: u64) -> f64 {
+        if self.slow_link_fraction <= 0.0 || self.slow_link_rate >= 1.0 {
+            return 0.0;
+        }
+        any_of(self.slow_link_fraction, gpus) * (1.0 / self.slow_link_rate.max(1e-6) - 1.0)
     }
 
     /// Expected host-pause time per step that the whole job waits through, on `ranks`
@@ -122,6 +141,9 @@ pub struct PipelineDraw {
     /// A host pause in this step: (stage, where in the stage's op order as a fraction
     /// in [0, 1), seconds).
     pub pause: Option<(usize, f64, f64)>,
+    /// The stage whose inter-node collectives cross a degraded link, and their time
+    /// multiplier.
+    pub slow_link: Option<(usize, f64)>,
 }
 
 /// Draws per-stage speeds and this step's host pause from `seed`.
@@ -145,7 +167,8 @@ pub fn draw_pipeline(v: &Variability, seed: u64, gpus: u64, gpus_per_node: u64, 
         })
         .collect();
     let pause = (rng.gen::<f64>() < v.any_rank_pauses(gpus)).then(|| (rng.gen_range(0..stages), rng.gen::<f64>(), v.host_pause_s));
-    PipelineDraw { stage_factor, slowest_stage, pause }
+    let slow_link = (v.slow_link_rate < 1.0 && rng.gen::<f64>() < any_of(v.slow_link_fraction, gpus)).then(|| (rng.gen_range(0..stages), 1.0 / v.slow_link_rate.max(1e-6)));
+    PipelineDraw { stage_factor, slowest_stage, pause, slow_link }
 }
 
 /// 1 − (1 − p)^n, computed without cancellation for small p.
@@ -241,6 +264,14 @@ mod tests {
         // 8 nodes: 4% chance of a slow node; 2,048 nodes: almost certain.
         assert!(v.compute_slowdown(64, 8) < 0.03);
         assert!((v.compute_slowdown(16384, 8) - SLOW_NODE_SLOWDOWN).abs() < 1e-3);
+    }
+
+    #[test]
+    fn one_slow_link_in_a_big_job_stretches_its_collectives() {
+        let v = Variability { slow_link_fraction: 1e-4, slow_link_rate: 0.5, ..Variability::DEFAULT };
+        assert!(v.network_slowdown(64) < 0.01);
+        assert!((v.network_slowdown(131072) - 1.0).abs() < 1e-3);
+        assert_eq!(Variability::DEFAULT.network_slowdown(131072), 0.0);
     }
 
     #[test]

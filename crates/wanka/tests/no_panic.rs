@@ -21,7 +21,8 @@ const KEYS: &[&str] = &[
     "training.framework", "training.cuda_graphs", "cluster.variability.enabled", "cluster.variability.gpu_speed_cv",
     "cluster.variability.slow_node_fraction", "cluster.variability.slow_node_slowdown",
     "cluster.variability.host_pause_s", "cluster.variability.host_pause_every_steps",
-    "cluster.variability.host_pauses_aligned", "cluster.variability",
+    "cluster.variability.host_pauses_aligned", "cluster.variability", "cluster.variability.slow_link_fraction",
+    "cluster.variability.slow_link_rate",
 ];
 
 const VALUES: &[&str] = &[

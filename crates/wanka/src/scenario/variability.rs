@@ -13,6 +13,8 @@ pub(super) struct VariabilitySection {
     gpu_speed_cv: Option<f64>,
     slow_node_fraction: Option<f64>,
     slow_node_slowdown: Option<f64>,
+    slow_link_fraction: Option<f64>,
+    slow_link_rate: Option<f64>,
     host_pause_s: Option<f64>,
     host_pause_every_steps: Option<f64>,
     /// Left out: the framework's (`training.framework`) garbage-collection policy.
@@ -45,7 +47,18 @@ pub(super) fn resolve(v: Option<VariabilitySection>) -> Result<Variability> {
         Some(k) if k.is_finite() && (1.0..=1e12).contains(&k) => k,
         Some(k) => return Err(Error::invalid("cluster.variability.host_pause_every_steps", k, "must be a number of steps >= 1")),
     };
+    let slow_link_fraction = fraction("cluster.variability.slow_link_fraction", v.slow_link_fraction.unwrap_or(d.slow_link_fraction), 1.0, "share of GPUs whose NIC link is degraded")?;
+    let slow_link_rate = match v.slow_link_rate {
+        None if slow_link_fraction > 0.0 => {
+            return Err(Error::missing("cluster.variability.slow_link_rate", "a degraded link's rate over its line rate, in (0, 1], when slow_link_fraction > 0"))
+        }
+        None => d.slow_link_rate,
+        Some(r) if r.is_finite() && r > 0.0 && r <= 1.0 => r,
+        Some(r) => return Err(Error::invalid("cluster.variability.slow_link_rate", r, "must be a number in (0, 1]: the degraded rate over the line rate")),
+    };
     let resolved = Variability {
+        slow_link_fraction,
+        slow_link_rate,
         gpu_speed_cv: fraction("cluster.variability.gpu_speed_cv", v.gpu_speed_cv.unwrap_or(d.gpu_speed_cv), 0.5, "standard deviation over mean of GPU speed")?,
         slow_node_fraction: fraction("cluster.variability.slow_node_fraction", v.slow_node_fraction.unwrap_or(d.slow_node_fraction), 1.0, "share of nodes that are slow")?,
         slow_node_slowdown: fraction("cluster.variability.slow_node_slowdown", v.slow_node_slowdown.unwrap_or(d.slow_node_slowdown), 10.0, "extra time a slow node takes, 0.1 = 10%")?,

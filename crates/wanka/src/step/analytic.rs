@@ -60,6 +60,12 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         .collect();
     let busiest = &stages.iter().max_by(|a, b| a.0.total_s().total_cmp(&b.0.total_s())).unwrap_or(&stages[0]).0;
 
+    // A degraded NIC link anywhere in the job stretches every collective group that
+    // leaves the NVLink domain (they all wait for the one crossing it): the expected
+    // multiplier (`Variability::network_slowdown`), before any overlap.
+    let network_slowdown = s.cluster.variability.network_slowdown(s.cluster.gpus);
+    let link = |g: &crate::collective::Group| if g.span.domains > 1 { 1.0 + network_slowdown } else { 1.0 };
+
     // --- Pipeline ------------------------------------------------------------------
     // The busiest stage sets the pace of the steady state; filling and draining the
     // pipeline passes each micro-batch through every other stage once, so the bubble
@@ -72,7 +78,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let others = |quantum: &dyn Fn(&StageCost) -> f64| -> f64 {
         stages.iter().map(|(c, n)| n * quantum(c)).sum::<f64>() - quantum(busiest)
     };
-    let mut ep_per_mb = busiest.ep_s;
+    let mut ep_per_mb = busiest.ep_s * link(&groups.ep);
     let bubble = match p.schedule {
         Schedule::OneFOneB => others(&|c| c.total_s()),
         Schedule::Interleaved => others(&|c| c.total_s()) / p.vpp as f64,
@@ -82,7 +88,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         // DualPipe (DeepSeek-V3 Table 2): (PP/2 − 1)(F&B + B − 3W) ≈ (PP/2 − 1)·F, and the
         // EP all-to-all of one chunk hides behind the other chunk's compute.
         Schedule::Dualpipe => {
-            ep_per_mb = (busiest.ep_s - busiest.compute_s).max(0.0);
+            ep_per_mb = (busiest.ep_s * link(&groups.ep) - busiest.compute_s).max(0.0);
             let mean_f = others(&fwd_s) / (ppf - 1.0).max(1.0);
             (ppf / 2.0 - 1.0).max(0.0) * mean_f
         }
@@ -93,7 +99,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     // --- PP point-to-point -----------------------------------------------------------
     let pp_exposed = if p.pp > 1 {
         let act_bytes = super::layer::pipeline_send_bytes(s);
-        let hop = groups.pp.time_s(CollectiveOp::SendRecv, act_bytes) + super::layer::pipeline_regather_s(s, &groups);
+        let hop = groups.pp.time_s(CollectiveOp::SendRecv, act_bytes) * link(&groups.pp) + super::layer::pipeline_regather_s(s, &groups);
         // Fill and drain put 2(p−1) hops on the critical path; with blocking sends
         // (1F1B always, interleaving without p2p overlap) every pass of every chunk
         // also waits for its own send.
@@ -111,7 +117,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let kind_params: Vec<StageParams> = kinds.iter().map(|k| stage_params(s, &lp, k)).collect();
     let params = kind_params.iter().copied().fold(StageParams { dense: 0.0, experts: 0.0 }, |a, b| if b.total() > a.total() { b } else { a });
     let dp_size = p.dp * p.cp;
-    let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, layout.max_layers() as f64, dp_size);
+    let (dp_exposed, optimizer_params) = data_parallel(s, &groups, params, busiest, layout.max_layers() as f64, dp_size, link(&groups.dp));
 
     // --- Optimizer -----------------------------------------------------------------------
     let optimizer = device.streaming_s(optimizer_params * optimizer_step_bytes_per_param(s), 4.0);
@@ -226,7 +232,7 @@ fn selective_recompute_flops_per_token(s: &Scenario, lp: &LayerParams) -> f64 {
 ///
 /// With `overlap_grad_reduce` the gradient reduction hides behind the backward of the
 /// last micro-batch; with `overlap_param_gather` the all-gather behind the next forward.
-fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCost, stage_layers: f64, dp: u64) -> (f64, f64) {
+fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCost, stage_layers: f64, dp: u64, link: f64) -> (f64, f64) {
     let p = &s.parallel;
     if dp <= 1 && p.ep <= 1 {
         return (0.0, params.total());
@@ -248,17 +254,20 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCos
     match p.zero {
         0 => {
             let (ar, _) = dp_collective_times(s, g, params);
+            let ar = ar * link;
             let exposed = if p.overlap_grad_reduce { overlapped(ar, bwd_window) } else { ar };
             (exposed, params.total())
         }
         1 | 2 => {
             let (rs, ag) = dp_collective_times(s, g, params);
+            let (rs, ag) = (rs * link, ag * link);
             let rs_exposed = if p.overlap_grad_reduce { overlapped(rs, bwd_window) } else { rs };
             let ag_exposed = if p.overlap_param_gather { overlapped(ag, fwd_window) } else { ag };
             (rs_exposed + ag_exposed, sharded_params)
         }
         _ => {
             let (ag, rs, synchronous) = zero3_pass_times(s, g, params, stage_layers);
+            let (ag, rs) = (ag * link, rs * link);
             let passes = if p.recompute == Recompute::Full && synchronous { 3.0 } else { 2.0 };
             if synchronous {
                 // Blocking per-tensor collectives: nothing overlaps; a recomputed forward

@@ -196,11 +196,20 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             (kind.layers, stage_params(s, &lp, &kind))
         })
         .collect();
+    // A degraded NIC link (drawn) stretches the inter-node collectives of the stage
+    // whose groups cross it.
+    let slow_link = |r: usize, group: &crate::collective::Group| match draw.slow_link {
+        Some((sr, f)) if sr == r && group.span.domains > 1 => f,
+        _ => 1.0,
+    };
     let dp_times: Vec<(f64, f64)> = rank_params
         .iter()
-        .map(|&(_, params)| {
+        .enumerate()
+        .map(|(r, &(_, params))| {
             let analytic_times = analytic::dp_collective_times(s, &groups, params);
-            net.dp_times(s, &groups, params).unwrap_or(analytic_times)
+            let (rs, ag) = net.dp_times(s, &groups, params).unwrap_or(analytic_times);
+            let f = slow_link(r, &groups.dp);
+            (rs * f, ag * f)
         })
         .collect();
 
@@ -338,7 +347,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     prev_pass[r] = end.clone();
                     last_compute[r].push(end[0]);
                     let is_last = if dual { (c == 0 && r == pp - 1) || (c == 1 && r == 0) } else { r == pp - 1 && c == vpp - 1 };
-                    f_send[r][idx(c, j)] = if is_last || pp == 1 { end.clone() } else { vec![g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop, &end)] };
+                    f_send[r][idx(c, j)] = if is_last || pp == 1 { end.clone() } else { vec![g.add(send_stream[r], format!("pp send fwd mb{j} chunk{c}"), hop * slow_link(r, &groups.pp), &end)] };
                     f_task[r][idx(c, j)] = end;
                 } else {
                     // Gradient from the next virtual stage, and this chunk's own forward.
@@ -424,7 +433,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         }
                     }
                     let is_first = if dual { (c == 0 && r == 0) || (c == 1 && r == pp - 1) } else { r == 0 && c == 0 };
-                    b_send[r][idx(c, j)] = if is_first || pp == 1 { end.clone() } else { vec![g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop, &end)] };
+                    b_send[r][idx(c, j)] = if is_first || pp == 1 { end.clone() } else { vec![g.add(send_stream[r], format!("pp send bwd mb{j} chunk{c}"), hop * slow_link(r, &groups.pp), &end)] };
                     b_task[r][idx(c, j)] = end;
                 }
                 cursor[r] += 1;
@@ -1020,6 +1029,23 @@ global_batch = 128
         let pauses: Vec<&str> = paused.graph.tasks.iter().map(|t| t.name.as_str()).filter(|n| n.starts_with("host pause")).collect();
         assert_eq!(pauses.len(), 1, "16,384 ranks pausing once in 100 steps: some rank pauses in almost every step");
         assert!(paused.report.step_time_s > run(&["cluster.routing=\"spray\""]).report.step_time_s + 0.1);
+    }
+
+    /// A degraded NIC link somewhere in a 16k-GPU job: both fidelities are no faster,
+    /// the analytic one (every inter-node group waits for it) slower.
+    #[test]
+    fn a_slow_link_never_speeds_the_step_up() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
+        let sets = |slow: bool| -> Vec<String> {
+            let mut v = vec!["cluster.routing=\"spray\"".to_string()];
+            if slow {
+                v.extend(["cluster.variability.slow_link_fraction=0.001".to_string(), "cluster.variability.slow_link_rate=0.5".to_string()]);
+            }
+            v
+        };
+        let (base, slow) = (crate::scenario::load(&path, &sets(false)).unwrap(), crate::scenario::load(&path, &sets(true)).unwrap());
+        assert!(analytic::simulate(&slow).step_time_s > 1.02 * analytic::simulate(&base).step_time_s);
+        assert!(simulate_event(&slow).unwrap().report.step_time_s >= simulate_event(&base).unwrap().report.step_time_s);
     }
 
     /// The expected slowdown grows with the job: the analytic straggler time per step of
