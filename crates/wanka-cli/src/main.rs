@@ -129,6 +129,10 @@ enum Command {
         /// re-ranks its top layouts with it).
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
+        /// Memory and layout choice instead: peak memory against the measured rows, and
+        /// per group of measured layouts the rank correlation and the regret of wanka's pick.
+        #[arg(long, conflicts_with_all = ["scenario", "fidelity"])]
+        layouts: bool,
     },
     /// What is built in: GPUs, models, fabrics, reliability defaults.
     Catalog {
@@ -345,7 +349,16 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::scale_table(&space, &result));
             }
         }
-        Command::Validate { json, scenario, fidelity } => {
+        Command::Validate { json, scenario, fidelity, layouts } => {
+            if layouts {
+                let v = wanka::validate::layouts::validate_layouts();
+                if json {
+                    output::print_json(&v)?;
+                } else {
+                    print!("{}", output::layouts_table(&v));
+                }
+                return Ok(());
+            }
             if let Some(id) = scenario {
                 let text = wanka::validate::scenario_text(&id)
                     .ok_or_else(|| anyhow::Error::new(UsageError(format!("--scenario {id:?}: no such row in the published set"))))?;

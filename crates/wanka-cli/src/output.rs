@@ -596,3 +596,33 @@ pub fn streams_table(streams: &[wanka::step::event::StreamTime]) -> String {
     }
     o
 }
+
+pub fn layouts_table(v: &wanka::validate::layouts::LayoutValidation) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka validate --layouts: peak memory and layout choice against measured sweeps\n");
+    let _ = writeln!(o, "  memory per GPU (GiB): measured counter beside wanka's weights + gradients + optimizer + activations");
+    let _ = writeln!(o, "  {:<58} {:>10} {:>9} {:>9} {:>8}", "row", "counter", "measured", "wanka", "error");
+    for r in &v.memory {
+        let counter = serde_json::to_value(r.counter).ok().and_then(|c| c.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(o, "  {:<58} {:>10} {:>9.1} {:>9.1} {:>+7.1}%{}", r.id, counter, r.measured_gib, r.predicted_gib, r.error_pct, if r.fits { "" } else { "  does not fit" });
+    }
+    let _ = writeln!(o, "\n  memory MAPE by source and counter (bias = mean signed error)");
+    for b in &v.memory_by_source {
+        let counter = serde_json::to_value(b.counter).ok().and_then(|c| c.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(o, "    {:<34} {:>10} {:>3} rows {:>6.1}%  bias {:>+6.1}%", b.group, counter, b.rows, b.mape_pct, b.bias_pct);
+    }
+    let _ = writeln!(o, "    {:<34} {:>10} {:>3} rows {:>6.1}%", "all", "", v.memory.len(), v.memory_mape_pct);
+    let _ = writeln!(o, "  layouts that ran but wanka says do not fit: {}", v.memory_does_not_fit.len());
+    let _ = writeln!(o, "\n  layout choice: Spearman ρ of predicted against measured throughput; regret of wanka's pick");
+    for g in &v.groups {
+        let _ = writeln!(o, "    {:<88} {:>3} layouts  ρ {:>+5.2}  regret {:>5.1}%", g.group, g.layouts, g.spearman, g.regret_pct);
+    }
+    let _ = writeln!(o, "    median over {} groups: ρ {:+.2}, regret {:.1}%", v.groups.len(), v.median_spearman, v.median_regret_pct);
+    if !v.skipped.is_empty() {
+        let _ = writeln!(o, "\n  not represented");
+        for s in &v.skipped {
+            let _ = writeln!(o, "    {:<58} {}", s.id, s.reason);
+        }
+    }
+    o
+}

@@ -284,6 +284,7 @@ struct TrainingSection {
     fp8_activations: Option<bool>,
     framework: Option<Framework>,
     cuda_graphs: Option<bool>,
+    master_weights: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -361,6 +362,10 @@ pub struct TrainingConfig {
     /// Captured regions replayed as CUDA graphs: the host issues each with one launch
     /// (`step::host`).
     pub cuda_graphs: bool,
+    /// The optimizer keeps FP32 master weights (4 bytes per parameter); false for
+    /// pure-BF16 training (torchtune's full fine-tune recipes), which updates the BF16
+    /// weights in place.
+    pub master_weights: bool,
 }
 
 /// Storage type of the optimizer's moments.
@@ -857,6 +862,7 @@ fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Archite
         grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16 && facts.bf16_grad_reduce_fp32),
         framework,
         cuda_graphs: t.cuda_graphs.unwrap_or(false),
+        master_weights: t.master_weights.unwrap_or(true),
         recompute_modules: match &t.recompute_modules {
             None => RecomputeModules::DEFAULT,
             Some(names) => RecomputeModules::parse(names, model)?,

@@ -8,6 +8,8 @@
 //! per row. Published TFLOP/s are converted to tokens/s with the source's own FLOP
 //! formula (data/README.md, "Compare like with like").
 
+pub mod layouts;
+
 use crate::framework::Framework;
 use crate::model::{megatron_sc21_flops_per_token, Architecture};
 use crate::scenario::{self, Scenario};

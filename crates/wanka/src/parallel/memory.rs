@@ -17,15 +17,19 @@ use serde::Serialize;
 
 pub const WEIGHT_BYTES: f64 = 2.0;
 pub const GRAD_BYTES: f64 = 4.0;
-/// FP32 master weights (4) and Adam's two moments (4 each, or 2 each in BF16).
+/// FP32 master weights (4, none in pure-BF16 training) and Adam's two moments (4 each,
+/// or 2 each in BF16).
 pub fn optimizer_bytes_per_param(s: &Scenario) -> f64 {
-    4.0 + 2.0 * s.training.adam_moments.bytes()
+    let master = if s.training.master_weights { 4.0 } else { 0.0 };
+    master + 2.0 * s.training.adam_moments.bytes()
 }
 
 /// HBM bytes the optimizer step moves per parameter it updates: the calibration's
 /// FP32 figure, less what BF16 moments save (m and v each read and written).
 pub fn optimizer_step_bytes_per_param(s: &Scenario) -> f64 {
-    cal::OPTIMIZER_BYTES_PER_PARAM - 4.0 * (4.0 - s.training.adam_moments.bytes())
+    // Without master weights the FP32 master is neither read nor written (8 bytes).
+    let master = if s.training.master_weights { 0.0 } else { 8.0 };
+    cal::OPTIMIZER_BYTES_PER_PARAM - 4.0 * (4.0 - s.training.adam_moments.bytes()) - master
 }
 
 /// Memory of the busiest GPU.
@@ -196,48 +200,45 @@ pub fn memory(s: &Scenario) -> MemoryReport {
 
 /// [`memory`] for the pipeline's rank kinds and their parameters already worked out.
 pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> MemoryReport {
+    let mut busiest: Option<MemoryReport> = None;
+    for (kind, sp) in kinds.iter().zip(params) {
+        let m = rank_memory(s, kind, *sp);
+        if busiest.map_or(true, |b| m.total_bytes > b.total_bytes) {
+            busiest = Some(m);
+        }
+    }
+    busiest.unwrap_or_else(|| rank_memory(s, &StageKind { rank: 0, ranks: 1, layers: 0.0, moe_layers: 0.0, embedding: false, head: false }, StageParams { dense: 0.0, experts: 0.0 }))
+}
+
+/// Memory of one GPU of a pipeline rank of the given kind.
+pub fn rank_memory(s: &Scenario, kind: &StageKind, sp: StageParams) -> MemoryReport {
     let p = &s.parallel;
     let dp_dense = (p.dp * p.cp) as f64;
     let dp_expert = dp_dense / p.ep as f64;
-    let bytes = |sp: StageParams| -> (f64, f64, f64) {
-        let shard = |per_param: f64, stage_min: u8| -> f64 {
-            if p.zero >= stage_min {
-                per_param * (sp.dense / dp_dense + sp.experts / dp_expert)
-            } else {
-                per_param * sp.total()
-            }
-        };
-        let weights = shard(WEIGHT_BYTES, 3);
-        let grad_bytes = if s.training.grad_reduce_in_fp32 { GRAD_BYTES } else { WEIGHT_BYTES };
-        let grads = shard(grad_bytes, 2);
-        let optimizer = shard(optimizer_bytes_per_param(s), 1);
-        (weights, grads, optimizer)
+    let shard = |per_param: f64, stage_min: u8| -> f64 {
+        if p.zero >= stage_min {
+            per_param * (sp.dense / dp_dense + sp.experts / dp_expert)
+        } else {
+            per_param * sp.total()
+        }
     };
+    let weights_bytes = shard(WEIGHT_BYTES, 3);
+    let grad_bytes = if s.training.grad_reduce_in_fp32 { GRAD_BYTES } else { WEIGHT_BYTES };
+    let gradients_bytes = shard(grad_bytes, 2);
+    let optimizer_bytes = shard(optimizer_bytes_per_param(s), 1);
     let dense_layer = layer_activation_bytes(s, false, p.recompute);
     let moe_layer = if s.model.is_moe() { layer_activation_bytes(s, true, p.recompute) } else { dense_layer };
-    let act = |kind: &StageKind| -> f64 {
-        let per_mb = (kind.layers - kind.moe_layers) * dense_layer + kind.moe_layers * moe_layer;
-        let mut total = per_mb * in_flight_microbatches(s, kind.rank);
-        if p.recompute == Recompute::Full {
-            // The layer being recomputed holds its full activations once.
-            total += layer_activation_bytes(s, kind.moe_layers > 0.0, Recompute::None);
-        }
-        if kind.head {
-            // FP32 logits and their gradient for one micro-batch (vocab sharded by TP).
-            let shape = s.micro_batch_shape();
-            total += 2.0 * 4.0 * shape.tokens * s.model.vocab as f64 / shape.tp;
-        }
-        total
-    };
-    let mut busiest: Option<(f64, f64, f64, f64)> = None;
-    for (kind, sp) in kinds.iter().zip(params) {
-        let (w, g, o) = bytes(*sp);
-        let a = act(kind);
-        if busiest.map_or(true, |(bw, bg, bo, ba)| w + g + o + a > bw + bg + bo + ba) {
-            busiest = Some((w, g, o, a));
-        }
+    let per_mb = (kind.layers - kind.moe_layers) * dense_layer + kind.moe_layers * moe_layer;
+    let mut activations_bytes = per_mb * in_flight_microbatches(s, kind.rank);
+    if p.recompute == Recompute::Full {
+        // The layer being recomputed holds its full activations once.
+        activations_bytes += layer_activation_bytes(s, kind.moe_layers > 0.0, Recompute::None);
     }
-    let (weights_bytes, gradients_bytes, optimizer_bytes, activations_bytes) = busiest.unwrap_or_default();
+    if kind.head {
+        // FP32 logits and their gradient for one micro-batch (vocab sharded by TP).
+        let shape = s.micro_batch_shape();
+        activations_bytes += 2.0 * 4.0 * shape.tokens * s.model.vocab as f64 / shape.tp;
+    }
     let reserved_bytes = cal::RUNTIME_RESERVED_BYTES;
     let total_bytes = weights_bytes + gradients_bytes + optimizer_bytes + activations_bytes + reserved_bytes;
     let capacity_bytes = s.cluster.gpu.hbm_bytes;

@@ -1,0 +1,399 @@
+//! `wanka validate --layouts`: memory and layout choice against measured sweeps
+//! (`data/memory-and-layouts.jsonl`, a copy of shared/validation/memory-and-layouts.jsonl:
+//! torchtitan, torchao, torchtune and the Ultra-Scale Playbook's nanotron sweep).
+//!
+//! - Memory: each `peak_memory` row against wanka's memory of the rank the source
+//!   measured (the busiest rank; the first pipeline stage for the playbook, which logs
+//!   rank 0), counter by counter (see [`Counter`]).
+//! - Layout choice: rows of one source, model, GPU, GPU count and sequence length with
+//!   three or more measured layouts form a group; per group, the Spearman rank
+//!   correlation of predicted against measured throughput, and the regret of wanka's top
+//!   pick (among the layouts it says fit): the throughput lost against the best measured.
+
+use super::Skipped;
+use crate::framework::Framework;
+use crate::parallel::memory::{rank_memory, stage_params, MemoryReport};
+use crate::parallel::{stage_kinds, StageLayout};
+use crate::scenario::{self, Scenario};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
+
+const DATA: &str = include_str!("../../data/memory-and-layouts.jsonl");
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Which memory figure a source reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Counter {
+    /// PyTorch's peak reserved bytes (allocator cache included, CUDA context not).
+    Reserved,
+    /// PyTorch's peak active (allocated) bytes.
+    Active,
+    /// Rank 0 only, allocated or reserved not stated (the playbook).
+    Rank0,
+}
+
+/// One peak-memory row, measured beside predicted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryRow {
+    pub id: String,
+    pub group: String,
+    pub counter: Counter,
+    pub measured_gib: f64,
+    /// wanka's weights + gradients + optimizer state + activations of the measured rank
+    /// (what the allocator holds; the runtime reserve is left out, as the counters do).
+    pub predicted_gib: f64,
+    pub error_pct: f64,
+    /// Whether wanka's memory model says the layout fits the GPU.
+    pub fits: bool,
+    pub assumptions: Vec<String>,
+}
+
+/// One group of layouts measured on one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayoutGroup {
+    pub group: String,
+    pub layouts: usize,
+    pub spearman: f64,
+    /// 1 − measured throughput of wanka's top pick / best measured, in percent.
+    pub regret_pct: f64,
+    pub top_pick: String,
+    pub best_measured: String,
+}
+
+/// Per-source memory error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceMape {
+    pub group: String,
+    pub counter: Counter,
+    pub rows: usize,
+    pub mape_pct: f64,
+    pub bias_pct: f64,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayoutValidation {
+    pub memory: Vec<MemoryRow>,
+    pub memory_by_source: Vec<SourceMape>,
+    pub memory_mape_pct: f64,
+    /// Published layouts that ran but that wanka says do not fit.
+    pub memory_does_not_fit: Vec<String>,
+    pub groups: Vec<LayoutGroup>,
+    pub median_spearman: f64,
+    pub median_regret_pct: f64,
+    pub skipped: Vec<Skipped>,
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_string()
+}
+fn u(v: &Value, k: &str) -> Option<u64> {
+    v[k].as_u64()
+}
+
+fn gpu_of(gpu_type: &str) -> Result<(&'static str, Option<&'static str>), String> {
+    let g = gpu_type.to_ascii_uppercase();
+    if g.starts_with("H100") && g.contains("96GB") {
+        return Ok(("h100-sxm", Some("H100 96 GB (500 W) modelled as the 80 GB H100 SXM: same memory counts, capacity 80 GB")));
+    }
+    if g.starts_with("H100") {
+        return Ok(("h100-sxm", None));
+    }
+    if g.starts_with("H200") {
+        return Ok(("h200", None));
+    }
+    if g.starts_with("A100") {
+        return Ok(("a100-80g", None));
+    }
+    if g.starts_with("B200") {
+        return Ok(("b200", None));
+    }
+    if g.contains("MI300X") {
+        return Ok(("mi300x", None));
+    }
+    Err(format!("GPU {gpu_type:?} not in the catalog"))
+}
+
+/// The scenario of one row, and what was assumed to build it.
+pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
+    let mut notes = Vec::new();
+    let model_name = s(v, "model");
+    if model_name.contains("Scout") {
+        return Err("MoE architecture fields (experts, top-k) not in the row".into());
+    }
+    let (gpu, gpu_note) = gpu_of(&s(v, "gpu_type"))?;
+    notes.extend(gpu_note.map(str::to_string));
+    let group = s(v, "group");
+    let (h, ffn) = (u(v, "hidden_size").ok_or("hidden size missing")?, u(v, "ffn_hidden_size").ok_or("FFN size missing")?);
+    let tied = model_name.contains("tied") && !model_name.contains("untied") || (group.starts_with("nanotron") && ffn < 10_000);
+    let mut text = format!(
+        "[model]\nlayers = {}\nhidden = {h}\nffn_hidden = {ffn}\nheads = {}\nkv_heads = {}\nvocab = {}\nseq_len = {}\nactivation = \"swiglu\"\ntied_embeddings = {tied}\n",
+        u(v, "layers").ok_or("layers missing")?,
+        u(v, "num_heads").ok_or("heads missing")?,
+        u(v, "num_kv_heads").or(u(v, "num_heads")).unwrap_or(1),
+        u(v, "vocab_size").ok_or("vocab missing")?,
+        u(v, "seq_len").ok_or("sequence length missing")?,
+    );
+    let gpus = u(v, "num_gpus").ok_or("GPU count missing")?;
+    let per_node = u(v, "gpus_per_node").unwrap_or(8).min(gpus);
+    text += &format!("[cluster]\ngpu = \"{gpu}\"\ngpus = {gpus}\ngpus_per_node = {per_node}\n");
+
+    let (tp, pp, dp, cp) = (u(v, "tp").unwrap_or(1), u(v, "pp").unwrap_or(1), u(v, "dp").unwrap_or(1), u(v, "cp").unwrap_or(1));
+    let sharding = s(v, "sharding").to_ascii_lowercase();
+    if sharding.contains("ep4") {
+        return Err("expert parallelism without the MoE architecture".into());
+    }
+    // torchtitan keeps FSDP's parameters gathered between forward and backward when
+    // pipelining (`reshard_after_forward` defaults to `not pp_enabled`): ZeRO-2's memory.
+    let zero = if sharding.contains("fsdp") {
+        if pp > 1 {
+            2
+        } else {
+            3
+        }
+    } else if sharding.contains("zero-1") {
+        1
+    } else {
+        0
+    };
+    let micro_batch = u(v, "micro_batch").ok_or("micro-batch missing")?;
+    let global = u(v, "global_batch_seqs").unwrap_or(micro_batch * dp);
+    text += &format!("[parallel]\ntp = {tp}\npp = {pp}\ndp = {dp}\ncp = {cp}\nzero = {zero}\nmicro_batch = {micro_batch}\nglobal_batch = {global}\n");
+    if let Some(vpp) = u(v, "vpp").filter(|&x| x > 1) {
+        text += &format!("vpp = {vpp}\n");
+    }
+    let recompute = s(v, "activation_recompute").to_ascii_lowercase();
+    let recompute = if recompute.contains("offload") {
+        return Err("CPU activation offload not modelled".into());
+    } else if recompute.contains("every 2nd layer") {
+        return Err("layer-wise checkpointing of every second layer not expressible".into());
+    } else if recompute.starts_with("full") {
+        "full"
+    } else if recompute.starts_with("selective") {
+        "selective"
+    } else {
+        if recompute.starts_with("not stated") {
+            notes.push("recomputation not stated: none".into());
+        }
+        "none"
+    };
+    text += &format!("recompute = \"{recompute}\"\n");
+
+    let precision = s(v, "precision").to_ascii_lowercase();
+    let framework = s(v, "framework").to_ascii_lowercase();
+    let fw = if framework.contains("torchtitan") {
+        Framework::Torchtitan
+    } else if framework.contains("torchtune") {
+        Framework::Fsdp
+    } else {
+        notes.push("nanotron: Megatron-Core's documented facts".into());
+        Framework::MegatronCore
+    };
+    let fp8 = ["fp8", "float8", "mxfp8", "nvfp4"].iter().any(|k| precision.contains(k));
+    let mut training = format!("[training]\nframework = \"{}\"\nprecision = \"{}\"\n", fw.name(), if fp8 { "fp8" } else { "bf16" });
+    if precision.contains("nvfp4") || precision.contains("mxfp8") {
+        notes.push("MXFP8/NVFP4 modelled as FP8".into());
+    }
+    if precision.contains("pure bf16") {
+        training += "master_weights = false\nadam_moments = \"bf16\"\ngrad_reduce_in_fp32 = false\n";
+    }
+    let id = s(v, "id");
+    let text = format!("name = \"{id}\"\n{text}{training}");
+    let scenario = scenario::parse(&text, Path::new(&format!("layout row {id}")), &[]).map_err(|e| e.to_string())?;
+    Ok((scenario, notes))
+}
+
+/// The rank a source measured: the playbook logs rank 0 (the first stage); the others
+/// report the maximum over ranks.
+fn measured_rank(s: &Scenario, counter: Counter) -> MemoryReport {
+    let layout = StageLayout::new(s);
+    let kinds = stage_kinds(s, &layout);
+    let lp = s.model.layer_params();
+    let params: Vec<_> = kinds.iter().map(|k| stage_params(s, &lp, k)).collect();
+    match counter {
+        Counter::Rank0 => rank_memory(s, &kinds[0], params[0]),
+        _ => crate::parallel::memory::memory_of(s, &kinds, &params),
+    }
+}
+
+fn counter_of(unit: &str) -> Counter {
+    let u = unit.to_ascii_lowercase();
+    if u.contains("rank 0") {
+        Counter::Rank0
+    } else if u.contains("active") {
+        Counter::Active
+    } else {
+        Counter::Reserved
+    }
+}
+
+/// Ranks with ties averaged (1 = smallest).
+fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut r = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's ρ: Pearson correlation of the ranks (ties averaged).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (ra.iter().map(|x| (x - ma).powi(2)).sum(), rb.iter().map(|y| (y - mb).powi(2)).sum());
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Compares every row.
+pub fn validate_layouts() -> LayoutValidation {
+    let rows: Vec<Value> = DATA.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut memory = Vec::new();
+    let mut skipped = Vec::new();
+    // (group key, id, measured, predicted, fits)
+    let mut layouts: Vec<(String, String, f64, f64, bool)> = Vec::new();
+    for v in &rows {
+        let id = s(v, "id");
+        let (scenario, notes) = match row_scenario(v) {
+            Ok(x) => x,
+            Err(reason) => {
+                skipped.push(Skipped { id, reason });
+                continue;
+            }
+        };
+        let value = v["value"].as_f64().unwrap_or(0.0);
+        match v["kind"].as_str() {
+            Some("peak_memory") => {
+                let counter = counter_of(&s(v, "unit"));
+                let m = measured_rank(&scenario, counter);
+                let predicted = (m.total_bytes - m.reserved_bytes) / GIB;
+                memory.push(MemoryRow {
+                    group: s(v, "group"),
+                    counter,
+                    measured_gib: value,
+                    predicted_gib: predicted,
+                    error_pct: 100.0 * (predicted - value) / value,
+                    fits: m.fits,
+                    assumptions: notes,
+                    id,
+                });
+            }
+            Some("layout_throughput") => {
+                let r = crate::step::simulate(&scenario);
+                let key = format!(
+                    "{}: {} on {} × {}, seq {}",
+                    s(v, "group"),
+                    s(v, "model"),
+                    u(v, "num_gpus").unwrap_or(0),
+                    s(v, "gpu_type"),
+                    u(v, "seq_len").unwrap_or(0)
+                );
+                layouts.push((key, id, value, r.tokens_per_s_per_gpu, r.memory.fits));
+            }
+            _ => {}
+        }
+    }
+    let mut groups = Vec::new();
+    let mut keys: Vec<&String> = layouts.iter().map(|l| &l.0).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let members: Vec<&(String, String, f64, f64, bool)> = layouts.iter().filter(|l| &l.0 == key).collect();
+        if members.len() < 3 {
+            continue;
+        }
+        let measured: Vec<f64> = members.iter().map(|m| m.2).collect();
+        let predicted: Vec<f64> = members.iter().map(|m| m.3).collect();
+        let best = members.iter().max_by(|a, b| a.2.total_cmp(&b.2)).unwrap();
+        let fitting: Vec<&&(String, String, f64, f64, bool)> = members.iter().filter(|m| m.4).collect();
+        let pool: Vec<&&(String, String, f64, f64, bool)> = if fitting.is_empty() { members.iter().collect() } else { fitting };
+        let pick = pool.iter().max_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+        groups.push(LayoutGroup {
+            group: key.clone(),
+            layouts: members.len(),
+            spearman: spearman(&predicted, &measured),
+            regret_pct: 100.0 * (1.0 - pick.2 / best.2),
+            top_pick: pick.1.clone(),
+            best_measured: best.1.clone(),
+        });
+    }
+    let mut by: Vec<SourceMape> = Vec::new();
+    for r in &memory {
+        match by.iter_mut().find(|b| b.group == r.group && b.counter == r.counter) {
+            Some(b) => {
+                b.mape_pct += r.error_pct.abs();
+                b.bias_pct += r.error_pct;
+                b.rows += 1;
+            }
+            None => by.push(SourceMape { group: r.group.clone(), counter: r.counter, rows: 1, mape_pct: r.error_pct.abs(), bias_pct: r.error_pct }),
+        }
+    }
+    for b in &mut by {
+        b.mape_pct /= b.rows as f64;
+        b.bias_pct /= b.rows as f64;
+    }
+    let memory_mape_pct = if memory.is_empty() { 0.0 } else { memory.iter().map(|r| r.error_pct.abs()).sum::<f64>() / memory.len() as f64 };
+    LayoutValidation {
+        memory_does_not_fit: memory.iter().filter(|r| !r.fits).map(|r| r.id.clone()).collect(),
+        memory_by_source: by,
+        memory_mape_pct,
+        median_spearman: median(groups.iter().map(|g| g.spearman).collect()),
+        median_regret_pct: median(groups.iter().map(|g| g.regret_pct).collect()),
+        groups,
+        memory,
+        skipped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_orders() {
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[30.0, 20.0, 10.0]) + 1.0).abs() < 1e-12);
+        // Ties take the average rank.
+        assert_eq!(ranks(&[5.0, 1.0, 5.0]), vec![2.5, 1.0, 2.5]);
+    }
+
+    #[test]
+    fn most_rows_are_represented() {
+        let v = validate_layouts();
+        assert!(v.memory.len() >= 100, "{} memory rows", v.memory.len());
+        assert!(v.groups.len() >= 5, "{} layout groups", v.groups.len());
+        assert!(v.skipped.iter().all(|s| !s.reason.is_empty()));
+    }
+}
