@@ -48,6 +48,8 @@ pub struct MemoryRow {
     pub error_pct: f64,
     /// Whether wanka's memory model says the layout fits the GPU.
     pub fits: bool,
+    /// wanka's memory of the measured rank, part by part.
+    pub predicted: MemoryReport,
     pub assumptions: Vec<String>,
 }
 
@@ -306,6 +308,7 @@ pub fn validate_layouts() -> LayoutValidation {
                     predicted_gib: predicted,
                     error_pct: 100.0 * (predicted - value) / value,
                     fits: m.fits,
+                    predicted: m,
                     assumptions: notes,
                     id,
                 });
