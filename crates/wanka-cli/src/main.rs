@@ -102,6 +102,10 @@ enum Command {
         /// re-ranks its top layouts with it).
         #[arg(long, value_enum, default_value = "analytic")]
         fidelity: Fidelity,
+        /// Rank by the lower edge of each prediction's band (comparable validation rows'
+        /// errors, widened where the layout leaves what validation covers).
+        #[arg(long)]
+        robust: bool,
     },
     /// Time-to-train, goodput and cost against GPU count (best layout at each).
     Scale {
@@ -302,7 +306,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::collective_table(&s, &report));
             }
         }
-        Command::Search { file, set, top, json, fidelity } => {
+        Command::Search { file, set, top, json, fidelity, robust } => {
             let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
             let started = std::time::Instant::now();
             let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -319,7 +323,8 @@ fn run(cli: Cli) -> Result<()> {
                 bar.set_length(total);
                 bar.set_position(done);
             };
-            let mut result = wanka::search::search(&space, top, &progress).map_err(usage)?;
+            let ranking = if robust { wanka::search::Ranking::Robust } else { wanka::search::Ranking::Predicted };
+            let mut result = wanka::search::search_ranked(&space, top, &progress, ranking).map_err(usage)?;
             bar.finish_and_clear();
             if fidelity == Fidelity::Event {
                 wanka::search::refine_with_event(&space, &mut result);

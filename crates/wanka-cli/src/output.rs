@@ -458,14 +458,14 @@ pub fn search_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::search::S
     );
     let _ = writeln!(
         o,
-        "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8} {:>6} {:>7} {:>9}",
-        "#", "tp", "pp", "vpp", "cp", "ep", "dp", "zero", "sp", "recompute", "mb", "schedule", "step", "tok/s/gpu", "MFU", "bubble", "memory"
+        "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8} {:>11} {:>6} {:>7} {:>9}",
+        "#", "tp", "pp", "vpp", "cp", "ep", "dp", "zero", "sp", "recompute", "mb", "schedule", "step", "tok/s/gpu", "band", "MFU", "bubble", "memory"
     );
     for (i, t) in r.top.iter().enumerate() {
         let p = &t.parallel;
         let _ = writeln!(
             o,
-            "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8.0} {:>5.1}% {:>6.1}% {:>9}",
+            "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8.0} {:>11} {:>5.1}% {:>6.1}% {:>9}{}",
             i + 1,
             p.tp,
             p.pp,
@@ -480,10 +480,18 @@ pub fn search_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::search::S
             serde_json::to_value(p.schedule).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             seconds(t.step_time_s),
             t.tokens_per_s_per_gpu,
+            t.band.as_ref().map_or(String::new(), |b| format!("{:.0}–{:.0}", b.low_tokens_per_s_per_gpu, b.high_tokens_per_s_per_gpu)),
             100.0 * t.mfu,
             100.0 * t.report.breakdown_s.bubble / t.step_time_s,
-            bytes(t.memory_total_bytes)
+            bytes(t.memory_total_bytes),
+            if t.flags.is_empty() { "" } else { "  !" }
         );
+    }
+    if let Some(b) = r.top.iter().find_map(|t| t.band.as_ref()) {
+        let _ = writeln!(o, "\n  band: the 10th–90th percentile of published/predicted over {} ({} rows); wider for layouts marked !", b.basis, b.rows);
+    }
+    for (i, t) in r.top.iter().enumerate().filter(|(_, t)| !t.flags.is_empty()) {
+        let _ = writeln!(o, "  ! #{}: {}", i + 1, t.flags.join("; "));
     }
     if r.top.len() >= 2 {
         let (a, b) = (&r.top[0], &r.top[1]);

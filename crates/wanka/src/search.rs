@@ -35,6 +35,12 @@ pub struct Ranked {
     /// The event fidelity's step time, when the top layouts were re-evaluated with it
     /// (`null` where it cannot run the layout yet).
     pub event_step_time_s: Option<f64>,
+    /// The range comparable published runs put around the prediction
+    /// (`validate::bands`).
+    pub band: Option<crate::validate::bands::Band>,
+    /// What in this layout no validation row covers (MFU above the best published on
+    /// the GPU, choices no row exercised).
+    pub flags: Vec<String>,
     #[serde(skip)]
     pub report: StepReport,
 }
@@ -146,6 +152,36 @@ pub fn search(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) 
     search_with(space, top_n, progress, false)
 }
 
+/// How layouts are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    /// By predicted throughput.
+    Predicted,
+    /// By the lower edge of the prediction's band: layouts outside what validation
+    /// covers pay for it (`validate::bands`).
+    Robust,
+}
+
+/// [`search`] with a choice of ranking; every ranked layout carries its band and flags.
+pub fn search_ranked(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) + Sync), ranking: Ranking) -> Result<SearchResult> {
+    let keep = if ranking == Ranking::Robust { usize::MAX } else { top_n };
+    let mut result = search_with(space, keep, progress, false)?;
+    for r in &mut result.top {
+        let s = space.scenario(r.parallel.clone());
+        r.flags = crate::validate::bands::flags(&s, &r.report);
+        r.band = Some(crate::validate::bands::band(&s, &r.report, !r.flags.is_empty()));
+    }
+    if ranking == Ranking::Robust {
+        // Lower edges equal to rounding (capped at the same best published MFU) tie.
+        let low = |r: &Ranked| r.band.as_ref().map_or(0.0, |b| (b.low_tokens_per_s_per_gpu * 1e6).round());
+        result.top.sort_by(|a, b| {
+            low(b).total_cmp(&low(a)).then_with(|| b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu)).then_with(|| a.memory_total_bytes.total_cmp(&b.memory_total_bytes))
+        });
+        result.top.truncate(top_n.max(1));
+    }
+    Ok(result)
+}
+
 /// The search, optionally dropping layouts whose batch exceeds
 /// `training.max_global_batch_tokens` (what `scale` needs).
 pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, u64) + Sync), batch_ceiling: bool) -> Result<SearchResult> {
@@ -225,6 +261,8 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                 mfu: r.mfu,
                 memory_total_bytes: r.memory.total_bytes,
                 event_step_time_s: None,
+                band: None,
+                flags: Vec::new(),
                 report: r,
             })
         })
@@ -298,6 +336,27 @@ global_batch = 256
 "#;
         let sets: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         crate::scenario::parse_space(text, Path::new("t.toml"), &sets).unwrap()
+    }
+
+    /// Issue 12: search never shows a layout above the best MFU published on its GPU
+    /// without saying so, on the trillion-parameter A100 example (recompute, SP, ZeRO and
+    /// micro-batch free) and the Llama 3 405B 16k search space.
+    #[test]
+    fn layouts_above_published_mfu_are_flagged() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let free = ["parallel.recompute=\"auto\"", "parallel.sequence_parallel=\"auto\"", "parallel.zero=\"auto\"", "parallel.micro_batch=[1, 2]"];
+        for (file, sets) in [("megatron-1t-3072.toml", &free[..]), ("search-llama3-405b-16k.toml", &[][..])] {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let space = crate::scenario::load_space(&dir.join(file), &sets).unwrap();
+            let result = search_ranked(&space, 20, &|_, _| {}, Ranking::Predicted).unwrap();
+            let (best, _) = crate::validate::bands::best_published_mfu(&space.cluster.gpu.id).unwrap();
+            for r in &result.top {
+                assert!(r.band.is_some(), "{file}: every ranked layout has a band");
+                if r.mfu > best {
+                    assert!(r.flags.iter().any(|f| f.contains("above the best published")), "{file}: {:?} at MFU {:.3} > {best:.3} unflagged", r.parallel, r.mfu);
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! per row. Published TFLOP/s are converted to tokens/s with the source's own FLOP
 //! formula (data/README.md, "Compare like with like").
 
+pub mod bands;
 pub mod layouts;
 
 use crate::framework::Framework;
