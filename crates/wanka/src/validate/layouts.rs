@@ -59,7 +59,8 @@ pub struct LayoutGroup {
     pub group: String,
     pub layouts: usize,
     pub spearman: f64,
-    /// 1 − measured throughput of wanka's top pick / best measured, in percent.
+    /// 1 − measured throughput of wanka's top pick / best measured, in percent (the mean
+    /// over layouts tied at the top).
     pub regret_pct: f64,
     pub top_pick: String,
     pub best_measured: String,
@@ -284,8 +285,8 @@ pub fn validate_layouts() -> LayoutValidation {
     let rows: Vec<Value> = DATA.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let mut memory = Vec::new();
     let mut skipped = Vec::new();
-    // (group key, id, measured, predicted, fits)
-    let mut layouts: Vec<(String, String, f64, f64, bool)> = Vec::new();
+    // (group key, id, measured, predicted, fits, runs)
+    let mut layouts: Vec<(String, String, f64, f64, bool, f64)> = Vec::new();
     for v in &rows {
         let id = s(v, "id");
         let (scenario, notes) = match row_scenario(v) {
@@ -323,7 +324,19 @@ pub fn validate_layouts() -> LayoutValidation {
                     s(v, "gpu_type"),
                     u(v, "seq_len").unwrap_or(0)
                 );
-                layouts.push((key, id, value, r.tokens_per_s_per_gpu, r.memory.fits));
+                // Repeated runs of one configuration (`-rep1`, `-rep2`, …) are one layout:
+                // their mean is its measurement.
+                let stem = match id.find("-rep") {
+                    Some(i) => format!("{}{}", &id[..i], id[i + 4..].find('-').map_or("", |j| &id[i + 4 + j..])),
+                    None => id.clone(),
+                };
+                match layouts.iter_mut().find(|l| l.1 == stem) {
+                    Some(l) => {
+                        l.5 += 1.0;
+                        l.2 += (value - l.2) / l.5;
+                    }
+                    None => layouts.push((key, stem, value, r.tokens_per_s_per_gpu, r.memory.fits, 1.0)),
+                }
             }
             _ => {}
         }
@@ -333,21 +346,25 @@ pub fn validate_layouts() -> LayoutValidation {
     keys.sort();
     keys.dedup();
     for key in keys {
-        let members: Vec<&(String, String, f64, f64, bool)> = layouts.iter().filter(|l| &l.0 == key).collect();
+        let members: Vec<&(String, String, f64, f64, bool, f64)> = layouts.iter().filter(|l| &l.0 == key).collect();
         if members.len() < 3 {
             continue;
         }
         let measured: Vec<f64> = members.iter().map(|m| m.2).collect();
         let predicted: Vec<f64> = members.iter().map(|m| m.3).collect();
         let best = members.iter().max_by(|a, b| a.2.total_cmp(&b.2)).unwrap();
-        let fitting: Vec<&&(String, String, f64, f64, bool)> = members.iter().filter(|m| m.4).collect();
-        let pool: Vec<&&(String, String, f64, f64, bool)> = if fitting.is_empty() { members.iter().collect() } else { fitting };
+        let fitting: Vec<&&(String, String, f64, f64, bool, f64)> = members.iter().filter(|m| m.4).collect();
+        let pool: Vec<&&(String, String, f64, f64, bool, f64)> = if fitting.is_empty() { members.iter().collect() } else { fitting };
         let pick = pool.iter().max_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+        // Layouts wanka cannot tell apart (within 0.1%: choices it does not model, such as
+        // FP8 scaling recipes or torch.compile) are a coin toss: the regret is their mean.
+        let tied: Vec<f64> = pool.iter().filter(|m| m.3 >= pick.3 * 0.999).map(|m| m.2).collect();
+        let picked = tied.iter().sum::<f64>() / tied.len() as f64;
         groups.push(LayoutGroup {
             group: key.clone(),
             layouts: members.len(),
             spearman: spearman(&predicted, &measured),
-            regret_pct: 100.0 * (1.0 - pick.2 / best.2),
+            regret_pct: 100.0 * (1.0 - picked / best.2),
             top_pick: pick.1.clone(),
             best_measured: best.1.clone(),
         });
@@ -390,6 +407,16 @@ mod tests {
         assert!((spearman(&[1.0, 2.0, 3.0], &[30.0, 20.0, 10.0]) + 1.0).abs() < 1e-12);
         // Ties take the average rank.
         assert_eq!(ranks(&[5.0, 1.0, 5.0]), vec![2.5, 1.0, 2.5]);
+    }
+
+    /// Regression guard until issue 12's bounds hold (memory MAPE ≤ 10%, median ρ ≥ 0.85,
+    /// median regret ≤ 5%): today's baseline may not get worse.
+    #[test]
+    fn memory_and_ranking_do_not_regress() {
+        let v = validate_layouts();
+        assert!(v.memory_mape_pct <= 35.0, "memory MAPE {:.1}%", v.memory_mape_pct);
+        assert!(v.median_spearman >= 0.6, "median rho {:.2}", v.median_spearman);
+        assert!(v.median_regret_pct <= 8.0, "median regret {:.1}%", v.median_regret_pct);
     }
 
     #[test]
