@@ -625,13 +625,6 @@ fn layer_range(first: u64, count: u64) -> String {
     }
 }
 
-/// Lays one pass out as tasks, in `segments` equal parts (a layer or a few each). Per
-/// part: the attention core and element-wise work with the CP ring exchange beside it;
-/// then the GEMMs, with the TP collectives beside them (overlapped) or after them; then
-/// the EP dispatch and combine, which the next part waits for (or, under DualPipe,
-/// beside the part). Communication hidden behind compute slows it by the SMs NCCL
-/// takes. Returns, per part, the tasks that end it.
-#[allow(clippy::too_many_arguments)]
 /// The streams a pass's tasks go on.
 #[derive(Debug, Clone, Copy)]
 struct PassStreams {
@@ -640,6 +633,14 @@ struct PassStreams {
     host: usize,
 }
 
+/// Lays one pass out as tasks, in `segments` equal parts (a layer or a few each). Per
+/// part: the attention core and element-wise work with the CP ring exchange beside it;
+/// then the GEMMs, with the TP collectives beside them (overlapped) or after them; then
+/// the EP dispatch and combine, which the next part waits for (or, under DualPipe,
+/// beside the part). Communication hidden behind compute slows it by the SMs NCCL
+/// takes. The CPU stream issues each part first (`step::host`). Returns, per part, the
+/// tasks that end it.
+#[allow(clippy::too_many_arguments)]
 fn emit_pass(g: &mut Graph, st: PassStreams, label: &str, layers: (u64, u64), pass: &PassCost, segments: usize, deps: &[usize], overlap: Overlap) -> Vec<Vec<usize>> {
     let PassStreams { compute, coll, host } = st;
     let n = segments.max(1);
