@@ -29,6 +29,18 @@ pub enum Framework {
     Fsdp,
     /// torchtitan (FSDP2, DTensor, torch.compile).
     Torchtitan,
+    /// nanotron (Hugging Face; the Ultra-Scale Playbook's sweep).
+    Nanotron,
+}
+
+/// How a framework assigns transformer layers to pipeline ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageSplit {
+    /// Even, or one layer fewer on the first and last rank (`parallel::StageLayout`).
+    Megatron,
+    /// By compute cost, the LM head weighing V·h and the embedding nothing (nanotron).
+    CostBalanced,
 }
 
 /// What a framework does by default.
@@ -53,12 +65,24 @@ pub struct FrameworkFacts {
     pub bf16_grad_reduce_fp32: bool,
     /// Garbage collection at the same step on every rank (host pauses aligned).
     pub aligned_gc: bool,
+    /// How layers are split over pipeline ranks.
+    pub stage_split: StageSplit,
+    /// BF16 `.grad` tensors live beside the FP32 accumulation buffer at the end of each
+    /// micro-batch's backward (2 more bytes per parameter at peak).
+    pub bf16_grads_beside_fp32: bool,
 }
 
 impl Framework {
     /// Every framework, for help texts and errors.
-    pub const ALL: [Framework; 6] =
-        [Framework::MegatronCore, Framework::Nemo, Framework::MegatronLm2021, Framework::Deepspeed2021, Framework::Fsdp, Framework::Torchtitan];
+    pub const ALL: [Framework; 7] = [
+        Framework::MegatronCore,
+        Framework::Nemo,
+        Framework::MegatronLm2021,
+        Framework::Deepspeed2021,
+        Framework::Fsdp,
+        Framework::Torchtitan,
+        Framework::Nanotron,
+    ];
 
     /// The key's value as written in a scenario.
     pub fn name(self) -> &'static str {
@@ -69,6 +93,7 @@ impl Framework {
             Framework::Deepspeed2021 => "deepspeed-2021",
             Framework::Fsdp => "fsdp",
             Framework::Torchtitan => "torchtitan",
+            Framework::Nanotron => "nanotron",
         }
     }
 
@@ -91,6 +116,8 @@ impl Framework {
             flash_attention: true,
             bf16_grad_reduce_fp32: true,
             aligned_gc: false,
+            stage_split: StageSplit::Megatron,
+            bf16_grads_beside_fp32: false,
         };
         match self {
             Framework::MegatronCore => megatron_core,
@@ -130,6 +157,12 @@ impl Framework {
             // and aligned collection every `gc_freq` steps (torchtitan/tools/utils.py
             // GarbageCollection, default 50).
             Framework::Torchtitan => FrameworkFacts { bf16_grad_reduce_fp32: true, aligned_gc: true, ..megatron_core },
+            // nanotron with `accumulate_grad_in_fp32` (optim/gradient_accumulator.py):
+            // autograd's BF16 `.grad` is folded into the FP32 buffer only after
+            // `loss.backward()` returns, so both are alive then; ZeRO-1 shards the FP32
+            // master and Adam's moments, not the buffer. Pipeline blocks are assigned by
+            // cost (models/base.py `build_model`). Flash attention 2.
+            Framework::Nanotron => FrameworkFacts { stage_split: StageSplit::CostBalanced, bf16_grads_beside_fp32: true, ..megatron_core },
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod memory;
 
 use crate::collective::Group;
+use crate::framework::StageSplit;
 use crate::scenario::{ClusterConfig, ParallelConfig, Scenario};
 use wanka_net::{Fabric, FabricSpec};
 
@@ -74,76 +75,101 @@ impl<'a> Groups<'a> {
     }
 }
 
-/// How the layers of the model fall on pipeline stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Transformer layers on each pipeline rank (all its chunks), as the framework splits
+/// them (`FrameworkFacts::stage_split`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct StageLayout {
-    /// Transformer layers on the busiest stage that also holds the embedding (first).
-    pub first_stage_layers: u64,
-    /// Transformer layers on a middle stage.
-    pub middle_stage_layers: u64,
-    /// Transformer layers on the last stage (which also holds the LM head).
-    pub last_stage_layers: u64,
+    per_stage: Vec<u64>,
 }
 
 impl StageLayout {
-    /// Even split when `pp·vpp` divides the layers; otherwise the first and last stage
-    /// carry one layer fewer (Megatron's account-for-embedding/loss split).
     pub fn new(s: &Scenario) -> StageLayout {
         let p = &s.parallel;
-        let stages = p.pp * p.vpp;
         let layers = s.model.layers;
-        if p.pp == 1 {
-            return StageLayout { first_stage_layers: layers, middle_stage_layers: layers, last_stage_layers: layers };
+        if p.pp <= 1 {
+            return StageLayout { per_stage: vec![layers] };
         }
+        match s.training.framework.facts().stage_split {
+            StageSplit::Megatron => Self::megatron(layers, p.pp, p.vpp),
+            StageSplit::CostBalanced => Self::cost_balanced(s),
+        }
+    }
+
+    /// Megatron: an even split when `pp·vpp` divides the layers; otherwise the first and
+    /// last stage carry one layer fewer (its account-for-embedding/loss split).
+    fn megatron(layers: u64, pp: u64, vpp: u64) -> StageLayout {
+        let stages = pp * vpp;
+        let edges = |first: u64, middle: u64, last: u64| {
+            let mut per_stage = vec![middle; pp as usize];
+            per_stage[0] = first;
+            per_stage[pp as usize - 1] = last;
+            StageLayout { per_stage }
+        };
         if layers % stages == 0 {
-            let per = layers / p.pp;
-            StageLayout { first_stage_layers: per, middle_stage_layers: per, last_stage_layers: per }
+            let per = layers / pp;
+            edges(per, per, per)
         } else if (layers + 2) % stages == 0 {
             // (layers + 2) / stages per virtual stage; the first virtual stage of rank 0
             // and the last virtual stage of the last rank are one layer short.
-            let per_virtual = (layers + 2) / stages;
-            let per = per_virtual * p.vpp;
-            StageLayout { first_stage_layers: per - 1, middle_stage_layers: per, last_stage_layers: per - 1 }
+            let per = (layers + 2) / stages * vpp;
+            edges(per - 1, per, per - 1)
         } else {
             // Uneven: the middle ranks hold ceil(layers / stages) per virtual stage and the
             // first and last share what is left (DeepSeek-V3: 61 layers on 16 stages is
             // 3 + 14 × 4 + 2); when that would leave them nothing, the middle ranks hold
             // the floor and the first and last take the surplus.
             let split = |per: u64| -> Option<StageLayout> {
-                let rest = layers.checked_sub(per * (p.pp - 2))?;
+                let rest = layers.checked_sub(per * (pp - 2))?;
                 let edge = rest.div_ceil(2);
-                (rest - edge >= 1).then_some(StageLayout { first_stage_layers: edge, middle_stage_layers: per, last_stage_layers: rest - edge })
+                (rest - edge >= 1).then(|| edges(edge, per, rest - edge))
             };
-            split(layers.div_ceil(stages) * p.vpp).or_else(|| split(layers / stages * p.vpp)).unwrap_or(StageLayout {
-                first_stage_layers: layers,
-                middle_stage_layers: 0,
-                last_stage_layers: 0,
-            })
+            split(layers.div_ceil(stages) * vpp).or_else(|| split(layers / stages * vpp)).unwrap_or_else(|| edges(layers, 0, 0))
         }
+    }
+
+    /// nanotron (`models/base.py build_model`, `LlamaModel.get_block_compute_costs`):
+    /// blocks in order (embedding, layers, final norm, LM head, loss) with costs 0,
+    /// 4h² + 3·h·ffn per layer (its formula ignores GQA), 0, V·h, 0; rank r's threshold
+    /// is total·(r + 1)/pp, and the block whose cost crosses it stays on rank r. The LM
+    /// head may so end up alone on the last rank.
+    fn cost_balanced(s: &Scenario) -> StageLayout {
+        let m = &s.model;
+        let pp = s.parallel.pp as usize;
+        let (h, ffn) = (m.hidden as f64, m.ffn_hidden as f64);
+        let layer = 4.0 * h * h + 3.0 * h * ffn;
+        let head = (m.vocab * m.hidden) as f64;
+        let total = m.layers as f64 * layer + head;
+        let mut per_stage = vec![0u64; pp];
+        let (mut rank, mut cumulative) = (0usize, 0.0);
+        for _ in 0..m.layers {
+            per_stage[rank] += 1;
+            cumulative += layer;
+            if cumulative > total * (rank + 1) as f64 / pp as f64 && rank + 1 < pp {
+                rank += 1;
+            }
+        }
+        StageLayout { per_stage }
     }
 
     pub fn max_layers(&self) -> u64 {
-        self.first_stage_layers.max(self.middle_stage_layers).max(self.last_stage_layers)
+        self.per_stage.iter().copied().max().unwrap_or(0)
     }
 
     /// Transformer layers on the stages before `stage`.
-    pub fn layers_before(&self, pp: u64, stage: u64) -> u64 {
-        match stage {
-            0 => 0,
-            _ if pp == 1 => self.first_stage_layers,
-            s => self.first_stage_layers + (s - 1).min(pp.saturating_sub(2)) * self.middle_stage_layers + if s >= pp { self.last_stage_layers } else { 0 },
-        }
+    pub fn layers_before(&self, _pp: u64, stage: u64) -> u64 {
+        self.per_stage.iter().take(stage as usize).sum()
     }
 
     /// Transformer layers of pipeline stage `stage` (0-based; all its chunks).
-    pub fn stage_layers(&self, pp: u64, stage: u64) -> u64 {
-        if pp == 1 || stage == 0 {
-            self.first_stage_layers
-        } else if stage == pp - 1 {
-            self.last_stage_layers
-        } else {
-            self.middle_stage_layers
-        }
+    pub fn stage_layers(&self, _pp: u64, stage: u64) -> u64 {
+        self.per_stage.get(stage as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether every rank between the first and the last holds the same layers (then
+    /// one middle rank stands for all of them).
+    pub fn middle_uniform(&self) -> bool {
+        let n = self.per_stage.len();
+        n <= 3 || self.per_stage[1..n - 1].windows(2).all(|w| w[0] == w[1])
     }
 }
 
@@ -210,7 +236,7 @@ pub fn stage_kinds(s: &Scenario, layout: &StageLayout) -> Vec<StageKind> {
     // are all alike: cost one and count the rest. A rank is past it when its earliest
     // chunk starts there.
     let dense_end = if s.model.is_moe() { s.model.moe.dense_layers as f64 } else { 0.0 };
-    let past_prefix = |r: u64| chunk_span(s, layout, r, 0).first >= dense_end;
+    let past_prefix = |r: u64| chunk_span(s, layout, r, 0).first >= dense_end && layout.middle_uniform();
     if p.schedule == crate::scenario::Schedule::Dualpipe {
         // Rank r and rank pp − 1 − r hold the same two stages.
         let half = p.pp / 2;
@@ -260,6 +286,24 @@ pub fn rank_kind(s: &Scenario, layout: &StageLayout, r: u64) -> StageKind {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// nanotron splits by cost with the LM head weighing V·h: the playbook's 3B model
+    /// (28 layers, h 3072, ffn 8192, V 131,072) on 8 ranks puts 4 layers on each of the
+    /// first seven and the LM head alone on the last.
+    #[test]
+    fn nanotron_splits_by_cost() {
+        let text = "[model]\nlayers = 28\nhidden = 3072\nffn_hidden = 8192\nheads = 32\nvocab = 131072\nseq_len = 4096\ntied_embeddings = true\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\npp = 8\nglobal_batch = 64\n[training]\nframework = \"nanotron\"\n";
+        let s = crate::scenario::parse(text, Path::new("t.toml"), &[]).unwrap();
+        let layout = StageLayout::new(&s);
+        let per: Vec<u64> = (0..8).map(|r| layout.stage_layers(8, r)).collect();
+        assert_eq!(per, [4, 4, 4, 4, 4, 4, 4, 0]);
+        let kinds = stage_kinds(&s, &layout);
+        assert_eq!(kinds.iter().map(|k| k.ranks as f64 * k.layers).sum::<f64>(), 28.0);
+        // Megatron's split of the same model: one layer fewer on the first and last rank.
+        let m = crate::scenario::parse(&text.replace("nanotron", "megatron-core"), Path::new("t.toml"), &[]).unwrap();
+        let per: Vec<u64> = (0..8).map(|r| StageLayout::new(&m).stage_layers(8, r)).collect();
+        assert_eq!(per.iter().sum::<u64>(), 28);
+    }
 
     /// Every layer lands on exactly one rank (twice under DualPipe, which holds the
     /// model twice), MoE layers included, whatever the split and the schedule.

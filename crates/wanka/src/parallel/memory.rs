@@ -224,7 +224,9 @@ pub fn rank_memory(s: &Scenario, kind: &StageKind, sp: StageParams) -> MemoryRep
     };
     let weights_bytes = shard(WEIGHT_BYTES, 3);
     let grad_bytes = if s.training.grad_reduce_in_fp32 { GRAD_BYTES } else { WEIGHT_BYTES };
-    let gradients_bytes = shard(grad_bytes, 2);
+    // Autograd's BF16 gradients beside an FP32 accumulation buffer (nanotron).
+    let beside = if s.training.grad_reduce_in_fp32 && s.training.framework.facts().bf16_grads_beside_fp32 { WEIGHT_BYTES } else { 0.0 };
+    let gradients_bytes = shard(grad_bytes + beside, 2);
     let optimizer_bytes = shard(optimizer_bytes_per_param(s), 1);
     let dense_layer = layer_activation_bytes(s, false, p.recompute);
     let moe_layer = if s.model.is_moe() { layer_activation_bytes(s, true, p.recompute) } else { dense_layer };

@@ -192,8 +192,7 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
     } else if framework.contains("torchtune") {
         Framework::Fsdp
     } else {
-        notes.push("nanotron: Megatron-Core's documented facts".into());
-        Framework::MegatronCore
+        Framework::Nanotron
     };
     let fp8 = ["fp8", "float8", "mxfp8", "nvfp4"].iter().any(|k| precision.contains(k));
     let mut training = format!("[training]\nframework = \"{}\"\nprecision = \"{}\"\n", fw.name(), if fp8 { "fp8" } else { "bf16" });
