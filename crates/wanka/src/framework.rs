@@ -33,6 +33,17 @@ pub enum Framework {
     Nanotron,
 }
 
+/// What `parallel.recompute = "selective"` keeps and recomputes under a framework.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelectivePolicy {
+    /// Megatron-Core's `recompute_modules` (`training.recompute_modules`).
+    MegatronModules,
+    /// torchtitan's op-level selective checkpointing: keep the outputs of SDPA and of
+    /// every other matmul, recompute everything else.
+    TorchtitanOps,
+}
+
 /// How a framework assigns transformer layers to pipeline ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,6 +81,13 @@ pub struct FrameworkFacts {
     /// BF16 `.grad` tensors live beside the FP32 accumulation buffer at the end of each
     /// micro-batch's backward (2 more bytes per parameter at peak).
     pub bf16_grads_beside_fp32: bool,
+    /// What selective recomputation means.
+    pub selective: SelectivePolicy,
+    /// FP8 GEMMs through Transformer Engine, which keeps FP8 copies of GEMM inputs
+    /// beside the BF16 activations.
+    pub transformer_engine: bool,
+    /// Bytes per logit the loss holds at its peak on the last stage.
+    pub loss_bytes_per_logit: f64,
 }
 
 impl Framework {
@@ -118,6 +136,11 @@ impl Framework {
             aligned_gc: false,
             stage_split: StageSplit::Megatron,
             bf16_grads_beside_fp32: false,
+            selective: SelectivePolicy::MegatronModules,
+            transformer_engine: true,
+            // FP32 logits and their FP32 gradient (vocab-parallel cross entropy,
+            // tensor_parallel/cross_entropy.py).
+            loss_bytes_per_logit: 8.0,
         };
         match self {
             Framework::MegatronCore => megatron_core,
@@ -152,17 +175,30 @@ impl Framework {
             // PyTorch FSDP2: `MixedPrecisionPolicy(reduce_dtype=None)` reduces in the
             // parameters' dtype (BF16); per-layer gathers prefetched (BACKWARD_PRE);
             // SDPA's flash kernel.
-            Framework::Fsdp => FrameworkFacts { bf16_grad_reduce_fp32: false, ..megatron_core },
+            Framework::Fsdp => FrameworkFacts { bf16_grad_reduce_fp32: false, transformer_engine: false, ..megatron_core },
             // torchtitan: FSDP2 with `mixed_precision_reduce = "float32"` (job_config.py)
             // and aligned collection every `gc_freq` steps (torchtitan/tools/utils.py
-            // GarbageCollection, default 50).
-            Framework::Torchtitan => FrameworkFacts { bf16_grad_reduce_fp32: true, aligned_gc: true, ..megatron_core },
+            // GarbageCollection, default 50). Selective AC in "op" mode saves
+            // {mm (every other one), SDPA flash/efficient, reduce_scatter, max} and
+            // recomputes the rest (parallelize.py `_save_list`, `_custom_policy`). FP8
+            // through torchao's Float8Linear, not Transformer Engine. The loss upcasts
+            // the logits (`cross_entropy_loss(pred.flatten(0, 1).float(), …)`): at its
+            // backward the FP32 log-softmax it saved, the FP32 gradient flowing in and
+            // the FP32 gradient it computes, 12 bytes per logit.
+            Framework::Torchtitan => FrameworkFacts {
+                bf16_grad_reduce_fp32: true,
+                aligned_gc: true,
+                selective: SelectivePolicy::TorchtitanOps,
+                transformer_engine: false,
+                loss_bytes_per_logit: 12.0,
+                ..megatron_core
+            },
             // nanotron with `accumulate_grad_in_fp32` (optim/gradient_accumulator.py):
             // autograd's BF16 `.grad` is folded into the FP32 buffer only after
             // `loss.backward()` returns, so both are alive then; ZeRO-1 shards the FP32
             // master and Adam's moments, not the buffer. Pipeline blocks are assigned by
             // cost (models/base.py `build_model`). Flash attention 2.
-            Framework::Nanotron => FrameworkFacts { stage_split: StageSplit::CostBalanced, bf16_grads_beside_fp32: true, ..megatron_core },
+            Framework::Nanotron => FrameworkFacts { stage_split: StageSplit::CostBalanced, bf16_grads_beside_fp32: true, transformer_engine: false, ..megatron_core },
         }
     }
 }

@@ -10,6 +10,7 @@
 //! data-parallel ranks, ZeRO-2 also the gradients, ZeRO-3 also the weights.
 
 use super::{stage_kinds, StageKind, StageLayout};
+use crate::framework::SelectivePolicy;
 use crate::calibration as cal;
 use crate::model::{Activation, LayerParams};
 use crate::scenario::{AttentionKernel, MicroBatchShape, Precision, Recompute, RecomputeModules, Scenario, Schedule};
@@ -95,6 +96,16 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
     }
     let q = m.q_width() as f64;
     let vw = m.v_width() as f64;
+    let facts = s.training.framework.facts();
+    if recompute == Recompute::Selective && facts.selective == SelectivePolicy::TorchtitanOps && !moe_layer {
+        // torchtitan's op-level selective AC keeps the layer's input, the outputs of
+        // the 1st, 3rd, 5th and 7th matmul (wq, wv, w1, w2 in Llama's order), and the
+        // SDPA output with its FP32 log-sum-exp; norms, rotary, wk, wo, w3 and the
+        // activation are recomputed.
+        let kv = (m.kv_heads * m.head_dim) as f64;
+        let heads = m.heads as f64 / tp;
+        return tokens * (2.0 * h / sp + 2.0 * (q + kv + vw + m.ffn_hidden as f64) / tp + 2.0 * h + 4.0 * heads);
+    }
     // What selective recomputation recomputes instead of keeping (Megatron-Core's
     // `recompute_modules`); without recomputation, nothing.
     let r = match recompute {
@@ -164,7 +175,7 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
         mlp(m.ffn_hidden as f64, tokens, true)
     };
     let mut total = replicated + attention + mlp_bytes;
-    if s.training.precision == Precision::Fp8 && !fp8_cache {
+    if s.training.precision == Precision::Fp8 && !fp8_cache && facts.transformer_engine {
         // Transformer Engine also keeps FP8 copies of GEMM inputs (≈ half the BF16 ones).
         total += 0.5 * (2.0 * tokens * h * 4.0 / sp + 2.0 * tokens * vw / tp);
     }
@@ -237,9 +248,10 @@ pub fn rank_memory(s: &Scenario, kind: &StageKind, sp: StageParams) -> MemoryRep
         activations_bytes += layer_activation_bytes(s, kind.moe_layers > 0.0, Recompute::None);
     }
     if kind.head {
-        // FP32 logits and their gradient for one micro-batch (vocab sharded by TP).
+        // The loss's logits for one micro-batch (vocab sharded by TP), as the framework
+        // holds them at its peak.
         let shape = s.micro_batch_shape();
-        activations_bytes += 2.0 * 4.0 * shape.tokens * s.model.vocab as f64 / shape.tp;
+        activations_bytes += s.training.framework.facts().loss_bytes_per_logit * shape.tokens * s.model.vocab as f64 / shape.tp;
     }
     let reserved_bytes = cal::RUNTIME_RESERVED_BYTES;
     let total_bytes = weights_bytes + gradients_bytes + optimizer_bytes + activations_bytes + reserved_bytes;

@@ -426,6 +426,14 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             ep_s: ep_fwd_s,
             ..Default::default()
         },
+        Recompute::Selective if s.training.framework.facts().selective == crate::framework::SelectivePolicy::TorchtitanOps && !moe_layer => {
+            // torchtitan's op-level SAC recomputes wk, wo and w3 (every other matmul),
+            // the norms, rotary and the activation, and the all-gathers feeding them.
+            let kv = (m.kv_heads * m.head_dim) as f64;
+            let (qf, vwf, ffn) = (q, m.v_width() as f64, m.ffn_hidden as f64);
+            let share = (kv + vwf + ffn) / (qf + 2.0 * kv + vwf + 3.0 * ffn);
+            PassCost { gemm_s: share * gemm, tp_hide_s: share * gemm, other_s: elem_fwd, tp_s: tp_fwd_s / 2.0, ..Default::default() }
+        }
         Recompute::Selective => {
             let r = &s.training.recompute_modules;
             let mut c = PassCost::default();

@@ -413,7 +413,7 @@ mod tests {
     #[test]
     fn memory_and_ranking_do_not_regress() {
         let v = validate_layouts();
-        assert!(v.memory_mape_pct <= 35.0, "memory MAPE {:.1}%", v.memory_mape_pct);
+        assert!(v.memory_mape_pct <= 20.0, "memory MAPE {:.1}%", v.memory_mape_pct);
         assert!(v.median_spearman >= 0.6, "median rho {:.2}", v.median_spearman);
         assert!(v.median_regret_pct <= 8.0, "median regret {:.1}%", v.median_regret_pct);
     }
