@@ -33,6 +33,8 @@ pub enum Counter {
     Active,
     /// Rank 0 only, allocated or reserved not stated (the playbook).
     Rank0,
+    /// Peak reserved on one named pipeline rank (`-rN` in the row id).
+    ReservedOnRank,
 }
 
 /// One peak-memory row, measured beside predicted.
@@ -162,11 +164,25 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
     } else {
         0
     };
-    let micro_batch = u(v, "micro_batch").ok_or("micro-batch missing")?;
+    let mut micro_batch = u(v, "micro_batch").ok_or("micro-batch missing")?;
     let global = u(v, "global_batch_seqs").unwrap_or(micro_batch * dp);
+    let framework_name = s(v, "framework").to_ascii_lowercase();
+    let notes_text = s(v, "notes").to_ascii_lowercase();
+    if framework_name.contains("torchtitan") && pp > 1 {
+        // torchtitan's "local batch size" is split into pipeline micro-batches, as many
+        // as pipeline stages by default (the rows say so; the count is not published).
+        micro_batch = (micro_batch / pp).max(1);
+        notes.push(format!("torchtitan pipeline: local batch split into {pp} micro-batches (its default)"));
+    }
     text += &format!("[parallel]\ntp = {tp}\npp = {pp}\ndp = {dp}\ncp = {cp}\nzero = {zero}\nmicro_batch = {micro_batch}\nglobal_batch = {global}\n");
     if let Some(vpp) = u(v, "vpp").filter(|&x| x > 1) {
         text += &format!("vpp = {vpp}\n");
+    } else if pp > 1 && (notes_text.contains("interleaved zero bubble") || notes_text.contains("zero bubble")) {
+        text += "schedule = \"zero-bubble\"\n";
+        notes.push("interleaved zero bubble modelled as ZB-H1".into());
+    } else if pp > 1 && notes_text.contains("interleaved 1f1b") && (global / dp / micro_batch) % pp == 0 {
+        text += "vpp = 2\nschedule = \"interleaved\"\n";
+        notes.push("interleaved 1F1B with virtual stages not published: 2".into());
     }
     let recompute = s(v, "activation_recompute").to_ascii_lowercase();
     let recompute = if recompute.contains("offload") {
@@ -210,20 +226,30 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
 
 /// The rank a source measured: the playbook logs rank 0 (the first stage); the others
 /// report the maximum over ranks.
-fn measured_rank(s: &Scenario, counter: Counter) -> MemoryReport {
+fn measured_rank(s: &Scenario, counter: Counter, id: &str) -> MemoryReport {
     let layout = StageLayout::new(s);
     let kinds = stage_kinds(s, &layout);
     let lp = s.model.layer_params();
     let params: Vec<_> = kinds.iter().map(|k| stage_params(s, &lp, k)).collect();
+    let on_rank = |r: u64| {
+        let kind = crate::parallel::rank_kind(s, &layout, r.min(s.parallel.pp - 1));
+        rank_memory(s, &kind, stage_params(s, &lp, &kind))
+    };
     match counter {
-        Counter::Rank0 => rank_memory(s, &kinds[0], params[0]),
+        Counter::Rank0 => on_rank(0),
+        Counter::ReservedOnRank => {
+            let r = id.rsplit('-').find_map(|part| part.strip_prefix('r').and_then(|n| n.parse::<u64>().ok())).unwrap_or(0);
+            on_rank(r)
+        }
         _ => crate::parallel::memory::memory_of(s, &kinds, &params),
     }
 }
 
 fn counter_of(unit: &str) -> Counter {
     let u = unit.to_ascii_lowercase();
-    if u.contains("rank 0") {
+    if u.contains("this rank") {
+        Counter::ReservedOnRank
+    } else if u.contains("rank 0") {
         Counter::Rank0
     } else if u.contains("active") {
         Counter::Active
@@ -299,7 +325,7 @@ pub fn validate_layouts() -> LayoutValidation {
         match v["kind"].as_str() {
             Some("peak_memory") => {
                 let counter = counter_of(&s(v, "unit"));
-                let m = measured_rank(&scenario, counter);
+                let m = measured_rank(&scenario, counter, &id);
                 let predicted = (m.total_bytes - m.reserved_bytes) / GIB;
                 memory.push(MemoryRow {
                     group: s(v, "group"),
