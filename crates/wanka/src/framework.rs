@@ -88,6 +88,8 @@ pub struct FrameworkFacts {
     pub transformer_engine: bool,
     /// Bytes per logit the loss holds at its peak on the last stage.
     pub loss_bytes_per_logit: f64,
+    /// The ZeRO stage its optimizer shards to when `parallel.zero` is left out.
+    pub zero: u8,
 }
 
 impl Framework {
@@ -141,6 +143,9 @@ impl Framework {
             // FP32 logits and their FP32 gradient (vocab-parallel cross entropy,
             // tensor_parallel/cross_entropy.py).
             loss_bytes_per_logit: 8.0,
+            // The distributed optimizer (`--use-distributed-optimizer`): optimizer state
+            // sharded, gradients reduce-scattered.
+            zero: 1,
         };
         match self {
             Framework::MegatronCore => megatron_core,
@@ -148,7 +153,12 @@ impl Framework {
             // (`tp_comm_overlap: True` in the launcher's GPT-3/Llama training configs,
             // NeMo-Framework-Launcher conf/training/*) and collect garbage on a fixed
             // step interval on every rank (NeMo 2 GarbageCollectionCallback, gc_interval).
-            Framework::Nemo => FrameworkFacts { tp_comm_overlap: true, aligned_gc: true, ..megatron_core },
+            //
+            // Its launcher's GPT/Llama/Nemotron training configs optimise with Apex's
+            // `distributed_fused_adam` (NeMo-Framework-Launcher conf/training/*, `optim.name`),
+            // which keeps gradients only in sharded buckets and syncs them in BF16
+            // (`grad_sync_dtype: bf16`): ZeRO-2 with BF16 reduction.
+            Framework::Nemo => FrameworkFacts { tp_comm_overlap: true, aligned_gc: true, zero: 2, bf16_grad_reduce_fp32: false, ..megatron_core },
             // Megatron-LM 2021 (examples/sc21, commit de7dc40): local DDP by default
             // (`--DDP-impl local`: gradients all-reduced after the backward), pipeline
             // activations sent with batch_isend_irecv then torch.cuda.synchronize (every

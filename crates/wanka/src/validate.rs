@@ -364,18 +364,20 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     par += &format!("micro_batch = {micro_batch}\n");
     let sharding = s(v, "sharding").unwrap_or_default().to_ascii_lowercase();
     let zero = if sharding.contains("zero-3") {
-        3
+        Some(3)
     } else if sharding.contains("fsdp") {
-        2
+        Some(2)
     } else if sharding.starts_with("none") {
-        0
+        Some(0)
+    } else if sharding.is_empty() {
+        notes.push("sharding not published: the framework's optimizer (training.framework)".into());
+        None
     } else {
-        if sharding.is_empty() {
-            notes.push("sharding not published: Megatron distributed optimizer (ZeRO-1)".into());
-        }
-        1
+        Some(1)
     };
-    par += &format!("zero = {zero}\n");
+    if let Some(zero) = zero {
+        par += &format!("zero = {zero}\n");
+    }
     match v["sequence_parallel"].as_bool() {
         Some(b) => par += &format!("sequence_parallel = {b}\n"),
         None => par += &format!("sequence_parallel = {}\n", tp > 1),
@@ -437,7 +439,9 @@ pub fn framework_of(id: &str, group: &str, sharding: &str) -> Framework {
         } else {
             Framework::MegatronLm2021
         }
-    } else if group.contains("NeMo") {
+    } else if group.contains("NeMo") && !id.starts_with("nemo-25.") {
+        // NeMo 24.x: the NeMo-Framework-Launcher recipes. The 25.x rows ran
+        // Megatron-Bridge recipes over Megatron-Core's own distributed optimizer.
         Framework::Nemo
     } else {
         Framework::MegatronCore
@@ -575,6 +579,22 @@ mod tests {
             assert_eq!(groups.iter().map(|g| g.rows).sum::<usize>(), included);
         }
         assert!(v.mape_pct <= 9.0, "MAPE over every represented row {:.2}%", v.mape_pct);
+    }
+
+    /// Issue 12 asks that every published layout that ran fits in wanka's memory model.
+    /// Four do not yet (Llama 3 405B on 8,192 GPUs under the assumed interleaving, the
+    /// two NeMo 25.11 MoE recipes, Nemotron-340B by 2%); none may be added.
+    #[test]
+    fn published_layouts_mostly_fit() {
+        let mut over = Vec::new();
+        for v in throughput_rows() {
+            if let Ok((s, _, _)) = row_scenario(&v) {
+                if !crate::step::simulate(&s).memory.fits {
+                    over.push(s.name.clone());
+                }
+            }
+        }
+        assert!(over.len() <= 4, "{over:?}");
     }
 
     /// Per-GPU throughput falls with job size as the published scaling series do: the

@@ -336,7 +336,7 @@ impl ParallelConfig {
                 return Err(Error::invalid("parallel.ep", ep, format!("must divide dp × cp = {} (experts are sharded within data-parallel ranks)", dp * cp)));
             }
         }
-        let zero = c.zero.unwrap_or(1);
+        let zero = c.zero.unwrap_or(facts.zero);
         if zero > 3 {
             return Err(Error::invalid("parallel.zero", zero, "must be 0, 1, 2 or 3"));
         }
