@@ -76,10 +76,13 @@ impl<'a> Groups<'a> {
 }
 
 /// Transformer layers on each pipeline rank (all its chunks), as the framework splits
-/// them (`FrameworkFacts::stage_split`).
+/// them (`FrameworkFacts::stage_split`). Megatron's splits are a first, a middle and a
+/// last count (no allocation: the analytic evaluator builds one per evaluation); other
+/// splits list every rank.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StageLayout {
-    per_stage: Vec<u64>,
+pub enum StageLayout {
+    Edges { first: u64, middle: u64, last: u64, pp: u64 },
+    PerStage(Vec<u64>),
 }
 
 impl StageLayout {
@@ -87,7 +90,7 @@ impl StageLayout {
         let p = &s.parallel;
         let layers = s.model.layers;
         if p.pp <= 1 {
-            return StageLayout { per_stage: vec![layers] };
+            return StageLayout::Edges { first: layers, middle: layers, last: layers, pp: 1 };
         }
         match s.training.framework.facts().stage_split {
             StageSplit::Megatron => Self::megatron(layers, p.pp, p.vpp),
@@ -99,12 +102,7 @@ impl StageLayout {
     /// last stage carry one layer fewer (its account-for-embedding/loss split).
     fn megatron(layers: u64, pp: u64, vpp: u64) -> StageLayout {
         let stages = pp * vpp;
-        let edges = |first: u64, middle: u64, last: u64| {
-            let mut per_stage = vec![middle; pp as usize];
-            per_stage[0] = first;
-            per_stage[pp as usize - 1] = last;
-            StageLayout { per_stage }
-        };
+        let edges = |first: u64, middle: u64, last: u64| StageLayout::Edges { first, middle, last, pp };
         if layers % stages == 0 {
             let per = layers / pp;
             edges(per, per, per)
@@ -148,28 +146,51 @@ impl StageLayout {
                 rank += 1;
             }
         }
-        StageLayout { per_stage }
+        StageLayout::PerStage(per_stage)
     }
 
     pub fn max_layers(&self) -> u64 {
-        self.per_stage.iter().copied().max().unwrap_or(0)
+        match self {
+            StageLayout::Edges { first, middle, last, .. } => (*first).max(*middle).max(*last),
+            StageLayout::PerStage(v) => v.iter().copied().max().unwrap_or(0),
+        }
     }
 
     /// Transformer layers on the stages before `stage`.
     pub fn layers_before(&self, _pp: u64, stage: u64) -> u64 {
-        self.per_stage.iter().take(stage as usize).sum()
+        match self {
+            StageLayout::Edges { first, middle, last, pp } => match stage {
+                0 => 0,
+                _ if *pp == 1 => *first,
+                s => first + (s - 1).min(pp.saturating_sub(2)) * middle + if s >= *pp { *last } else { 0 },
+            },
+            StageLayout::PerStage(v) => v.iter().take(stage as usize).sum(),
+        }
     }
 
     /// Transformer layers of pipeline stage `stage` (0-based; all its chunks).
     pub fn stage_layers(&self, _pp: u64, stage: u64) -> u64 {
-        self.per_stage.get(stage as usize).copied().unwrap_or(0)
+        match self {
+            StageLayout::Edges { first, middle, last, pp } => {
+                if *pp == 1 || stage == 0 {
+                    *first
+                } else if stage == pp - 1 {
+                    *last
+                } else {
+                    *middle
+                }
+            }
+            StageLayout::PerStage(v) => v.get(stage as usize).copied().unwrap_or(0),
+        }
     }
 
     /// Whether every rank between the first and the last holds the same layers (then
     /// one middle rank stands for all of them).
     pub fn middle_uniform(&self) -> bool {
-        let n = self.per_stage.len();
-        n <= 3 || self.per_stage[1..n - 1].windows(2).all(|w| w[0] == w[1])
+        match self {
+            StageLayout::Edges { .. } => true,
+            StageLayout::PerStage(v) => v.len() <= 3 || v[1..v.len() - 1].windows(2).all(|w| w[0] == w[1]),
+        }
     }
 }
 
