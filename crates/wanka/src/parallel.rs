@@ -157,7 +157,7 @@ impl StageLayout {
     }
 
     /// Transformer layers on the stages before `stage`.
-    pub fn layers_before(&self, _pp: u64, stage: u64) -> u64 {
+    pub fn layers_before(&self, stage: u64) -> u64 {
         match self {
             StageLayout::Edges { first, middle, last, pp } => match stage {
                 0 => 0,
@@ -169,7 +169,7 @@ impl StageLayout {
     }
 
     /// Transformer layers of pipeline stage `stage` (0-based; all its chunks).
-    pub fn stage_layers(&self, _pp: u64, stage: u64) -> u64 {
+    pub fn stage_layers(&self, stage: u64) -> u64 {
         match self {
             StageLayout::Edges { first, middle, last, pp } => {
                 if *pp == 1 || stage == 0 {
@@ -210,12 +210,12 @@ pub fn chunk_span(s: &Scenario, layout: &StageLayout, r: u64, c: u64) -> LayerSp
     let dual = p.schedule == crate::scenario::Schedule::Dualpipe;
     let (first, layers) = if dual || p.vpp <= 1 {
         let stage = if dual && c == 1 { p.pp - 1 - r } else { r };
-        (layout.layers_before(p.pp, stage) as f64, layout.stage_layers(p.pp, stage) as f64)
+        (layout.layers_before(stage) as f64, layout.stage_layers(stage) as f64)
     } else {
         // c full rounds over all ranks, then ranks 0..r of round c.
         let v = p.vpp as f64;
         let round = s.model.layers as f64 / v;
-        (c as f64 * round + layout.layers_before(p.pp, r) as f64 / v, layout.stage_layers(p.pp, r) as f64 / v)
+        (c as f64 * round + layout.layers_before(r) as f64 / v, layout.stage_layers(r) as f64 / v)
     };
     LayerSpan { first, layers, moe_layers: moe_layers_between(s, first, first + layers) }
 }
@@ -316,13 +316,13 @@ mod tests {
         let text = "[model]\nlayers = 28\nhidden = 3072\nffn_hidden = 8192\nheads = 32\nvocab = 131072\nseq_len = 4096\ntied_embeddings = true\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\npp = 8\nglobal_batch = 64\n[training]\nframework = \"nanotron\"\n";
         let s = crate::scenario::parse(text, Path::new("t.toml"), &[]).unwrap();
         let layout = StageLayout::new(&s);
-        let per: Vec<u64> = (0..8).map(|r| layout.stage_layers(8, r)).collect();
+        let per: Vec<u64> = (0..8).map(|r| layout.stage_layers(r)).collect();
         assert_eq!(per, [4, 4, 4, 4, 4, 4, 4, 0]);
         let kinds = stage_kinds(&s, &layout);
         assert_eq!(kinds.iter().map(|k| k.ranks as f64 * k.layers).sum::<f64>(), 28.0);
         // Megatron's split of the same model: one layer fewer on the first and last rank.
         let m = crate::scenario::parse(&text.replace("nanotron", "megatron-core"), Path::new("t.toml"), &[]).unwrap();
-        let per: Vec<u64> = (0..8).map(|r| StageLayout::new(&m).stage_layers(8, r)).collect();
+        let per: Vec<u64> = (0..8).map(|r| StageLayout::new(&m).stage_layers(r)).collect();
         assert_eq!(per.iter().sum::<u64>(), 28);
     }
 

@@ -103,15 +103,7 @@ impl Variability {
     /// whenever any rank pauses in the step, probability 1 − (1 − 1/k)^ranks (two ranks
     /// pausing in one step overlap; counted once).
     pub fn host_pause_per_step_s(&self, ranks: u64) -> f64 {
-        if self.host_pause_s <= 0.0 {
-            return 0.0;
-        }
-        let per_rank = (1.0 / self.host_pause_every_steps).min(1.0);
-        if self.host_pauses_aligned {
-            self.host_pause_s * per_rank
-        } else {
-            self.host_pause_s * any_of(per_rank, ranks)
-        }
+        self.host_pause_s * self.any_rank_pauses(ranks)
     }
 
     /// Probability that some rank of `ranks` pauses in a given step.

@@ -211,19 +211,48 @@ pub fn memory(s: &Scenario) -> MemoryReport {
 
 /// [`memory`] for the pipeline's rank kinds and their parameters already worked out.
 pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> MemoryReport {
+    let layers = LayerActivations::of(s);
     let mut busiest: Option<MemoryReport> = None;
     for (kind, sp) in kinds.iter().zip(params) {
-        let m = rank_memory(s, kind, *sp);
+        let m = memory_with(s, kind, *sp, &layers);
         if busiest.map_or(true, |b| m.total_bytes > b.total_bytes) {
             busiest = Some(m);
         }
     }
-    busiest.unwrap_or_else(|| rank_memory(s, &StageKind { rank: 0, ranks: 1, layers: 0.0, moe_layers: 0.0, embedding: false, head: false }, StageParams { dense: 0.0, experts: 0.0 }))
+    busiest.unwrap_or_else(|| memory_with(s, &StageKind { rank: 0, ranks: 1, layers: 0.0, moe_layers: 0.0, embedding: false, head: false }, StageParams { dense: 0.0, experts: 0.0 }, &layers))
+}
+
+/// Activation bytes of one layer for one micro-batch, worked out once for every rank.
+struct LayerActivations {
+    dense: f64,
+    moe: f64,
+    /// The layer being recomputed under full recomputation (dense, MoE).
+    recomputing: (f64, f64),
+}
+
+impl LayerActivations {
+    fn of(s: &Scenario) -> LayerActivations {
+        let r = s.parallel.recompute;
+        let dense = layer_activation_bytes(s, false, r);
+        let moe = if s.model.is_moe() { layer_activation_bytes(s, true, r) } else { dense };
+        let recomputing = if r == Recompute::Full {
+            let dense = layer_activation_bytes(s, false, Recompute::None);
+            (dense, if s.model.is_moe() { layer_activation_bytes(s, true, Recompute::None) } else { dense })
+        } else {
+            (0.0, 0.0)
+        };
+        LayerActivations { dense, moe, recomputing }
+    }
 }
 
 /// Memory of one GPU of a pipeline rank of the given kind.
 pub fn rank_memory(s: &Scenario, kind: &StageKind, sp: StageParams) -> MemoryReport {
+    memory_with(s, kind, sp, &LayerActivations::of(s))
+}
+
+fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerActivations) -> MemoryReport {
     let p = &s.parallel;
+    let facts = s.training.framework.facts();
     let dp_dense = (p.dp * p.cp) as f64;
     let dp_expert = dp_dense / p.ep as f64;
     let shard = |per_param: f64, stage_min: u8| -> f64 {
@@ -236,22 +265,18 @@ pub fn rank_memory(s: &Scenario, kind: &StageKind, sp: StageParams) -> MemoryRep
     let weights_bytes = shard(WEIGHT_BYTES, 3);
     let grad_bytes = if s.training.grad_reduce_in_fp32 { GRAD_BYTES } else { WEIGHT_BYTES };
     // Autograd's BF16 gradients beside an FP32 accumulation buffer (nanotron).
-    let beside = if s.training.grad_reduce_in_fp32 && s.training.framework.facts().bf16_grads_beside_fp32 { WEIGHT_BYTES } else { 0.0 };
+    let beside = if s.training.grad_reduce_in_fp32 && facts.bf16_grads_beside_fp32 { WEIGHT_BYTES } else { 0.0 };
     let gradients_bytes = shard(grad_bytes + beside, 2);
     let optimizer_bytes = shard(optimizer_bytes_per_param(s), 1);
-    let dense_layer = layer_activation_bytes(s, false, p.recompute);
-    let moe_layer = if s.model.is_moe() { layer_activation_bytes(s, true, p.recompute) } else { dense_layer };
-    let per_mb = (kind.layers - kind.moe_layers) * dense_layer + kind.moe_layers * moe_layer;
+    let per_mb = (kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe;
     let mut activations_bytes = per_mb * in_flight_microbatches(s, kind.rank);
-    if p.recompute == Recompute::Full {
-        // The layer being recomputed holds its full activations once.
-        activations_bytes += layer_activation_bytes(s, kind.moe_layers > 0.0, Recompute::None);
-    }
+    // Under full recomputation the layer being recomputed holds its full activations once.
+    activations_bytes += if kind.moe_layers > 0.0 { layers.recomputing.1 } else { layers.recomputing.0 };
     if kind.head {
         // The loss's logits for one micro-batch (vocab sharded by TP), as the framework
         // holds them at its peak.
         let shape = s.micro_batch_shape();
-        activations_bytes += s.training.framework.facts().loss_bytes_per_logit * shape.tokens * s.model.vocab as f64 / shape.tp;
+        activations_bytes += facts.loss_bytes_per_logit * shape.tokens * s.model.vocab as f64 / shape.tp;
     }
     let reserved_bytes = cal::RUNTIME_RESERVED_BYTES;
     let total_bytes = weights_bytes + gradients_bytes + optimizer_bytes + activations_bytes + reserved_bytes;

@@ -10,7 +10,7 @@
 //!   correlation of predicted against measured throughput, and the regret of wanka's top
 //!   pick (among the layouts it says fit): the throughput lost against the best measured.
 
-use super::Skipped;
+use super::{u, Skipped};
 use crate::framework::Framework;
 use crate::parallel::memory::{rank_memory, stage_params, MemoryReport};
 use crate::parallel::{stage_kinds, StageLayout};
@@ -94,9 +94,6 @@ pub struct LayoutValidation {
 
 fn s(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or_default().to_string()
-}
-fn u(v: &Value, k: &str) -> Option<u64> {
-    v[k].as_u64()
 }
 
 fn gpu_of(gpu_type: &str) -> Result<(&'static str, Option<&'static str>), String> {
