@@ -25,7 +25,7 @@ enum Fidelity {
 enum Command {
     /// One training step: time, throughput, MFU, memory, breakdown.
     Simulate {
-        /// Scenario file (TOML, see SCENARIO.md).
+        /// Scenario file (TOML, see docs/SCENARIO.md).
         file: PathBuf,
         /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -43,7 +43,7 @@ enum Command {
     },
     /// Failures, checkpoints, restarts: effective training time ratio and time-to-train.
     Goodput {
-        /// Scenario file (TOML, see SCENARIO.md).
+        /// Scenario file (TOML, see docs/SCENARIO.md).
         file: PathBuf,
         /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -59,7 +59,7 @@ enum Command {
     /// nccl-tests-style table of a collective on the scenario's fabric, every concurrent
     /// instance of the group running at once (flow-level network model).
     Collective {
-        /// Scenario file (TOML, see SCENARIO.md).
+        /// Scenario file (TOML, see docs/SCENARIO.md).
         file: PathBuf,
         /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -87,7 +87,7 @@ enum Command {
     },
     /// Best parallel layouts for the model on the cluster, ranked by throughput.
     Search {
-        /// Scenario file (TOML, see SCENARIO.md).
+        /// Scenario file (TOML, see docs/SCENARIO.md).
         file: PathBuf,
         /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -109,7 +109,7 @@ enum Command {
     },
     /// Time-to-train, goodput and cost against GPU count (best layout at each).
     Scale {
-        /// Scenario file (TOML, see SCENARIO.md).
+        /// Scenario file (TOML, see docs/SCENARIO.md).
         file: PathBuf,
         /// Override a key: --set parallel.tp=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]

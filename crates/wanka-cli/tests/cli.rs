@@ -349,3 +349,37 @@ fn event_fidelity_json_and_trace() {
     assert!(!bad.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The repository's scenario reference (docs/SCENARIO.md) works as written: its example
+/// file simulates, and every key of its additions block is accepted.
+#[test]
+fn scenario_reference_example_runs() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/SCENARIO.md")).unwrap();
+    let blocks: Vec<&str> = doc.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    assert_eq!(blocks.len(), 2);
+    let dir = std::env::temp_dir().join(format!("wanka-scenario-doc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("example.toml");
+    std::fs::write(&file, blocks[0]).unwrap();
+    let out = wanka(&["simulate", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The additions: the [cluster.variability] table and the [training] keys, set on the example.
+    let mut sets = Vec::new();
+    let mut section = String::new();
+    for line in blocks[1].lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if line.starts_with('[') {
+            section = line.split('#').next().unwrap().trim().trim_matches(|c| c == '[' || c == ']').to_string();
+        } else if let Some((k, v)) = line.split_once('=') {
+            let v = v.split('#').next().unwrap().trim();
+            sets.push("--set".to_string());
+            sets.push(format!("{section}.{}={v}", k.trim()));
+        }
+    }
+    assert!(sets.len() >= 18, "{sets:?}");
+    let mut args = vec!["simulate".to_string(), file.to_str().unwrap().to_string()];
+    args.extend(sets);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = wanka(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
