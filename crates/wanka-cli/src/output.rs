@@ -129,7 +129,8 @@ pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
         ("gradients", m.gradients_bytes),
         ("optimizer", m.optimizer_bytes),
         ("activations", m.activations_bytes),
-        ("runtime reserve", m.reserved_bytes),
+        ("allocator cache", m.torch_reserved_bytes - m.allocated_bytes),
+        ("CUDA/NCCL runtime", m.runtime_bytes),
     ] {
         let _ = writeln!(o, "    {name:<18} {:>10}", bytes(x));
     }

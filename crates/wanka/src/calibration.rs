@@ -83,11 +83,20 @@ pub const STEP_OVERHEAD_S: f64 = 0.05;
 /// the BF16 weights (2). Derived from the data types (ZeRO paper, Rajbhandari et al. 2020).
 pub const OPTIMIZER_BYTES_PER_PARAM: f64 = 30.0;
 
-/// Memory the framework holds outside weights, gradients, optimizer state and
-/// activations: CUDA context, NCCL buffers, cuBLAS workspaces, allocator
-/// fragmentation. ~3 GiB is typical on H100 with NCCL (ml-engineering, "CUDA context
-/// 0.5-1 GB"; NCCL buffers up to ~1 GB per communicator set). Estimate.
+/// Memory outside PyTorch's allocator that `nvidia-smi` counts: CUDA context, NCCL
+/// buffers, cuBLAS workspaces. ~3 GiB is typical on H100 with NCCL (ml-engineering,
+/// "CUDA context 0.5-1 GB"; NCCL buffers up to ~1 GB per communicator set). Estimate.
 pub const RUNTIME_RESERVED_BYTES: f64 = 3.0 * 1024.0 * 1024.0 * 1024.0;
+
+/// What PyTorch's caching allocator reserves beyond its allocated peak, as a share of
+/// the transient (activation and loss) bytes: freed blocks stay cached and blocks of
+/// one size do not serve requests of another, so the reserved peak outgrows the
+/// allocated one by a share of what comes and goes each step. Parameters, gradients
+/// and optimizer state are allocated once and add none. Fitted (one value) on the
+/// reserved-counter rows of validation/memory-and-layouts.jsonl (torchtitan, torchao
+/// and the Ultra-Scale Playbook together: 106 rows; 0.1 to 0.3 give 10.7% to 10.0%
+/// there, 0.2 gives 9.6%).
+pub const ALLOCATOR_CACHE_FRACTION: f64 = 0.2;
 
 /// Parameters per gradient bucket of Megatron's DDP (`bucket_size` default 40,000,000,
 /// megatron/core/distributed/distributed_data_parallel_config.py). The last bucket's

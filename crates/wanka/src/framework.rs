@@ -27,8 +27,11 @@ pub enum Framework {
     Deepspeed2021,
     /// PyTorch FSDP / FSDP2 with its default mixed-precision policy.
     Fsdp,
-    /// torchtitan (FSDP2, DTensor, torch.compile).
+    /// torchtitan (FSDP2, DTensor, torch.compile), from April 2025.
     Torchtitan,
+    /// torchtitan before April 2025, whose torch.compile left the loss eager.
+    #[serde(rename = "torchtitan-2025q1")]
+    Torchtitan2025Q1,
     /// nanotron (Hugging Face; the Ultra-Scale Playbook's sweep).
     Nanotron,
 }
@@ -90,17 +93,50 @@ pub struct FrameworkFacts {
     pub loss_bytes_per_logit: f64,
     /// The ZeRO stage its optimizer shards to when `parallel.zero` is left out.
     pub zero: u8,
+    /// Which element-wise ops run as chains of unfused PyTorch kernels unless
+    /// `training.compile` fuses them (`step::layer::ElementwisePasses`).
+    pub eager: EagerOps,
+    /// `training.compile` also compiles the loss, which then keeps the BF16 logits and
+    /// writes a BF16 gradient (4 bytes per logit) instead of FP32 copies.
+    pub compile_covers_loss: bool,
+    /// FSDP2 under PyTorch's pipeline schedules: gradient sync is off until the last
+    /// micro-batch, so each stage accumulates unsharded gradients in the FP32 reduce
+    /// dtype (`FSDPParam.unsharded_accumulated_grad`, pytorch#125191) beside its
+    /// unsharded BF16 parameters.
+    pub pipeline_accumulates_unsharded_fp32_grads: bool,
+    /// Mixed precision comes only with FSDP: without data-parallel sharding
+    /// (`parallel.zero = 0`) parameters, gradients and the optimizer are FP32 with no
+    /// separate master copy.
+    pub fp32_params_without_fsdp: bool,
+    /// Multi-head attention (as many KV heads as heads) keeps the permuted QKV buffer,
+    /// which Q is a view of, and a contiguous copy of K and V (2·(k + v) more bytes
+    /// per token than Q, K and V alone).
+    pub mha_keeps_qkv_and_kv_copies: bool,
+}
+
+/// Element-wise ops a framework runs eagerly, one PyTorch kernel per tensor operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EagerOps {
+    pub norm: bool,
+    pub rope: bool,
+    pub act: bool,
+}
+
+impl EagerOps {
+    pub const FUSED: EagerOps = EagerOps { norm: false, rope: false, act: false };
+    pub const ALL: EagerOps = EagerOps { norm: true, rope: true, act: true };
 }
 
 impl Framework {
     /// Every framework, for help texts and errors.
-    pub const ALL: [Framework; 7] = [
+    pub const ALL: [Framework; 8] = [
         Framework::MegatronCore,
         Framework::Nemo,
         Framework::MegatronLm2021,
         Framework::Deepspeed2021,
         Framework::Fsdp,
         Framework::Torchtitan,
+        Framework::Torchtitan2025Q1,
         Framework::Nanotron,
     ];
 
@@ -113,6 +149,7 @@ impl Framework {
             Framework::Deepspeed2021 => "deepspeed-2021",
             Framework::Fsdp => "fsdp",
             Framework::Torchtitan => "torchtitan",
+            Framework::Torchtitan2025Q1 => "torchtitan-2025q1",
             Framework::Nanotron => "nanotron",
         }
     }
@@ -146,6 +183,13 @@ impl Framework {
             // The distributed optimizer (`--use-distributed-optimizer`): optimizer state
             // sharded, gradients reduce-scattered.
             zero: 1,
+            // Transformer Engine's fused RMSNorm, fused rotary and Megatron's fused
+            // bias-SwiGLU (`--bias-swiglu-fusion`, on by default).
+            eager: EagerOps::FUSED,
+            compile_covers_loss: false,
+            pipeline_accumulates_unsharded_fp32_grads: false,
+            fp32_params_without_fsdp: false,
+            mha_keeps_qkv_and_kv_copies: false,
         };
         match self {
             Framework::MegatronCore => megatron_core,
@@ -185,7 +229,15 @@ impl Framework {
             // PyTorch FSDP2: `MixedPrecisionPolicy(reduce_dtype=None)` reduces in the
             // parameters' dtype (BF16); per-layer gathers prefetched (BACKWARD_PRE);
             // SDPA's flash kernel.
-            Framework::Fsdp => FrameworkFacts { bf16_grad_reduce_fp32: false, transformer_engine: false, ..megatron_core },
+            // Models written in plain PyTorch (torchtune's, Hugging Face's) run their norms,
+            // rotary and activation as eager tensor ops.
+            Framework::Fsdp => FrameworkFacts {
+                bf16_grad_reduce_fp32: false,
+                transformer_engine: false,
+                eager: EagerOps::ALL,
+                pipeline_accumulates_unsharded_fp32_grads: true,
+                ..megatron_core
+            },
             // torchtitan: FSDP2 with `mixed_precision_reduce = "float32"` (job_config.py)
             // and aligned collection every `gc_freq` steps (torchtitan/tools/utils.py
             // GarbageCollection, default 50). Selective AC in "op" mode saves
@@ -201,14 +253,45 @@ impl Framework {
                 selective: SelectivePolicy::TorchtitanOps,
                 transformer_engine: false,
                 loss_bytes_per_logit: 12.0,
+                // Its Llama is plain PyTorch (models/llama3/model.py: RMSNorm as
+                // `x.float()`, pow, mean, rsqrt, `type_as`, weight; rotary through
+                // complex views; `F.silu(w1(x)) * w3(x)`): fused only under
+                // `[compile] enable`.
+                eager: EagerOps::ALL,
+                // `[compile] components = ["model", "loss"]` (PR #1033, April 2025; the
+                // default since PR #1608).
+                compile_covers_loss: true,
+                // Under pipelining FSDP keeps parameters unsharded between forward and
+                // backward (`reshard_after_forward = not pp_enabled`, parallelize.py)
+                // and PyTorch's schedules defer the reduce-scatter to the last
+                // micro-batch (pipelining/stage.py `backward_maybe_with_nosync`).
+                pipeline_accumulates_unsharded_fp32_grads: true,
+                // "mixed precision is only supported in FSDP" (torchtitan#630): a
+                // TP- or PP-only run trains in FP32.
+                fp32_params_without_fsdp: true,
                 ..megatron_core
             },
+            // Before PR #1033 the loss stayed eager under torch.compile ("compiling loss
+            // function causes CUDA errors, turning off for now", train.py).
+            Framework::Torchtitan2025Q1 => FrameworkFacts { compile_covers_loss: false, ..Framework::Torchtitan.facts() },
             // nanotron with `accumulate_grad_in_fp32` (optim/gradient_accumulator.py):
             // autograd's BF16 `.grad` is folded into the FP32 buffer only after
             // `loss.backward()` returns, so both are alive then; ZeRO-1 shards the FP32
             // master and Adam's moments, not the buffer. Pipeline blocks are assigned by
-            // cost (models/base.py `build_model`). Flash attention 2.
-            Framework::Nanotron => FrameworkFacts { stage_split: StageSplit::CostBalanced, bf16_grads_beside_fp32: true, transformer_engine: false, ..megatron_core },
+            // cost (models/base.py `build_model`). Flash attention 2. Its RMSNorm is a
+            // Triton kernel and its rotary flash-attn's fused one; the gated activation
+            // is eager (`GLUActivation`: `act(gate) * up`).
+            Framework::Nanotron => FrameworkFacts {
+                stage_split: StageSplit::CostBalanced,
+                bf16_grads_beside_fp32: true,
+                transformer_engine: false,
+                eager: EagerOps { norm: false, rope: false, act: true },
+                // models/llama.py: `qkv.view(…).permute(2, 1, 0, 3, 4).contiguous()`,
+                // then `torch.cat([k, v]).permute(…).contiguous()` for rotary; flash
+                // attention saves q (a view of the first) and k, v (views of the second).
+                mha_keeps_qkv_and_kv_copies: true,
+                ..megatron_core
+            },
         }
     }
 }

@@ -4,12 +4,14 @@
 
 mod hf;
 mod parallel;
+mod training;
 mod variability;
 
+pub use training::{AttentionKernel, MomentType, Precision, RecomputeModules, TrainingConfig};
+use training::{resolve_training, TrainingSection};
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
 use crate::catalog::{self, GpuSpec};
-use crate::framework::Framework;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Architecture, AttentionKind, MlaDims, MoeDims, Position};
 use serde::{Deserialize, Serialize};
@@ -249,43 +251,6 @@ impl From<Routing> for wanka_net::Routing {
     }
 }
 
-/// Numeric precision of the matrix products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Precision {
-    Bf16,
-    /// FP16 with loss scaling: same tensor-core rate and bytes as BF16.
-    Fp16,
-    Fp8,
-}
-
-/// Attention implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AttentionKernel {
-    /// Fused, tiled (FlashAttention 2/3, cuDNN): no `s×s` tensor in memory.
-    Flash,
-    /// `QKᵀ`, softmax, dropout and `AV` as separate kernels with the `s×s` scores in HBM
-    /// (Megatron-LM before FlashAttention, 2021).
-    Materialized,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrainingSection {
-    precision: Option<Precision>,
-    tokens: Option<f64>,
-    max_global_batch_tokens: Option<f64>,
-    gpu_hour_usd: Option<f64>,
-    attention_kernel: Option<AttentionKernel>,
-    grad_reduce_in_fp32: Option<bool>,
-    recompute_modules: Option<Vec<String>>,
-    adam_moments: Option<MomentType>,
-    fp8_activations: Option<bool>,
-    framework: Option<Framework>,
-    cuda_graphs: Option<bool>,
-    master_weights: Option<bool>,
-}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -333,126 +298,6 @@ pub struct ClusterConfig {
     pub pue: f64,
     /// Stragglers: GPU speed spread, slow nodes, host pauses.
     pub variability: crate::variability::Variability,
-}
-
-/// The resolved `[training]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrainingConfig {
-    pub precision: Precision,
-    pub tokens: f64,
-    pub max_global_batch_tokens: f64,
-    pub gpu_hour_usd: f64,
-    pub attention_kernel: AttentionKernel,
-    /// Gradients accumulate and are reduced in FP32 (4 bytes) rather than the weights'
-    /// 2-byte type. Megatron-LM forces it for BF16 ("bfloat16 requires gradient
-    /// accumulation and all-reduce to be done in fp32", megatron/training/arguments.py);
-    /// FP16 training keeps FP16 gradients. Default: true unless precision = "fp16".
-    pub grad_reduce_in_fp32: bool,
-    /// What `parallel.recompute = "selective"` recomputes (Megatron-Core's
-    /// `recompute_modules`); default: the core attention.
-    pub recompute_modules: RecomputeModules,
-    /// Data type of Adam's two moments (DeepSeek-V3 §3.3.3 keeps them in BF16).
-    pub adam_moments: MomentType,
-    /// Activations kept for backward that feed FP8 GEMMs are stored in FP8 (DeepSeek-V3
-    /// §3.3.3) instead of BF16 beside an FP8 copy (Transformer Engine's default).
-    pub fp8_activations: bool,
-    /// The training software, whose documented facts set the defaults of keys left out
-    /// (`crate::framework`).
-    pub framework: Framework,
-    /// Captured regions replayed as CUDA graphs: the host issues each with one launch
-    /// (`step::host`).
-    pub cuda_graphs: bool,
-    /// The optimizer keeps FP32 master weights (4 bytes per parameter); false for
-    /// pure-BF16 training (torchtune's full fine-tune recipes), which updates the BF16
-    /// weights in place.
-    pub master_weights: bool,
-}
-
-/// Storage type of the optimizer's moments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MomentType {
-    Fp32,
-    Bf16,
-}
-
-impl MomentType {
-    pub fn bytes(self) -> f64 {
-        match self {
-            MomentType::Fp32 => 4.0,
-            MomentType::Bf16 => 2.0,
-        }
-    }
-}
-
-/// Parts of a layer that selective recomputation recomputes in the backward pass
-/// instead of keeping their outputs, by Megatron-Core's names (`recompute_modules` of
-/// `TransformerConfig`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RecomputeModules {
-    /// "core_attn": the attention core (scores, softmax, their dropout).
-    pub core_attn: bool,
-    /// "layernorm": both norms of the layer (their outputs feed the QKV and MLP GEMMs).
-    pub layernorm: bool,
-    /// "mla_up_proj": MLA's query and key/value up-projections and RoPE (keeps the
-    /// compressed latents).
-    pub mla_up_proj: bool,
-    /// "mlp": the dense MLP of dense layers.
-    pub mlp: bool,
-    /// "moe_act": the routed experts' activation function (keeps its input).
-    pub moe_act: bool,
-    /// "moe": the whole MoE block: router, dispatch, experts, combine.
-    pub moe: bool,
-    /// "shared_experts": the MoE layer's shared experts.
-    pub shared_experts: bool,
-}
-
-impl RecomputeModules {
-    pub const NAMES: [&'static str; 7] = ["core_attn", "layernorm", "mla_up_proj", "mlp", "moe_act", "moe", "shared_experts"];
-
-    /// Megatron-Core's default: the core attention only.
-    pub const DEFAULT: RecomputeModules = RecomputeModules {
-        core_attn: true,
-        layernorm: false,
-        mla_up_proj: false,
-        mlp: false,
-        moe_act: false,
-        moe: false,
-        shared_experts: false,
-    };
-
-    fn parse(names: &[String], model: &Architecture) -> Result<RecomputeModules> {
-        let key = "training.recompute_modules";
-        let mut m = RecomputeModules { core_attn: false, ..RecomputeModules::DEFAULT };
-        for n in names {
-            let flag = match n.as_str() {
-                "core_attn" => &mut m.core_attn,
-                "layernorm" => &mut m.layernorm,
-                "mla_up_proj" => &mut m.mla_up_proj,
-                "mlp" => &mut m.mlp,
-                "moe_act" => &mut m.moe_act,
-                "moe" => &mut m.moe,
-                "shared_experts" => &mut m.shared_experts,
-                _ => return Err(Error::invalid(key, format!("{n:?}"), format!("each must be one of {}", RecomputeModules::NAMES.join(", ")))),
-            };
-            if *flag {
-                return Err(Error::invalid(key, format!("{n:?}"), "is listed twice"));
-            }
-            *flag = true;
-            let needs = match n.as_str() {
-                "mla_up_proj" if model.mla.is_none() => Some("model.attention = \"mla\""),
-                "moe_act" | "moe" if !model.is_moe() => Some("a MoE model (model.experts > 0)"),
-                "shared_experts" if model.moe.shared_experts == 0 && model.moe.shared_ffn_hidden == 0 => {
-                    Some("a MoE model with shared experts")
-                }
-                _ => None,
-            };
-            if let Some(needs) = needs {
-                return Err(Error::invalid(key, format!("{n:?}"), format!("needs {needs}")));
-            }
-        }
-        Ok(m)
-    }
 }
 
 /// The resolved `[reliability]`; defaults in [`defaults`].
@@ -833,49 +678,6 @@ fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) 
     (1..=3u32).find(|&t| wanka_net::fabric::tier_reach_gpus(fabric, t, true, radix, gpus_per_node) >= gpus).unwrap_or(3)
 }
 
-fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Architecture) -> Result<TrainingConfig> {
-    let precision = t.precision.unwrap_or(Precision::Bf16);
-    let framework = t.framework.unwrap_or(Framework::MegatronCore);
-    let facts = framework.facts();
-    if precision == Precision::Fp8 && cluster.gpu.fp8_flops <= 0.0 {
-        return Err(Error::invalid(
-            "training.precision",
-            "\"fp8\"",
-            format!("{} has no FP8 tensor cores; use \"bf16\"", cluster.gpu.id),
-        ));
-    }
-    Ok(TrainingConfig {
-        precision,
-        tokens: positive("training.tokens", t.tokens.unwrap_or(defaults::TRAINING_TOKENS))?,
-        max_global_batch_tokens: positive(
-            "training.max_global_batch_tokens",
-            t.max_global_batch_tokens.unwrap_or(defaults::MAX_GLOBAL_BATCH_TOKENS),
-        )?,
-        gpu_hour_usd: match t.gpu_hour_usd {
-            Some(v) if !(v.is_finite() && v >= 0.0) => {
-                return Err(Error::invalid("training.gpu_hour_usd", v, "must be a number >= 0"))
-            }
-            v => v.unwrap_or(defaults::GPU_HOUR_USD),
-        },
-        attention_kernel: t.attention_kernel.unwrap_or(if facts.flash_attention { AttentionKernel::Flash } else { AttentionKernel::Materialized }),
-        // FP16 reduces in FP16 everywhere (loss scaling); BF16 and FP8 as the framework does.
-        grad_reduce_in_fp32: t.grad_reduce_in_fp32.unwrap_or(precision != Precision::Fp16 && facts.bf16_grad_reduce_fp32),
-        framework,
-        cuda_graphs: t.cuda_graphs.unwrap_or(false),
-        master_weights: t.master_weights.unwrap_or(true),
-        recompute_modules: match &t.recompute_modules {
-            None => RecomputeModules::DEFAULT,
-            Some(names) => RecomputeModules::parse(names, model)?,
-        },
-        adam_moments: t.adam_moments.unwrap_or(MomentType::Fp32),
-        fp8_activations: match t.fp8_activations {
-            Some(true) if precision != Precision::Fp8 => {
-                return Err(Error::invalid("training.fp8_activations", "true", "needs training.precision = \"fp8\""))
-            }
-            v => v.unwrap_or(false),
-        },
-    })
-}
 
 fn non_negative(key: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {

@@ -40,8 +40,15 @@ pub struct MemoryReport {
     pub gradients_bytes: f64,
     pub optimizer_bytes: f64,
     pub activations_bytes: f64,
-    /// CUDA context, NCCL and library buffers, fragmentation (calibration).
-    pub reserved_bytes: f64,
+    /// PyTorch's peak allocated bytes (`torch.cuda.max_memory_allocated`): weights,
+    /// gradients, optimizer state and activations.
+    pub allocated_bytes: f64,
+    /// PyTorch's peak reserved bytes (`torch.cuda.max_memory_reserved`): the allocated
+    /// peak and the blocks its cache keeps beside it.
+    pub torch_reserved_bytes: f64,
+    /// Outside PyTorch's allocator: CUDA context, NCCL and library buffers.
+    pub runtime_bytes: f64,
+    /// What `nvidia-smi` shows: PyTorch's reserved bytes and the runtime's.
     pub total_bytes: f64,
     pub capacity_bytes: f64,
     pub fits: bool,
@@ -140,6 +147,9 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
         _ => (q + k_w + v_w) / tp,
     };
     let mut attention = tokens * (2.0 * qkv + gemm_in * vw / tp);
+    if facts.mha_keeps_qkv_and_kv_copies && m.mla.is_none() && m.kv_heads == m.heads && !r.core_attn {
+        attention += tokens * 2.0 * (k_w + v_w) / tp;
+    }
     let heads = m.heads as f64 / tp;
     let s_len = (m.seq_len / p.cp) as f64;
     match (s.training.attention_kernel, recompute, r.core_attn) {
@@ -154,8 +164,11 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
     // Intermediate activations: gate and up outputs (gated) or fc1 output, and the
     // activation's output that feeds the second GEMM; recomputing the activation
     // keeps only its input.
+    // Eager SwiGLU (`silu(gate) * up`) also keeps the silu output, which the product
+    // saved for its backward.
+    let eager_act = gated && !s.training.compile && facts.eager.act;
     let mlp = |f: f64, tok: f64, keep_act_output: bool| -> f64 {
-        let tensors = if gated { 2.0 } else { 1.0 } + if keep_act_output { 1.0 } else { 0.0 };
+        let tensors = if gated { 2.0 } else { 1.0 } + if keep_act_output { 1.0 } else { 0.0 } + if eager_act && keep_act_output { 1.0 } else { 0.0 };
         gemm_in * tok * f * tensors / tp
     };
     let mlp_bytes = if moe_layer {
@@ -198,6 +211,18 @@ pub fn in_flight_microbatches(s: &Scenario, r: u64) -> f64 {
         // DualPipe: PP + 1 micro-batches of one chunk (DeepSeek-V3 Table 2); a rank's
         // layers are two chunks.
         Schedule::Dualpipe => ((pp + 1.0) / 2.0).min(m),
+    }
+}
+
+/// Bytes per logit the loss holds at its peak: the framework's eager loss, or, when
+/// torch.compile covers the loss, the BF16 logits it keeps and the BF16 gradient it
+/// writes (the FP32 softmax stays in registers of the fused kernels).
+pub fn loss_bytes_per_logit(s: &Scenario) -> f64 {
+    let facts = s.training.framework.facts();
+    if s.training.compile && facts.compile_covers_loss {
+        2.0 * WEIGHT_BYTES
+    } else {
+        facts.loss_bytes_per_logit
     }
 }
 
@@ -262,12 +287,19 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
             per_param * sp.total()
         }
     };
-    let weights_bytes = shard(WEIGHT_BYTES, 3);
-    let grad_bytes = if s.training.grad_reduce_in_fp32 { GRAD_BYTES } else { WEIGHT_BYTES };
-    // Autograd's BF16 gradients beside an FP32 accumulation buffer (nanotron).
-    let beside = if s.training.grad_reduce_in_fp32 && facts.bf16_grads_beside_fp32 { WEIGHT_BYTES } else { 0.0 };
-    let gradients_bytes = shard(grad_bytes + beside, 2);
-    let optimizer_bytes = shard(optimizer_bytes_per_param(s), 1);
+    // Without FSDP some frameworks train in FP32: the parameters are the optimizer's
+    // own, and the gradients FP32.
+    let fp32_params = facts.fp32_params_without_fsdp && p.zero == 0;
+    let weights_bytes = if fp32_params { 4.0 * sp.total() } else { shard(WEIGHT_BYTES, 3) };
+    let grad_bytes = if s.training.grad_reduce_in_fp32 || fp32_params { GRAD_BYTES } else { WEIGHT_BYTES };
+    let mut gradients_bytes = shard(grad_bytes, 2);
+    if facts.pipeline_accumulates_unsharded_fp32_grads && p.pp > 1 && p.zero >= 2 && p.microbatches() > 1 {
+        // FSDP2 under a pipeline schedule: the unsharded FP32 accumulation of every
+        // parameter of the stage, beside the sharded gradient it is reduced into.
+        gradients_bytes += GRAD_BYTES * sp.total();
+    }
+    let optimizer_per_param = if fp32_params { 2.0 * s.training.adam_moments.bytes() } else { optimizer_bytes_per_param(s) };
+    let optimizer_bytes = shard(optimizer_per_param, 1);
     let per_mb = (kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe;
     let mut activations_bytes = per_mb * in_flight_microbatches(s, kind.rank);
     // Under full recomputation the layer being recomputed holds its full activations once.
@@ -276,17 +308,28 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
         // The loss's logits for one micro-batch (vocab sharded by TP), as the framework
         // holds them at its peak.
         let shape = s.micro_batch_shape();
-        activations_bytes += facts.loss_bytes_per_logit * shape.tokens * s.model.vocab as f64 / shape.tp;
+        activations_bytes += loss_bytes_per_logit(s) * shape.tokens * s.model.vocab as f64 / shape.tp;
     }
-    let reserved_bytes = cal::RUNTIME_RESERVED_BYTES;
-    let total_bytes = weights_bytes + gradients_bytes + optimizer_bytes + activations_bytes + reserved_bytes;
+    // Autograd's BF16 gradients beside the FP32 accumulation buffer (nanotron): alive
+    // at the end of each micro-batch's backward, when that micro-batch's activations
+    // are gone but the other in-flight ones are not.
+    if s.training.grad_reduce_in_fp32 && facts.bf16_grads_beside_fp32 {
+        let one_microbatch = per_mb.min(activations_bytes);
+        gradients_bytes += (WEIGHT_BYTES * sp.total() - one_microbatch).max(0.0);
+    }
+    let allocated_bytes = weights_bytes + gradients_bytes + optimizer_bytes + activations_bytes;
+    let torch_reserved_bytes = allocated_bytes + cal::ALLOCATOR_CACHE_FRACTION * activations_bytes;
+    let runtime_bytes = cal::RUNTIME_RESERVED_BYTES;
+    let total_bytes = torch_reserved_bytes + runtime_bytes;
     let capacity_bytes = s.cluster.gpu.hbm_bytes;
     MemoryReport {
         weights_bytes,
         gradients_bytes,
         optimizer_bytes,
         activations_bytes,
-        reserved_bytes,
+        allocated_bytes,
+        torch_reserved_bytes,
+        runtime_bytes,
         total_bytes,
         capacity_bytes,
         fits: total_bytes <= capacity_bytes,

@@ -390,9 +390,10 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         Some(_) => q,
         None => (m.kv_heads * m.head_dim) as f64,
     };
-    let norm_resid = (2.0 * 2.0 + 2.0 * 3.0) * tokens * h / sp;
-    let rope = 2.0 * tokens * (q + kv_w) / tp;
-    let act_passes = if gated { 3.0 } else { 2.0 };
+    let passes = ElementwisePasses::of(s, gated);
+    let norm_resid = (2.0 * passes.norm + 2.0 * 3.0) * tokens * h / sp;
+    let rope = passes.rope * tokens * (q + kv_w) / tp;
+    let act_passes = passes.act;
     let act = act_passes * (routed_elems + shared_elems + dense_elems);
     // MoE token plumbing (Megatron's all-to-all dispatcher): permute, sort by local
     // expert, unsort and unpermute each read and write every routed token's hidden
@@ -404,8 +405,8 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         0.0
     };
     let elem_fwd_bytes = ACT_BYTES * (norm_resid + rope + act + moe_permute) + ACT_BYTES * attn_elem_bytes / 2.0;
-    let elem_fwd = d.streaming_s(elem_fwd_bytes, 8.0);
-    let elem_bwd = d.streaming_s(2.0 * elem_fwd_bytes, 16.0);
+    let elem_fwd = d.streaming_s(elem_fwd_bytes, passes.kernels);
+    let elem_bwd = d.streaming_s(2.0 * elem_fwd_bytes, 2.0 * passes.kernels);
 
     let fwd_s = gemm + attn_fwd + elem_fwd;
 
@@ -444,7 +445,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
                 c.other_s += elementwise(attn_elem_bytes / 2.0, if attn_elem_bytes > 0.0 { 2.0 } else { 0.0 });
             }
             if r.layernorm {
-                c.other_s += elementwise(2.0 * 2.0 * tokens * h / sp, 2.0);
+                c.other_s += elementwise(2.0 * passes.norm * tokens * h / sp, 2.0);
             }
             if r.mla_up_proj && m.mla.is_some() {
                 c.gemm_s += up_proj_gemm;
@@ -501,6 +502,43 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     }
 }
 
+/// Passes over its elements (reads plus writes, in BF16 units of 2 bytes) that each
+/// element-wise op of a layer makes in the forward, and the kernels a layer launches
+/// for them.
+///
+/// Fused (Transformer Engine, Triton, torch.compile): one read and one write per norm
+/// and per rotary tensor; the gated activation reads gate and up and writes one.
+/// Eager PyTorch, as torchtitan's Llama writes them (models/llama3/model.py):
+/// - RMSNorm `(x.float() * rsqrt(x.pow(2).mean(-1) + eps)).type_as(x) * weight`: the
+///   FP32 up-cast (read 2 B, write 4 B), pow (4 + 4), mean (4), the product (4 + 4),
+///   `type_as` (4 + 2) and the weight (2 + 2): 36 bytes, 18 passes;
+/// - rotary through complex views: up-cast (2 + 4), complex product (4 + 4), down-cast
+///   (4 + 2): 20 bytes, 10 passes;
+/// - SwiGLU `silu(gate) * up`: silu (2 + 2), product (4 + 2): 10 bytes, 5 passes
+///   (a plain activation: 2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ElementwisePasses {
+    pub norm: f64,
+    pub rope: f64,
+    pub act: f64,
+    pub kernels: f64,
+}
+
+impl ElementwisePasses {
+    pub fn of(s: &Scenario, gated: bool) -> ElementwisePasses {
+        let eager = if s.training.compile { crate::framework::EagerOps::FUSED } else { s.training.framework.facts().eager };
+        let pick = |eager: bool, unfused: f64, fused: f64| if eager { unfused } else { fused };
+        ElementwisePasses {
+            norm: pick(eager.norm, 18.0, 2.0),
+            rope: pick(eager.rope, 10.0, 2.0),
+            act: if gated { pick(eager.act, 5.0, 3.0) } else { 2.0 },
+            // Two norms, two residual adds, rotary on Q and K, the activation; eager:
+            // six kernels per norm, four per rotary tensor, two for SwiGLU.
+            kernels: 8.0 + pick(eager.norm, 10.0, 0.0) + pick(eager.rope, 6.0, 0.0) + pick(eager.act && gated, 1.0, 0.0),
+        }
+    }
+}
+
 /// Forward and backward of the LM head and loss on the last stage (plus the final norm).
 pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     let m = &s.model;
@@ -514,9 +552,14 @@ pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     // sums (4) and normalises to the softmax it keeps (4 + 4): 38; backward scales the
     // softmax by the loss gradient (4 + 4) and casts it to BF16 for the head's GEMM
     // (4 + 2): 14.
+    // Compiled with the model (`FrameworkFacts::compile_covers_loss`), one kernel reads
+    // the BF16 logits (2) forward, and one reads them and writes the BF16 gradient
+    // (2 + 2) backward.
     let logits = tokens * v;
-    let ce_fwd = d.streaming_s(CE_FWD_BYTES_PER_LOGIT * logits, 6.0);
-    let ce_bwd = d.streaming_s(CE_BWD_BYTES_PER_LOGIT * logits, 3.0);
+    let compiled = s.training.compile && s.training.framework.facts().compile_covers_loss;
+    let (fwd_bytes, bwd_bytes) = if compiled { (2.0, 4.0) } else { (CE_FWD_BYTES_PER_LOGIT, CE_BWD_BYTES_PER_LOGIT) };
+    let ce_fwd = d.streaming_s(fwd_bytes * logits, if compiled { 1.0 } else { 6.0 });
+    let ce_bwd = d.streaming_s(bwd_bytes * logits, if compiled { 1.0 } else { 3.0 });
     let tensor = tokens * h * ACT_BYTES;
     let tp_s = if p.tp > 1 {
         if p.sequence_parallel {

@@ -31,10 +31,23 @@ pub enum Counter {
     Reserved,
     /// PyTorch's peak active (allocated) bytes.
     Active,
-    /// Rank 0 only, allocated or reserved not stated (the playbook).
+    /// Rank 0 only (the playbook). nanotron logs both counters, but resets the peaks
+    /// right after forward and backward in the logged step (`log_memory` ends in
+    /// `reset_peak_memory_stats`), so only the reserved figure, whose cached blocks
+    /// survive the reset, can hold the activations the published values grow with.
     Rank0,
     /// Peak reserved on one named pipeline rank (`-rN` in the row id).
     ReservedOnRank,
+}
+
+impl Counter {
+    /// wanka's figure for this counter.
+    pub fn of(self, m: &MemoryReport) -> f64 {
+        match self {
+            Counter::Active => m.allocated_bytes,
+            Counter::Reserved | Counter::Rank0 | Counter::ReservedOnRank => m.torch_reserved_bytes,
+        }
+    }
 }
 
 /// One peak-memory row, measured beside predicted.
@@ -44,8 +57,8 @@ pub struct MemoryRow {
     pub group: String,
     pub counter: Counter,
     pub measured_gib: f64,
-    /// wanka's weights + gradients + optimizer state + activations of the measured rank
-    /// (what the allocator holds; the runtime reserve is left out, as the counters do).
+    /// wanka's figure for the same counter, on the measured rank (allocated, or
+    /// PyTorch's reserved; the CUDA/NCCL runtime is left out, as the counters do).
     pub predicted_gib: f64,
     pub error_pct: f64,
     /// Whether wanka's memory model says the layout fits the GPU.
@@ -66,6 +79,17 @@ pub struct LayoutGroup {
     pub regret_pct: f64,
     pub top_pick: String,
     pub best_measured: String,
+    /// Every layout of the group, measured beside predicted.
+    pub members: Vec<LayoutPoint>,
+}
+
+/// One measured layout of a group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayoutPoint {
+    pub id: String,
+    pub measured_tokens_per_s_per_gpu: f64,
+    pub predicted_tokens_per_s_per_gpu: f64,
+    pub fits: bool,
 }
 
 /// Per-source memory error.
@@ -99,7 +123,7 @@ fn s(v: &Value, k: &str) -> String {
 fn gpu_of(gpu_type: &str) -> Result<(&'static str, Option<&'static str>), String> {
     let g = gpu_type.to_ascii_uppercase();
     if g.starts_with("H100") && g.contains("96GB") {
-        return Ok(("h100-sxm", Some("H100 96 GB (500 W) modelled as the 80 GB H100 SXM: same memory counts, capacity 80 GB")));
+        return Ok(("h100-sxm-96g", None));
     }
     if g.starts_with("H100") {
         return Ok(("h100-sxm", None));
@@ -200,7 +224,9 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
 
     let precision = s(v, "precision").to_ascii_lowercase();
     let framework = s(v, "framework").to_ascii_lowercase();
-    let fw = if framework.contains("torchtitan") {
+    let fw = if framework.contains("torchtitan") && early_torchtitan(&s(v, "id")) {
+        Framework::Torchtitan2025Q1
+    } else if framework.contains("torchtitan") {
         Framework::Torchtitan
     } else if framework.contains("torchtune") {
         Framework::Fsdp
@@ -216,9 +242,43 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
         training += "master_weights = false\nadam_moments = \"bf16\"\ngrad_reduce_in_fp32 = false\n";
     }
     let id = s(v, "id");
+    if compiled(v) {
+        training += "compile = true\n";
+    }
+    if async_tp(v) && tp > 1 {
+        text += "tp_comm_overlap = true\n";
+    }
     let text = format!("name = \"{id}\"\n{text}{training}");
     let scenario = scenario::parse(&text, Path::new(&format!("layout row {id}")), &[]).map_err(|e| e.to_string())?;
     Ok((scenario, notes))
+}
+
+/// torchtitan runs from before April 2025 (its loss stayed eager under torch.compile):
+/// the December 2024 benchmark tables, issue #773 (January 2025), torchao's H100 table
+/// (torchtitan 0.0.2, February 2025) and torchtitan PR #778 (January 2025).
+fn early_torchtitan(id: &str) -> bool {
+    ["torchtitan-2412-", "torchtitan-i773-", "torchao-h100-", "torchao-f8nocompile-"].iter().any(|p| id.starts_with(p))
+}
+
+/// Whether the run was compiled with torch.compile, as its row says (torchtune's table
+/// adds one setting per row: packing, then compile, then the rest on top).
+fn compiled(v: &Value) -> bool {
+    let id = s(v, "id");
+    let text = format!("{} {} {}", s(v, "framework"), s(v, "precision"), s(v, "notes")).to_ascii_lowercase();
+    if id.contains("f8nocompile") {
+        return id.contains("-compile-");
+    }
+    if id.starts_with("torchtune-l32-3b-") {
+        return !id.contains("-packed-");
+    }
+    (text.contains("compile") || id.contains("-compile")) && !text.contains("no torch.compile") && !text.contains("eager")
+}
+
+/// Whether TP ran asynchronously (torchtitan's async TP: all-gather and reduce-scatter
+/// micro-pipelined with the matmuls they feed).
+fn async_tp(v: &Value) -> bool {
+    let text = format!("{} {}", s(v, "id"), s(v, "notes")).to_ascii_lowercase();
+    (text.contains("async tp") || text.contains("asynctp") || text.contains("async-tp")) && !text.contains("vanilla")
 }
 
 /// The rank a source measured: the playbook logs rank 0 (the first stage); the others
@@ -323,7 +383,7 @@ pub fn validate_layouts() -> LayoutValidation {
             Some("peak_memory") => {
                 let counter = counter_of(&s(v, "unit"));
                 let m = measured_rank(&scenario, counter, &id);
-                let predicted = (m.total_bytes - m.reserved_bytes) / GIB;
+                let predicted = counter.of(&m) / GIB;
                 memory.push(MemoryRow {
                     group: s(v, "group"),
                     counter,
@@ -389,6 +449,10 @@ pub fn validate_layouts() -> LayoutValidation {
             regret_pct: 100.0 * (1.0 - picked / best.2),
             top_pick: pick.1.clone(),
             best_measured: best.1.clone(),
+            members: members
+                .iter()
+                .map(|m| LayoutPoint { id: m.1.clone(), measured_tokens_per_s_per_gpu: m.2, predicted_tokens_per_s_per_gpu: m.3, fits: m.4 })
+                .collect(),
         });
     }
     let mut by: Vec<SourceMape> = Vec::new();
