@@ -140,7 +140,11 @@ pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
         "total",
         bytes(m.total_bytes),
         bytes(m.capacity_bytes),
-        if m.fits { "fits" } else { "DOES NOT FIT" }
+        match (m.fits, m.allocator_headroom) {
+            (true, true) => "fits",
+            (true, false) => "fits, tight: PyTorch's allocator cache does not, so it will flush and retry (slower)",
+            _ => "DOES NOT FIT",
+        }
     );
     o
 }

@@ -154,7 +154,7 @@ fn catalog_lists_gpus_and_models() {
     let out = wanka(&["catalog", "gpus", "--json"]);
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 10);
+    assert_eq!(v.as_array().unwrap().len(), 11);
     let out = wanka(&["catalog", "models"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("deepseek-v3"));
     // Every fabric a scenario may name, with what 1–3 tiers of 64-port switches reach.

@@ -103,7 +103,11 @@ mod tests {
 
     #[test]
     fn catalog_files_parse_and_ids_are_unique() {
-        assert_eq!(gpus().len(), 10);
+        assert_eq!(gpus().len(), 11);
+        let mut gpu_ids: Vec<_> = gpus().iter().map(|g| g.id.clone()).collect();
+        gpu_ids.sort();
+        gpu_ids.dedup();
+        assert_eq!(gpu_ids.len(), gpus().len());
         let mut ids: Vec<_> = models().iter().map(|m| m.id.clone()).collect();
         ids.sort();
         let n = ids.len();

@@ -294,11 +294,15 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
         };
         return Err(Error::invalid("[parallel]", format!("{total} candidate layouts"), format!("nothing left to rank: {why}")));
     }
-    // Highest throughput first; ties go to the smaller memory, then the layout's text,
-    // so the order is fixed.
+    // Layouts with room for the allocator's cache first (the others run with allocator
+    // retries, at a cost no model prices), then highest throughput; ties go to the
+    // smaller memory, then the layout's text, so the order is fixed.
     feasible.sort_by(|a, b| {
-        b.tokens_per_s_per_gpu
-            .total_cmp(&a.tokens_per_s_per_gpu)
+        b.report
+            .memory
+            .allocator_headroom
+            .cmp(&a.report.memory.allocator_headroom)
+            .then_with(|| b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
             .then_with(|| a.memory_total_bytes.total_cmp(&b.memory_total_bytes))
             .then_with(|| format!("{:?}", a.parallel).cmp(&format!("{:?}", b.parallel)))
     });

@@ -53,6 +53,10 @@ pub struct Row {
     pub excluded: Option<String>,
     /// What wanka assumed where the source is silent.
     pub assumptions: Vec<String>,
+    /// What `nvidia-smi` would show on the busiest GPU, by wanka's memory model.
+    pub predicted_memory_gib: f64,
+    /// Whether wanka's memory model says the published layout fits (it ran).
+    pub fits: bool,
 }
 
 /// A throughput row wanka cannot represent, and why.
@@ -515,11 +519,12 @@ fn compare(v: &Value, event: bool) -> Result<Row, String> {
         notes.push("Llama 3 does not publish its FLOP formula: MFU × 989 TFLOP/s converted with Megatron-Core's".into());
     }
     notes.insert(0, how);
-    let predicted = if event {
-        step::event::simulate_event(&scenario).map_err(|e| format!("event fidelity: {e}"))?.report.tokens_per_s_per_gpu
+    let report = if event {
+        step::event::simulate_event(&scenario).map_err(|e| format!("event fidelity: {e}"))?.report
     } else {
-        step::simulate(&scenario).tokens_per_s_per_gpu
+        step::simulate(&scenario)
     };
+    let predicted = report.tokens_per_s_per_gpu;
     let id = s(v, "id").unwrap_or_default();
     Ok(Row {
         excluded: EXCLUDED.iter().find(|(e, _)| *e == id).map(|(_, why)| why.to_string()),
@@ -531,6 +536,8 @@ fn compare(v: &Value, event: bool) -> Result<Row, String> {
         predicted_tokens_per_s_per_gpu: predicted,
         error_pct: 100.0 * (predicted - published) / published,
         assumptions: notes,
+        predicted_memory_gib: report.memory.total_bytes / (1u64 << 30) as f64,
+        fits: report.memory.fits,
         id,
     })
 }

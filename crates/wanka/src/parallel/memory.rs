@@ -51,7 +51,14 @@ pub struct MemoryReport {
     /// What `nvidia-smi` shows: PyTorch's reserved bytes and the runtime's.
     pub total_bytes: f64,
     pub capacity_bytes: f64,
+    /// The allocated peak fits beside the runtime: the step runs.
     pub fits: bool,
+    /// PyTorch's reserved peak fits too. When it does not, the caching allocator frees
+    /// its cached blocks and retries (`num_alloc_retries`) whenever a request misses,
+    /// synchronising the device: the step runs, slower by an amount no published
+    /// measurement pins down (one run of the Ultra-Scale Playbook near 80 GB measured a
+    /// third of its neighbours' throughput).
+    pub allocator_headroom: bool,
 }
 
 /// Parameters held by one GPU of a pipeline stage, split by how they are sharded.
@@ -219,10 +226,12 @@ pub fn in_flight_microbatches(s: &Scenario, r: u64) -> f64 {
 /// writes (the FP32 softmax stays in registers of the fused kernels).
 pub fn loss_bytes_per_logit(s: &Scenario) -> f64 {
     let facts = s.training.framework.facts();
-    if s.training.compile && facts.compile_covers_loss {
-        2.0 * WEIGHT_BYTES
-    } else {
-        facts.loss_bytes_per_logit
+    let whole = if s.training.compile && facts.compile_covers_loss { 2.0 * WEIGHT_BYTES } else { facts.loss_bytes_per_logit };
+    match s.training.loss_chunks {
+        // Chunked, every chunk's BF16 logits wait for backward, one chunk at a time is
+        // upcast.
+        n if n > 1 => WEIGHT_BYTES + whole / n as f64,
+        _ => whole,
     }
 }
 
@@ -298,6 +307,14 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
         // parameter of the stage, beside the sharded gradient it is reduced into.
         gradients_bytes += GRAD_BYTES * sp.total();
     }
+    if s.training.optimizer_in_backward {
+        // Stepped as produced: one tensor's gradient at a time, the largest being the
+        // embedding or an MLP projection.
+        let m = &s.model;
+        let up = if m.activation == Activation::Swiglu { 2.0 } else { 1.0 };
+        let largest = ((m.vocab * m.hidden) as f64).max(up * (m.ffn_hidden * m.hidden) as f64) / p.tp as f64;
+        gradients_bytes = grad_bytes * largest.min(sp.total());
+    }
     let optimizer_per_param = if fp32_params { 2.0 * s.training.adam_moments.bytes() } else { optimizer_bytes_per_param(s) };
     let optimizer_bytes = shard(optimizer_per_param, 1);
     let per_mb = (kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe;
@@ -332,7 +349,8 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
         runtime_bytes,
         total_bytes,
         capacity_bytes,
-        fits: total_bytes <= capacity_bytes,
+        fits: allocated_bytes + runtime_bytes <= capacity_bytes,
+        allocator_headroom: total_bytes <= capacity_bytes,
     }
 }
 

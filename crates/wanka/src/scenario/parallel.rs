@@ -406,6 +406,16 @@ impl ParallelConfig {
             }
             _ => {}
         }
+        if training.optimizer_in_backward && m > 1 {
+            return Err(Error::invalid(
+                "training.optimizer_in_backward",
+                "true",
+                format!(
+                    "steps each parameter as its gradient arrives, so gradients cannot accumulate over micro-batches; this layout runs {m} per pipeline (make parallel.global_batch = micro_batch × dp = {}, with pp = 1)",
+                    micro_batch * dp
+                ),
+            ));
+        }
         let sequence_parallel = c.sequence_parallel.unwrap_or(tp > 1) && tp > 1;
         Ok(ParallelConfig {
             tp,

@@ -45,6 +45,8 @@ pub(super) struct TrainingSection {
     cuda_graphs: Option<bool>,
     master_weights: Option<bool>,
     compile: Option<bool>,
+    loss_chunks: Option<u64>,
+    optimizer_in_backward: Option<bool>,
 }
 
 /// The resolved `[training]`.
@@ -82,6 +84,13 @@ pub struct TrainingConfig {
     /// framework whose model is plain PyTorch runs them op by op
     /// (`FrameworkFacts::eager`).
     pub compile: bool,
+    /// The LM head and the loss run over this many chunks of the tokens, each upcast to
+    /// FP32 on its own (torchtune's `CEWithChunkedOutputLoss`, 8 chunks); 1 = whole.
+    pub loss_chunks: u64,
+    /// Each parameter is stepped and its gradient freed as soon as backward produces it
+    /// (torchtune's `optimizer_in_bwd`): no step-long gradient buffers; needs one
+    /// micro-batch per step.
+    pub optimizer_in_backward: bool,
 }
 
 /// Storage type of the optimizer's moments.
@@ -202,6 +211,14 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
         cuda_graphs: t.cuda_graphs.unwrap_or(false),
         master_weights: t.master_weights.unwrap_or(true),
         compile: t.compile.unwrap_or(false),
+        loss_chunks: match t.loss_chunks {
+            Some(0) => return Err(Error::invalid("training.loss_chunks", 0, "must be a positive integer (1 = the whole sequence at once)")),
+            Some(n) if n > model.seq_len => {
+                return Err(Error::invalid("training.loss_chunks", n, format!("at most model.seq_len = {}", model.seq_len)))
+            }
+            v => v.unwrap_or(1),
+        },
+        optimizer_in_backward: t.optimizer_in_backward.unwrap_or(false),
         recompute_modules: match &t.recompute_modules {
             None => RecomputeModules::DEFAULT,
             Some(names) => RecomputeModules::parse(names, model)?,

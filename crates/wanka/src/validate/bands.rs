@@ -96,6 +96,9 @@ pub fn flags(s: &Scenario, r: &StepReport) -> Vec<String> {
         None => out.push(format!("no published run on {gpu} in the validation set")),
         _ => {}
     }
+    if !r.memory.allocator_headroom {
+        out.push("memory tight: PyTorch's reserved peak does not fit, the allocator will flush its cache and retry".into());
+    }
     if p.cp > 1 && !ev.iter().any(|e| e.cp > 1) {
         out.push("context parallelism: no validation row uses it".into());
     }
