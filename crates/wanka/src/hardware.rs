@@ -5,7 +5,7 @@
 
 use crate::calibration as cal;
 use crate::catalog::GpuSpec;
-use crate::scenario::Precision;
+use crate::scenario::{Fp8Recipe, Precision, Scenario};
 
 /// A GPU at a given precision: the rates the operations run at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,6 +18,8 @@ pub struct Device {
     pub hbm_bytes_per_s: f64,
     /// Bytes per element of weights and activations as stored (BF16/FP16: 2).
     pub fp8: bool,
+    /// How FP8 operands are scaled.
+    pub fp8_recipe: Fp8Recipe,
 }
 
 impl Device {
@@ -26,7 +28,41 @@ impl Device {
         let bf16_gemm_flops = gpu.bf16_flops * gpu.matmul_peak_fraction * sustained;
         let fp8 = precision == Precision::Fp8;
         let gemm_flops = if fp8 { gpu.fp8_flops * gpu.fp8_matmul_peak_fraction * sustained } else { bf16_gemm_flops };
-        Device { bf16_gemm_flops, gemm_flops, hbm_bytes_per_s: gpu.hbm_bytes_per_s * cal::HBM_EFFICIENCY, fp8 }
+        Device { bf16_gemm_flops, gemm_flops, hbm_bytes_per_s: gpu.hbm_bytes_per_s * cal::HBM_EFFICIENCY, fp8, fp8_recipe: Fp8Recipe::Tensorwise }
+    }
+
+    /// The scenario's GPU at its precision and FP8 recipe.
+    pub fn of(s: &Scenario) -> Device {
+        Device { fp8_recipe: s.training.fp8_recipe, ..Device::new(&s.cluster.gpu, s.training.precision) }
+    }
+
+    /// The FP8 GEMM kernel's speed relative to cuBLAS's per-tensor-scaled one.
+    fn fp8_kernel_efficiency(&self) -> f64 {
+        match self.fp8_recipe {
+            Fp8Recipe::Rowwise | Fp8Recipe::RowwiseGwHp if self.fp8 => cal::ROWWISE_FP8_GEMM_EFFICIENCY,
+            _ => 1.0,
+        }
+    }
+
+    /// Backward time of one FP8 linear `(m×k)·(k×n)` beyond twice its forward (what
+    /// per-tensor scaling costs): re-quantising the input, the weight and the output
+    /// gradient along the other axis (rowwise, MX: read 2 + write 1 bytes each, with
+    /// the scale pass the forward's casts also pay), and, with a BF16 weight gradient,
+    /// that GEMM at the BF16 rate.
+    pub fn fp8_backward_extra_s(&self, m: f64, n: f64, k: f64) -> f64 {
+        if !self.fp8 || m <= 0.0 || n <= 0.0 || k <= 0.0 {
+            return 0.0;
+        }
+        let recast = cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n) / self.hbm_bytes_per_s;
+        match self.fp8_recipe {
+            Fp8Recipe::Tensorwise => 0.0,
+            Fp8Recipe::Rowwise | Fp8Recipe::Mxfp8 => recast,
+            Fp8Recipe::RowwiseGwHp => {
+                let shape = Self::gemm_shape_efficiency(m, n, k);
+                let flops = 2.0 * m * n * k;
+                flops / (self.bf16_gemm_flops * shape) - flops / (self.gemm_flops * shape * self.fp8_kernel_efficiency())
+            }
+        }
     }
 
     /// Efficiency of a GEMM of shape (m, n, k) relative to a big one: each dimension
@@ -44,7 +80,7 @@ impl Device {
             return 0.0;
         }
         let flops = 2.0 * m * n * k;
-        let compute = flops / (self.gemm_flops * Self::gemm_shape_efficiency(m, n, k));
+        let compute = flops / (self.gemm_flops * Self::gemm_shape_efficiency(m, n, k) * self.fp8_kernel_efficiency());
         let elem_bytes = if self.fp8 { 1.0 } else { 2.0 };
         let operand_bytes = elem_bytes * (m * k + k * n) + 2.0 * m * n;
         let cast_bytes = if self.fp8 { cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n) } else { 0.0 };

@@ -7,7 +7,7 @@ mod parallel;
 mod training;
 mod variability;
 
-pub use training::{AttentionKernel, MomentType, Precision, RecomputeModules, TrainingConfig};
+pub use training::{AttentionKernel, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
 use training::{resolve_training, TrainingSection};
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 

@@ -21,7 +21,11 @@ pub const GRAD_BYTES: f64 = 4.0;
 /// FP32 master weights (4, none in pure-BF16 training) and Adam's two moments (4 each,
 /// or 2 each in BF16).
 pub fn optimizer_bytes_per_param(s: &Scenario) -> f64 {
-    let master = if s.training.master_weights { 4.0 } else { 0.0 };
+    let master = match (s.training.master_weights, s.training.param_remainders) {
+        (false, _) => 0.0,
+        (true, true) => 2.0,
+        (true, false) => 4.0,
+    };
     master + 2.0 * s.training.adam_moments.bytes()
 }
 
@@ -299,7 +303,8 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
     // Without FSDP some frameworks train in FP32: the parameters are the optimizer's
     // own, and the gradients FP32.
     let fp32_params = facts.fp32_params_without_fsdp && p.zero == 0;
-    let weights_bytes = if fp32_params { 4.0 * sp.total() } else { shard(WEIGHT_BYTES, 3) };
+    let weight_bytes = if s.training.fp8_params { 1.0 } else { WEIGHT_BYTES };
+    let weights_bytes = if fp32_params { 4.0 * sp.total() } else { shard(weight_bytes, 3) };
     let grad_bytes = if s.training.grad_reduce_in_fp32 || fp32_params { GRAD_BYTES } else { WEIGHT_BYTES };
     let mut gradients_bytes = shard(grad_bytes, 2);
     if facts.pipeline_accumulates_unsharded_fp32_grads && p.pp > 1 && p.zero >= 2 && p.microbatches() > 1 {

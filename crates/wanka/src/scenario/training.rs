@@ -47,6 +47,9 @@ pub(super) struct TrainingSection {
     compile: Option<bool>,
     loss_chunks: Option<u64>,
     optimizer_in_backward: Option<bool>,
+    fp8_recipe: Option<Fp8Recipe>,
+    param_remainders: Option<bool>,
+    fp8_params: Option<bool>,
 }
 
 /// The resolved `[training]`.
@@ -91,6 +94,34 @@ pub struct TrainingConfig {
     /// (torchtune's `optimizer_in_bwd`): no step-long gradient buffers; needs one
     /// micro-batch per step.
     pub optimizer_in_backward: bool,
+    /// How FP8 GEMM operands are scaled (`precision = "fp8"` only).
+    pub fp8_recipe: Fp8Recipe,
+    /// The optimizer keeps only the low 16 bits of each FP32 master weight beside the
+    /// BF16 weight (Megatron-Core's precision-aware optimizer, `store_param_remainders`;
+    /// Apex's distributed Adam): 2 bytes per parameter instead of 4.
+    pub param_remainders: bool,
+    /// Weights stored in FP8 (Transformer Engine's `fp8_model_init`, Megatron's
+    /// `--fp8-param-gather`): 1 byte per parameter; the FP32 master stays.
+    pub fp8_params: bool,
+}
+
+/// FP8 scaling recipe: what each GEMM's operands are quantised with, and so what the
+/// backward pass must quantise again (`hardware::Device::fp8_backward_extra_s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fp8Recipe {
+    /// One scale per tensor (Transformer Engine's delayed or current scaling, torchao's
+    /// default): backward reuses the forward's FP8 copies, transposed.
+    Tensorwise,
+    /// One scale per row (torchao "rowwise"): backward scales along the other axis, so
+    /// the input, the weight and a second copy of the output gradient are quantised
+    /// again; a CUTLASS kernel instead of cuBLAS's.
+    Rowwise,
+    /// Rowwise, with the weight-gradient GEMM in BF16 (torchao "rowwise_with_gw_hp").
+    RowwiseGwHp,
+    /// MX block scaling, 32 elements per scale (Blackwell's tensor cores): quantised
+    /// along both axes like rowwise, native GEMM.
+    Mxfp8,
 }
 
 /// Storage type of the optimizer's moments.
@@ -219,6 +250,31 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
             v => v.unwrap_or(1),
         },
         optimizer_in_backward: t.optimizer_in_backward.unwrap_or(false),
+        param_remainders: match t.param_remainders {
+            Some(true) if t.master_weights == Some(false) => {
+                return Err(Error::invalid("training.param_remainders", "true", "keeps part of the FP32 master weights: needs training.master_weights = true"))
+            }
+            v => v.unwrap_or(false),
+        },
+        fp8_params: match t.fp8_params {
+            Some(true) if precision != Precision::Fp8 => {
+                return Err(Error::invalid("training.fp8_params", "true", "needs training.precision = \"fp8\""))
+            }
+            v => v.unwrap_or(false),
+        },
+        fp8_recipe: match t.fp8_recipe {
+            Some(r) if precision != Precision::Fp8 => {
+                return Err(Error::invalid("training.fp8_recipe", format!("{r:?}").to_ascii_lowercase(), "needs training.precision = \"fp8\""))
+            }
+            Some(Fp8Recipe::Mxfp8) if cluster.gpu.generation != "blackwell" => {
+                return Err(Error::invalid(
+                    "training.fp8_recipe",
+                    "\"mxfp8\"",
+                    format!("MX block scaling needs Blackwell tensor cores; {} is {}: use \"tensorwise\" or \"rowwise\"", cluster.gpu.id, cluster.gpu.generation),
+                ))
+            }
+            r => r.unwrap_or(Fp8Recipe::Tensorwise),
+        },
         recompute_modules: match &t.recompute_modules {
             None => RecomputeModules::DEFAULT,
             Some(names) => RecomputeModules::parse(names, model)?,

@@ -27,7 +27,7 @@ const WIRE_BYTES: f64 = 2.0;
 pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
     let p = &s.parallel;
     let m = &s.model;
-    let device = Device::new(&s.cluster.gpu, s.training.precision);
+    let device = Device::of(s);
     let groups = Groups::new(fabric, p, parallel::has_nvls(&s.cluster));
     let layout = StageLayout::new(s);
 
@@ -321,7 +321,7 @@ pub fn zero3_pass_times(s: &Scenario, g: &Groups, params: StageParams, stage_lay
             // (write S), NCCL gathers into a flat buffer and the per-rank chunks are
             // copied into place (read S, write S); a reduce-scatter first copies the
             // gradient into per-rank input chunks (read S, write S).
-            let hbm = Device::new(&s.cluster.gpu, s.training.precision);
+            let hbm = Device::of(s);
             let param_bytes = params.total() * WIRE_BYTES;
             let grad_bytes = params.total() * grad_wire;
             (

@@ -55,7 +55,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let dual = p.schedule == Schedule::Dualpipe;
     let fabric = parallel::fabric(&s.cluster);
     let analytic = analytic::evaluate(s, &fabric);
-    let device = Device::new(&s.cluster.gpu, s.training.precision);
+    let device = Device::of(s);
     let groups = Groups::new(&fabric, p, parallel::has_nvls(&s.cluster));
     let layout = StageLayout::new(s);
     let net = FlowTimer::new(s, &fabric);

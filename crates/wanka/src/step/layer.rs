@@ -250,6 +250,8 @@ pub struct AttentionPart {
     gemm_s: f64,
     /// Of `gemm_s`, MLA's up-projections.
     up_proj_gemm_s: f64,
+    /// What the FP8 recipe adds to those GEMMs' backward beyond twice their forward.
+    gemm_bwd_extra_s: f64,
     attn_fwd_s: f64,
     attn_bwd_s: f64,
     /// Element-wise work over materialised scores (0 with flash attention).
@@ -268,28 +270,34 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
     let heads = m.heads as f64 / tp;
     let mut gemm = 0.0;
     let mut up_proj_gemm = 0.0;
+    // Every linear's forward, and its backward beyond twice that.
+    let mut extra = 0.0;
+    let mut linear = |m: f64, n: f64, k: f64| -> f64 {
+        extra += d.fp8_backward_extra_s(m, n, k);
+        d.linear_gemm_s(m, n, k)
+    };
     match m.mla {
         None => {
             let kv = (m.kv_heads * m.head_dim) as f64;
-            gemm += d.linear_gemm_s(tokens, (q + 2.0 * kv) / tp, h);
+            gemm += linear(tokens, (q + 2.0 * kv) / tp, h);
         }
         Some(mla) => {
             let qk = (mla.qk_nope_head_dim + mla.qk_rope_head_dim) as f64;
             if mla.q_lora_rank > 0 {
                 let r = mla.q_lora_rank as f64;
-                let q_up = d.linear_gemm_s(tokens, heads * qk, r);
-                gemm += d.linear_gemm_s(tokens, r, h) + q_up;
+                let q_up = linear(tokens, heads * qk, r);
+                gemm += linear(tokens, r, h) + q_up;
                 up_proj_gemm += q_up;
             } else {
-                gemm += d.linear_gemm_s(tokens, heads * qk, h);
+                gemm += linear(tokens, heads * qk, h);
             }
             let r = mla.kv_lora_rank as f64;
-            let kv_up = d.linear_gemm_s(tokens, heads * (mla.qk_nope_head_dim + mla.v_head_dim) as f64, r);
-            gemm += d.linear_gemm_s(tokens, r + mla.qk_rope_head_dim as f64, h) + kv_up;
+            let kv_up = linear(tokens, heads * (mla.qk_nope_head_dim + mla.v_head_dim) as f64, r);
+            gemm += linear(tokens, r + mla.qk_rope_head_dim as f64, h) + kv_up;
             up_proj_gemm += kv_up;
         }
     }
-    gemm += d.linear_gemm_s(tokens, h, vw / tp);
+    gemm += linear(tokens, h, vw / tp);
 
     // --- Attention core ----------------------------------------------------------
     let qk_dim = m.qk_head_dim() as f64;
@@ -330,6 +338,7 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
     AttentionPart {
         gemm_s: gemm,
         up_proj_gemm_s: up_proj_gemm,
+        gemm_bwd_extra_s: extra,
         attn_fwd_s: attn_fwd,
         attn_bwd_s: attn_bwd,
         score_elements,
@@ -356,6 +365,9 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     let gated = m.activation == Activation::Swiglu;
     let up = if gated { 2.0 } else { 1.0 };
     let mlp = |tok: f64, f: f64| -> f64 { d.linear_gemm_s(tok, up * f / tp, h) + d.linear_gemm_s(tok, h, f / tp) };
+    // What the FP8 recipe adds to the backward of this layer's GEMMs.
+    let mlp_bwd_extra = |tok: f64, f: f64| -> f64 { d.fp8_backward_extra_s(tok, up * f / tp, h) + d.fp8_backward_extra_s(tok, h, f / tp) };
+    let mut gemm_bwd_extra = a.gemm_bwd_extra_s;
     let mut ep_fwd_s = 0.0;
     if moe_layer {
         let e = m.moe.experts as f64;
@@ -368,8 +380,11 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             + d.expert_gemms_s(local_experts, per_expert, up * fe / tp, h)
             + d.expert_gemms_s(local_experts, per_expert, h, fe / tp);
         routed_elems = tokens * top_k * fe / tp;
+        gemm_bwd_extra += d.fp8_backward_extra_s(tokens / sp, e, h)
+            + local_experts * (d.fp8_backward_extra_s(per_expert, up * fe / tp, h) + d.fp8_backward_extra_s(per_expert, h, fe / tp));
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
         if shared > 0.0 {
+            gemm_bwd_extra += mlp_bwd_extra(tokens, shared);
             shared_gemm = mlp(tokens, shared);
             shared_elems = tokens * shared / tp;
         }
@@ -379,6 +394,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         ep_fwd_s = 2.0 * g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes);
     } else {
         dense_mlp_gemm = mlp(tokens, m.ffn_hidden as f64);
+        gemm_bwd_extra += mlp_bwd_extra(tokens, m.ffn_hidden as f64);
         dense_elems = tokens * m.ffn_hidden as f64 / tp;
         gemm += dense_mlp_gemm;
     }
@@ -472,7 +488,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         }
     };
     let mut recompute = recompute;
-    let bwd_s = 2.0 * gemm + attn_bwd + elem_bwd;
+    let bwd_s = 2.0 * gemm + gemm_bwd_extra + attn_bwd + elem_bwd;
     // The host issues each pass while the GPU runs the ones before; what it cannot
     // issue in time leaves the GPU idle (step::host).
     let host = super::host::layer_host(s, moe_layer);

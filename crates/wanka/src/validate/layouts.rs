@@ -235,8 +235,20 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, Vec<String>), String> {
     };
     let fp8 = ["fp8", "float8", "mxfp8", "nvfp4"].iter().any(|k| precision.contains(k));
     let mut training = format!("[training]\nframework = \"{}\"\nprecision = \"{}\"\n", fw.name(), if fp8 { "fp8" } else { "bf16" });
-    if precision.contains("nvfp4") || precision.contains("mxfp8") {
-        notes.push("MXFP8/NVFP4 modelled as FP8".into());
+    if precision.contains("nvfp4") {
+        notes.push("NVFP4 modelled as FP8".into());
+    }
+    if fp8 {
+        let recipe = if precision.contains("rowwise_with_gw_hp") || precision.contains("gw_hp") {
+            "rowwise-gw-hp"
+        } else if precision.contains("rowwise") {
+            "rowwise"
+        } else if precision.contains("mxfp8") {
+            "mxfp8"
+        } else {
+            "tensorwise"
+        };
+        training += &format!("fp8_recipe = \"{recipe}\"\n");
     }
     if precision.contains("pure bf16") {
         training += "master_weights = false\nadam_moments = \"bf16\"\ngrad_reduce_in_fp32 = false\n";
