@@ -152,4 +152,24 @@ mod tests {
         let f = Device::new(gpu, Precision::Fp8).linear_gemm_s(8192.0, 8192.0, 8192.0);
         assert!(f < 0.75 * b, "{f} vs {b}");
     }
+
+    /// Per-tensor scaling reuses the forward's FP8 copies; rowwise and MX scaling
+    /// quantise again along the other axis; a BF16 weight gradient costs a BF16 GEMM.
+    #[test]
+    fn fp8_recipes_order_their_backward_cost() {
+        let gpu = catalog::gpu("g", "h100-sxm").unwrap();
+        let at = |r: Fp8Recipe| Device { fp8_recipe: r, ..Device::new(gpu, Precision::Fp8) };
+        let (m, n, k) = (8192.0, 14336.0, 4096.0);
+        let extra = |r: Fp8Recipe| at(r).fp8_backward_extra_s(m, n, k);
+        assert_eq!(extra(Fp8Recipe::Tensorwise), 0.0);
+        let recast = cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n) / at(Fp8Recipe::Rowwise).hbm_bytes_per_s;
+        assert!((extra(Fp8Recipe::Rowwise) - recast).abs() < 1e-12);
+        assert_eq!(extra(Fp8Recipe::Mxfp8), recast);
+        assert!(extra(Fp8Recipe::RowwiseGwHp) > 0.0);
+        // The rowwise kernel runs at FBGEMM's measured share of cuBLAS's tensorwise one.
+        let (tw, rw) = (at(Fp8Recipe::Tensorwise).linear_gemm_s(m, n, k), at(Fp8Recipe::Rowwise).linear_gemm_s(m, n, k));
+        assert!(rw > tw && rw < tw / cal::ROWWISE_FP8_GEMM_EFFICIENCY + 1e-9, "{tw} {rw}");
+        // BF16 training has no recipe.
+        assert_eq!(Device { fp8_recipe: Fp8Recipe::Rowwise, ..Device::new(gpu, Precision::Bf16) }.fp8_backward_extra_s(m, n, k), 0.0);
+    }
 }

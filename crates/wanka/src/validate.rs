@@ -649,7 +649,11 @@ mod tests {
                 }
             }
         }
-        assert!(over.len() <= 4, "{over:?}");
+        // Two published layouts that ran still do not fit: Llama 3 405B on 8,192 GPUs
+        // (Megatron's interleaved warm-up holds 79 two-layer chunks on the first rank;
+        // Meta's own schedule, which the paper says fits 8K sequences without
+        // recomputation, is not published) and Qwen3-30B-A3B (excluded: see EXCLUDED).
+        assert!(over.len() <= 2, "{over:?}");
     }
 
     /// Per-GPU throughput falls with job size as the published scaling series do: the

@@ -415,6 +415,69 @@ global_batch = 64
         assert!((z3.weights_bytes * dp / z2.weights_bytes - 1.0).abs() < 1e-9);
     }
 
+    const LLAMA8B: &str = r#"
+[model]
+preset = "llama3-8b"
+[cluster]
+gpu = "h100-sxm"
+gpus = 8
+[parallel]
+dp = 8
+micro_batch = 1
+global_batch = 8
+"#;
+
+    /// FSDP2 under a pipeline schedule keeps every stage parameter's FP32 gradient
+    /// unsharded until the last micro-batch (pytorch#125191); Megatron's distributed
+    /// optimizer does not.
+    #[test]
+    fn fsdp_under_pipelining_accumulates_unsharded_fp32_gradients() {
+        let sets = ["parallel.pp=2", "parallel.dp=4", "parallel.zero=2", "parallel.global_batch=16"];
+        let at = |fw: &str| {
+            let mut v: Vec<&str> = sets.to_vec();
+            let f = format!("training.framework=\"{fw}\"");
+            v.push(&f);
+            let s = scenario(LLAMA8B, &v);
+            let kinds = stage_kinds(&s, &StageLayout::new(&s));
+            let lp = s.model.layer_params();
+            (rank_memory(&s, &kinds[0], stage_params(&s, &lp, &kinds[0])), stage_params(&s, &lp, &kinds[0]).total())
+        };
+        let ((titan, params), (mcore, _)) = (at("torchtitan"), at("megatron-core"));
+        assert!((titan.gradients_bytes - mcore.gradients_bytes - 4.0 * params).abs() < 1e-3 * params, "{} {}", titan.gradients_bytes, mcore.gradients_bytes);
+    }
+
+    /// torch.compile covers torchtitan's loss (BF16 logits and gradient, 4 bytes per
+    /// logit instead of the eager FP32 copies' 12); chunking the loss keeps the BF16
+    /// logits and one chunk's FP32 work; stepping in backward frees the gradients.
+    #[test]
+    fn compiled_and_chunked_losses_and_optimizer_in_backward_save_memory() {
+        let titan = |extra: &[&str]| {
+            let mut v = vec!["training.framework=\"torchtitan\""];
+            v.extend_from_slice(extra);
+            scenario(LLAMA8B, &v)
+        };
+        assert_eq!(loss_bytes_per_logit(&titan(&[])), 12.0);
+        assert_eq!(loss_bytes_per_logit(&titan(&["training.compile=true"])), 4.0);
+        assert_eq!(loss_bytes_per_logit(&titan(&["training.framework=\"torchtitan-2025q1\"", "training.compile=true"])), 12.0);
+        assert_eq!(loss_bytes_per_logit(&titan(&["training.loss_chunks=8"])), 2.0 + 12.0 / 8.0);
+        let plain = memory(&titan(&[]));
+        let in_bwd = memory(&titan(&["training.optimizer_in_backward=true"]));
+        assert!(in_bwd.gradients_bytes < 0.1 * plain.gradients_bytes, "{} {}", in_bwd.gradients_bytes, plain.gradients_bytes);
+        assert_eq!(in_bwd.optimizer_bytes, plain.optimizer_bytes);
+    }
+
+    /// PyTorch's counters nest: allocated ≤ reserved < what nvidia-smi shows; a layout
+    /// fits on its allocated peak, and has headroom only when the cache fits too.
+    #[test]
+    fn allocated_reserved_and_nvidia_smi_nest() {
+        let m = memory(&scenario(LLAMA8B, &[]));
+        assert!(m.allocated_bytes < m.torch_reserved_bytes && m.torch_reserved_bytes < m.total_bytes);
+        let cache = m.torch_reserved_bytes - m.allocated_bytes;
+        assert!((cache - cal::ALLOCATOR_CACHE_FRACTION * m.activations_bytes).abs() < 1.0);
+        assert_eq!(m.fits, m.allocated_bytes + m.runtime_bytes <= m.capacity_bytes);
+        assert_eq!(m.allocator_headroom, m.total_bytes <= m.capacity_bytes);
+    }
+
     /// Each recomputed module gives back memory and costs backward time. DeepSeek-V3's
     /// memory recipe (norms, MLA up-projections and the experts' SwiGLU recomputed, FP8
     /// activations, BF16 moments; §3.2.3, §3.3.3) fits the report's layout in 80 GB; the

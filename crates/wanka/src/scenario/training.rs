@@ -124,6 +124,18 @@ pub enum Fp8Recipe {
     Mxfp8,
 }
 
+impl Fp8Recipe {
+    /// The key's value as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fp8Recipe::Tensorwise => "tensorwise",
+            Fp8Recipe::Rowwise => "rowwise",
+            Fp8Recipe::RowwiseGwHp => "rowwise-gw-hp",
+            Fp8Recipe::Mxfp8 => "mxfp8",
+        }
+    }
+}
+
 /// Storage type of the optimizer's moments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -264,7 +276,7 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
         },
         fp8_recipe: match t.fp8_recipe {
             Some(r) if precision != Precision::Fp8 => {
-                return Err(Error::invalid("training.fp8_recipe", format!("{r:?}").to_ascii_lowercase(), "needs training.precision = \"fp8\""))
+                return Err(Error::invalid("training.fp8_recipe", format!("\"{}\"", r.name()), "needs training.precision = \"fp8\""))
             }
             Some(Fp8Recipe::Mxfp8) if cluster.gpu.generation != "blackwell" => {
                 return Err(Error::invalid(

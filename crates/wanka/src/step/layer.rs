@@ -654,3 +654,38 @@ pub fn cp_ring_bytes(s: &Scenario) -> f64 {
     };
     shape.tokens * (k_w + v_w) / shape.tp * ACT_BYTES
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn llama8b(sets: &[&str]) -> Scenario {
+        let text = "[model]\npreset = \"llama3-8b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\ndp = 8\nmicro_batch = 1\nglobal_batch = 8\n";
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        crate::scenario::parse(text, Path::new("t.toml"), &sets).unwrap()
+    }
+
+    /// Plain-PyTorch models run their norms, rotary and SwiGLU op by op (torchtitan's
+    /// Llama): more HBM passes than fused kernels, which torch.compile restores.
+    /// Megatron-Core's kernels are fused either way.
+    #[test]
+    fn eager_elementwise_ops_cost_until_compiled() {
+        let cost = |sets: &[&str]| {
+            let s = llama8b(sets);
+            let fabric = crate::parallel::fabric(&s.cluster);
+            let groups = crate::parallel::Groups::new(&fabric, &s.parallel, crate::parallel::has_nvls(&s.cluster));
+            layer_cost(&s, &Device::of(&s), &groups, false)
+        };
+        let eager = cost(&["training.framework=\"torchtitan\""]);
+        let compiled = cost(&["training.framework=\"torchtitan\"", "training.compile=true"]);
+        let mcore = cost(&[]);
+        let mcore_compiled = cost(&["training.compile=true"]);
+        assert!(eager.fwd_s > compiled.fwd_s && eager.bwd_s > compiled.bwd_s);
+        assert_eq!(mcore.fwd_s, mcore_compiled.fwd_s);
+        let p = ElementwisePasses::of(&llama8b(&["training.framework=\"torchtitan\""]), true);
+        assert_eq!((p.norm, p.rope, p.act), (18.0, 10.0, 5.0));
+        let f = ElementwisePasses::of(&llama8b(&[]), true);
+        assert_eq!((f.norm, f.rope, f.act), (2.0, 2.0, 3.0));
+    }
+}

@@ -527,14 +527,30 @@ mod tests {
         assert_eq!(ranks(&[5.0, 1.0, 5.0]), vec![2.5, 1.0, 2.5]);
     }
 
-    /// Regression guard until issue 12's bounds hold (memory MAPE ≤ 10%, median ρ ≥ 0.85,
-    /// median regret ≤ 5%): today's baseline may not get worse.
+    /// Issue 12's bounds where they hold (memory MAPE ≤ 10% counter for counter, median
+    /// regret of the top pick ≤ 5%, every measured layout fits); the median Spearman ρ
+    /// (0.80 against a bound of 0.85) is guarded at today's value until it holds.
     #[test]
-    fn memory_and_ranking_do_not_regress() {
+    fn memory_and_ranking_hold_their_bounds() {
         let v = validate_layouts();
-        assert!(v.memory_mape_pct <= 20.0, "memory MAPE {:.1}%", v.memory_mape_pct);
-        assert!(v.median_spearman >= 0.6, "median rho {:.2}", v.median_spearman);
-        assert!(v.median_regret_pct <= 8.0, "median regret {:.1}%", v.median_regret_pct);
+        assert!(v.memory_mape_pct <= 10.0, "memory MAPE {:.1}%", v.memory_mape_pct);
+        assert!(v.memory_does_not_fit.is_empty(), "{:?}", v.memory_does_not_fit);
+        assert!(v.median_regret_pct <= 5.0, "median regret {:.1}%", v.median_regret_pct);
+        assert!(v.median_spearman >= 0.8 - 1e-9, "median rho {:.2}", v.median_spearman);
+    }
+
+    /// Each source's counter is compared with wanka's figure for that counter: the
+    /// reserved rows are not fitted by allocated bytes, nor the other way round.
+    #[test]
+    fn counters_compare_like_with_like() {
+        let v = validate_layouts();
+        for r in &v.memory {
+            let want = r.counter.of(&r.predicted) / GIB;
+            assert!((r.predicted_gib - want).abs() < 1e-9, "{}", r.id);
+            assert!(r.predicted.torch_reserved_bytes >= r.predicted.allocated_bytes);
+            assert!(r.predicted.total_bytes > r.predicted.torch_reserved_bytes);
+        }
+        assert!(v.memory.iter().any(|r| r.counter == Counter::Active));
     }
 
     #[test]
