@@ -70,6 +70,9 @@ pub struct FrameworkFacts {
     pub pp_scatter_gather: bool,
     /// TP collectives overlap the GEMMs they feed (Transformer Engine userbuffers).
     pub tp_comm_overlap: bool,
+    /// When TP overlap is on, the backward's collectives are overlapped too (else only
+    /// the forward's).
+    pub tp_overlap_in_backward: bool,
     /// ZeRO-3 gathers one parameter tensor at a time, synchronously (else one layer's
     /// flat buffer, prefetched).
     pub zero3_per_tensor: bool,
@@ -169,6 +172,9 @@ impl Framework {
             overlap_p2p_comm: true,
             pp_scatter_gather: false,
             tp_comm_overlap: false,
+            // Transformer Engine overlaps the backward's dgrad and wgrad GEMMs with their
+            // reduce-scatter and all-gather too (userbuffers' bulk and ring overlaps).
+            tp_overlap_in_backward: true,
             zero3_per_tensor: false,
             flash_attention: true,
             bf16_grad_reduce_fp32: true,
@@ -269,6 +275,11 @@ impl Framework {
                 // "mixed precision is only supported in FSDP" (torchtitan#630): a
                 // TP- or PP-only run trains in FP32.
                 fp32_params_without_fsdp: true,
+                // Async TP (Inductor's micro-pipelining of all-gather→matmul and
+                // matmul→reduce-scatter) is measured as "~29% forward pass speedup and
+                // ~8% E2E speedup in Llama3 7B" (PyTorch forum, "Introducing Async Tensor
+                // Parallelism in PyTorch"): the forward's collectives, not the backward's.
+                tp_overlap_in_backward: false,
                 ..megatron_core
             },
             // Before PR #1033 the loss stayed eager under torch.compile ("compiling loss

@@ -152,6 +152,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // other direction's compute (DeepSeek-V3 §3.2.1), here behind the pass itself.
     let tp_name = if p.sequence_parallel { "tp all-gather/reduce-scatter" } else { "tp all-reduce" };
     let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual, tp_name };
+    let overlap_bwd = Overlap { tp: p.tp_comm_overlap && s.training.framework.facts().tp_overlap_in_backward, ..overlap };
 
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
     let act_bytes = super::layer::pipeline_send_bytes(s);
@@ -408,7 +409,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let bucketed = last_mb && dp_share > 0.0 && p.overlap_grad_reduce;
                     let segments = pass_segments(&pass, n, if bucketed { DP_BUCKETS } else { 1 });
                     let label = if split { format!("dgrad mb{j}") } else { format!("bwd mb{j}") };
-                    let ends = emit_pass(&mut g, pass_streams(r), &label, (l0, n), &pass, segments, &deps, overlap);
+                    let ends = emit_pass(&mut g, pass_streams(r), &label, (l0, n), &pass, segments, &deps, overlap_bwd);
                     if bucketed {
                         for (k, e) in ends.iter().enumerate() {
                             g.add(dp_comm[r], format!("dp reduce-scatter chunk{c} bucket {k}"), dp_share / segments as f64, e);

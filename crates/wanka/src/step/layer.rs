@@ -60,7 +60,8 @@ impl LayerCost {
                 comm
             }
         };
-        2.0 * exposed(self.tp_fwd_s, self.gemm_fwd_s) + exposed(self.recompute.tp_s, self.recompute.tp_hide_s)
+        let bwd = if s.training.framework.facts().tp_overlap_in_backward { exposed(self.tp_fwd_s, self.gemm_fwd_s) } else { self.tp_fwd_s };
+        exposed(self.tp_fwd_s, self.gemm_fwd_s) + bwd + exposed(self.recompute.tp_s, self.recompute.tp_hide_s)
     }
 
     /// Exposed CP time: the ring exchange overlaps the attention core of its pass.
