@@ -89,8 +89,8 @@ pub struct FrameworkFacts {
     pub bf16_grads_beside_fp32: bool,
     /// What selective recomputation means.
     pub selective: SelectivePolicy,
-    /// FP8 GEMMs through Transformer Engine, which keeps FP8 copies of GEMM inputs
-    /// beside the BF16 activations.
+    /// FP8 GEMMs through Transformer Engine, which saves GEMM inputs for backward in FP8
+    /// (torchao's Float8Linear saves them in BF16).
     pub transformer_engine: bool,
     /// Bytes per logit the loss holds at its peak on the last stage.
     pub loss_bytes_per_logit: f64,

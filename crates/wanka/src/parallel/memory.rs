@@ -143,7 +143,13 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
     // (the norm outputs, the attention output, the MLP intermediates, the routed tokens);
     // the residual stream and Q, K, V (attention runs in BF16) stay BF16.
     let fp8_cache = s.training.fp8_activations;
-    let gemm_in = if fp8_cache { 1.0 } else { 2.0 };
+    // Transformer Engine under FP8 saves each GEMM's input quantised, 1 byte, instead of
+    // BF16 (linear.py `saved_inputmat`, layernorm_linear.py `ln_out`, layernorm_mlp.py's
+    // fc2 input, grouped_linear.py); LayerNormMLP's fc1 output, the activation's input,
+    // stays BF16. torchao's Float8Linear saves the BF16 inputs and quantises again.
+    let te_fp8 = s.training.precision == Precision::Fp8 && facts.transformer_engine;
+    let gemm_in = if fp8_cache || te_fp8 { 1.0 } else { 2.0 };
+    let fc1_out = if fp8_cache { 1.0 } else { 2.0 };
     let norm_outputs = if r.layernorm { 0.0 } else { 2.0 };
     let replicated = tokens * h * (2.0 * 2.0 + gemm_in * norm_outputs) / sp;
     // Attention: Q, K, V and the output-projection input (the attention output),
@@ -179,8 +185,9 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
     // saved for its backward.
     let eager_act = gated && !s.training.compile && facts.eager.act;
     let mlp = |f: f64, tok: f64, keep_act_output: bool| -> f64 {
-        let tensors = if gated { 2.0 } else { 1.0 } + if keep_act_output { 1.0 } else { 0.0 } + if eager_act && keep_act_output { 1.0 } else { 0.0 };
-        gemm_in * tok * f * tensors / tp
+        let inputs = if gated { 2.0 } else { 1.0 };
+        let (output, silu) = if keep_act_output { (1.0, if eager_act { 1.0 } else { 0.0 }) } else { (0.0, 0.0) };
+        tok * f * (fc1_out * inputs + gemm_in * output + 2.0 * silu) / tp
     };
     let mlp_bytes = if moe_layer {
         let top_k = m.moe.top_k as f64;
@@ -198,12 +205,7 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
     } else {
         mlp(m.ffn_hidden as f64, tokens, true)
     };
-    let mut total = replicated + attention + mlp_bytes;
-    if s.training.precision == Precision::Fp8 && !fp8_cache && facts.transformer_engine {
-        // Transformer Engine also keeps FP8 copies of GEMM inputs (≈ half the BF16 ones).
-        total += 0.5 * (2.0 * tokens * h * 4.0 / sp + 2.0 * tokens * vw / tp);
-    }
-    total
+    replicated + attention + mlp_bytes
 }
 
 /// Micro-batches' worth of activations pipeline rank `r` holds at its peak, in units
@@ -486,7 +488,7 @@ global_batch = 8
     fn recompute_modules_trade_memory_for_time() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deepseek-v3-2048.toml");
         let load = |modules: &str| crate::scenario::load(&path, &[format!("training.recompute_modules={modules}")]).unwrap();
-        let plain = crate::scenario::load(&path, &["training.recompute_modules=[]".into(), "training.fp8_activations=false".into(), "training.adam_moments=\"fp32\"".into()]).unwrap();
+        let plain = crate::scenario::load(&path, &["training.recompute_modules=[]".into(), "training.fp8_activations=false".into(), "training.precision=\"bf16\"".into(), "training.adam_moments=\"fp32\"".into()]).unwrap();
         let deepseek = crate::scenario::load(&path, &[]).unwrap();
         assert!(!memory(&plain).fits, "{}", memory(&plain).total_bytes / 2f64.powi(30));
         assert!(memory(&deepseek).fits, "{}", memory(&deepseek).total_bytes / 2f64.powi(30));

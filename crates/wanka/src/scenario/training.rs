@@ -70,8 +70,10 @@ pub struct TrainingConfig {
     pub recompute_modules: RecomputeModules,
     /// Data type of Adam's two moments (DeepSeek-V3 §3.3.3 keeps them in BF16).
     pub adam_moments: MomentType,
-    /// Activations kept for backward that feed FP8 GEMMs are stored in FP8 (DeepSeek-V3
-    /// §3.3.3) instead of BF16 beside an FP8 copy (Transformer Engine's default).
+    /// Every activation kept for backward that feeds an FP8 GEMM, the MLP's first
+    /// GEMM outputs (the activation's input) included, is stored in FP8 (DeepSeek-V3
+    /// §3.3.3); Transformer Engine alone keeps GEMM inputs in FP8 but its fc1 output in
+    /// BF16, and frameworks without it (torchao) keep BF16 inputs.
     pub fp8_activations: bool,
     /// The training software, whose documented facts set the defaults of keys left out
     /// (`crate::framework`).
