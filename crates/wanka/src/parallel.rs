@@ -83,12 +83,18 @@ impl<'a> Groups<'a> {
 pub enum StageLayout {
     Edges { first: u64, middle: u64, last: u64, pp: u64 },
     PerStage(Vec<u64>),
+    /// Each rank's model chunks as the user laid them out (`parallel.pipeline_layout`,
+    /// `first_stage_layers`, `last_stage_layers`): `[rank][chunk]`.
+    Chunks(Vec<Vec<u64>>),
 }
 
 impl StageLayout {
     pub fn new(s: &Scenario) -> StageLayout {
         let p = &s.parallel;
         let layers = s.model.layers;
+        if let Some(chunks) = &p.chunk_layers {
+            return StageLayout::Chunks(chunks.clone());
+        }
         if p.pp <= 1 {
             return StageLayout::Edges { first: layers, middle: layers, last: layers, pp: 1 };
         }
@@ -153,6 +159,7 @@ impl StageLayout {
         match self {
             StageLayout::Edges { first, middle, last, .. } => (*first).max(*middle).max(*last),
             StageLayout::PerStage(v) => v.iter().copied().max().unwrap_or(0),
+            StageLayout::Chunks(c) => c.iter().map(|r| r.iter().sum()).max().unwrap_or(0),
         }
     }
 
@@ -165,6 +172,7 @@ impl StageLayout {
                 s => first + (s - 1).min(pp.saturating_sub(2)) * middle + if s >= *pp { *last } else { 0 },
             },
             StageLayout::PerStage(v) => v.iter().take(stage as usize).sum(),
+            StageLayout::Chunks(c) => c.iter().take(stage as usize).flatten().sum(),
         }
     }
 
@@ -181,6 +189,7 @@ impl StageLayout {
                 }
             }
             StageLayout::PerStage(v) => v.get(stage as usize).copied().unwrap_or(0),
+            StageLayout::Chunks(c) => c.get(stage as usize).map_or(0, |r| r.iter().sum()),
         }
     }
 
@@ -190,7 +199,18 @@ impl StageLayout {
         match self {
             StageLayout::Edges { .. } => true,
             StageLayout::PerStage(v) => v.len() <= 3 || v[1..v.len() - 1].windows(2).all(|w| w[0] == w[1]),
+            StageLayout::Chunks(c) => c.len() <= 3 || c[1..c.len() - 1].windows(2).all(|w| w[0] == w[1]),
         }
+    }
+
+    /// The first layer and the layer count of rank `r`'s chunk `c`, when the user laid
+    /// them out: chunk `c` of every rank comes after all ranks' chunks before it.
+    fn user_chunk(&self, r: u64, c: u64) -> Option<(u64, u64)> {
+        let StageLayout::Chunks(chunks) = self else { return None };
+        let (r, c) = (r as usize, c as usize);
+        let before: u64 = chunks.iter().map(|row| row.iter().take(c).sum::<u64>()).sum::<u64>()
+            + chunks.iter().take(r).map(|row| row.get(c).copied().unwrap_or(0)).sum::<u64>();
+        Some((before, chunks.get(r)?.get(c).copied().unwrap_or(0)))
     }
 }
 
@@ -208,7 +228,9 @@ pub struct LayerSpan {
 pub fn chunk_span(s: &Scenario, layout: &StageLayout, r: u64, c: u64) -> LayerSpan {
     let p = &s.parallel;
     let dual = p.schedule == crate::scenario::Schedule::Dualpipe;
-    let (first, layers) = if dual || p.vpp <= 1 {
+    let (first, layers) = if let Some((first, layers)) = layout.user_chunk(r, c) {
+        (first as f64, layers as f64)
+    } else if dual || p.vpp <= 1 {
         let stage = if dual && c == 1 { p.pp - 1 - r } else { r };
         (layout.layers_before(stage) as f64, layout.stage_layers(stage) as f64)
     } else {
@@ -307,6 +329,37 @@ pub fn rank_kind(s: &Scenario, layout: &StageLayout, r: u64) -> StageKind {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// A layout string that spells out Megatron's even split gives the same step and
+    /// memory; one that moves a layer off the first and last ranks (Llama 3's
+    /// "one fewer Transformer layer" on each) lightens them and lets pp × vpp exceed
+    /// the layer count when the embedding and loss are stages of their own.
+    #[test]
+    fn user_layouts_place_layers_where_they_say() {
+        let base = "[model]\npreset = \"llama3-8b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 32\n[parallel]\ntp = 8\npp = 4\nglobal_batch = 32\n";
+        let at = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            crate::scenario::parse(base, Path::new("t.toml"), &sets).unwrap()
+        };
+        let even = at(&["parallel.vpp=2"]);
+        let spelled = at(&["parallel.pipeline_layout=\"Et*4|(t*4|)*6,t*4L\""]);
+        assert_eq!(spelled.parallel.vpp, 2);
+        let (a, b) = (crate::step::simulate(&even), crate::step::simulate(&spelled));
+        assert!((a.step_time_s / b.step_time_s - 1.0).abs() < 1e-9, "{} {}", a.step_time_s, b.step_time_s);
+        assert!((a.memory.total_bytes / b.memory.total_bytes - 1.0).abs() < 1e-9);
+        // The embedding and the loss alone on stages of their own: 10 stages of 32 layers.
+        let edges = at(&["parallel.pp=2", "parallel.pipeline_layout=\"E|(t*8|)*4,L\"", "parallel.global_batch=16"]);
+        assert_eq!(edges.parallel.vpp, 3);
+        let layout = StageLayout::new(&edges);
+        assert_eq!((layout.stage_layers(0), layout.stage_layers(1)), (16, 16));
+        assert_eq!(chunk_span(&edges, &layout, 0, 0).layers, 0.0);
+        assert_eq!(chunk_span(&edges, &layout, 1, 0).first, 0.0);
+        assert_eq!(chunk_span(&edges, &layout, 0, 1).first, 8.0);
+        // first/last stage counts.
+        let uneven = at(&["parallel.first_stage_layers=6", "parallel.last_stage_layers=6"]);
+        let layout = StageLayout::new(&uneven);
+        assert_eq!((0..4).map(|r| layout.stage_layers(r)).collect::<Vec<_>>(), vec![6, 10, 10, 6]);
+    }
 
     /// nanotron splits by cost with the LM head weighing V·h: the playbook's 3B model
     /// (28 layers, h 3072, ffn 8192, V 131,072) on 8 ranks puts 4 layers on each of the

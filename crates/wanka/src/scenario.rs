@@ -4,6 +4,7 @@
 
 mod hf;
 mod parallel;
+pub mod pipeline_layout;
 mod training;
 mod variability;
 

@@ -131,7 +131,20 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
 /// Fixed keys of the space (one value, not part of the enumeration).
 fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
     let mut t = toml::Table::new();
-    for key in ["dp", "global_batch", "tp_comm_overlap", "overlap_p2p_comm", "pp_scatter_gather", "overlap_grad_reduce", "overlap_param_gather", "zero3_gather", "order"] {
+    for key in [
+        "dp",
+        "global_batch",
+        "tp_comm_overlap",
+        "overlap_p2p_comm",
+        "pp_scatter_gather",
+        "overlap_grad_reduce",
+        "overlap_param_gather",
+        "zero3_gather",
+        "order",
+        "pipeline_layout",
+        "first_stage_layers",
+        "last_stage_layers",
+    ] {
         match space.parallel.keys.get(key) {
             Some(Values::List(items)) if items.len() == 1 => {
                 t.insert(key.to_string(), items[0].clone());

@@ -74,7 +74,7 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 22] = [
     "tp",
     "pp",
     "vpp",
@@ -94,6 +94,9 @@ pub const KEYS: [&str; 19] = [
     "overlap_param_gather",
     "zero3_gather",
     "order",
+    "pipeline_layout",
+    "first_stage_layers",
+    "last_stage_layers",
 ];
 
 /// The values a key may take in a search.
@@ -133,6 +136,9 @@ pub struct ParallelChoice {
     pub overlap_param_gather: Option<bool>,
     pub zero3_gather: Option<Zero3Gather>,
     pub order: Option<RankOrder>,
+    pub pipeline_layout: Option<String>,
+    pub first_stage_layers: Option<u64>,
+    pub last_stage_layers: Option<u64>,
 }
 
 impl ParallelSpace {
@@ -234,6 +240,11 @@ pub struct ParallelConfig {
     pub zero3_gather: Zero3Gather,
     /// Which parallel dimension varies fastest across GPU ids.
     pub order: RankOrder,
+    /// Transformer layers of each rank's model chunks when the user set them
+    /// (`pipeline_layout`, `first_stage_layers`, `last_stage_layers`); else the
+    /// framework's split (`parallel::StageLayout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_layers: Option<super::pipeline_layout::ChunkLayers>,
 }
 
 impl ParallelConfig {
@@ -273,7 +284,31 @@ impl ParallelConfig {
         };
         let tp = pos(c.tp, "tp", 1)?;
         let pp = pos(c.pp, "pp", 1)?;
-        let vpp = pos(c.vpp, "vpp", 1)?;
+        // A layout string sets how many model chunks each rank holds.
+        let chunk_layers = match (&c.pipeline_layout, c.first_stage_layers, c.last_stage_layers) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(Error::invalid(
+                    "parallel.pipeline_layout",
+                    format!("{:?}", c.pipeline_layout.as_deref().unwrap_or_default()),
+                    "says every stage's layers: leave first_stage_layers and last_stage_layers out",
+                ))
+            }
+            (Some(text), None, None) => Some(super::pipeline_layout::parse(text, pp, model.layers)?),
+            _ => None,
+        };
+        let vpp = match (&chunk_layers, c.vpp) {
+            (Some(l), Some(v)) if l[0].len() as u64 != v => {
+                return Err(Error::invalid("parallel.vpp", v, format!("parallel.pipeline_layout gives {} model chunks per rank; leave vpp out", l[0].len())))
+            }
+            (Some(l), _) => l[0].len() as u64,
+            (None, v) => pos(v, "vpp", 1)?,
+        };
+        let chunk_layers = match chunk_layers {
+            None if c.first_stage_layers.is_some() || c.last_stage_layers.is_some() => {
+                Some(super::pipeline_layout::from_edges(c.first_stage_layers, c.last_stage_layers, pp, vpp, model.layers)?)
+            }
+            l => l,
+        };
         let cp = pos(c.cp, "cp", 1)?;
         let ep = pos(c.ep, "ep", 1)?;
         let gpus = cluster.gpus;
@@ -311,7 +346,7 @@ impl ParallelConfig {
         // fewer (room for the embedding and LM head, as Llama 3 405B does: 126 layers on
         // 16 stages) and, with --decoder-first/last-pipeline-num-layers, any uneven
         // split (DeepSeek-V3: 61 layers on 16 stages). The busiest stage sets the pace.
-        if stages > model.layers {
+        if stages > model.layers && chunk_layers.is_none() {
             return Err(Error::invalid(
                 "parallel.pp",
                 pp,
@@ -387,6 +422,9 @@ impl ParallelConfig {
             Schedule::Dualpipe if pp % 2 != 0 || pp < 2 => {
                 return Err(Error::invalid("parallel.schedule", "\"dualpipe\"", format!("needs an even parallel.pp >= 2, got pp = {pp}")))
             }
+            Schedule::Dualpipe if chunk_layers.is_some() => {
+                return Err(Error::invalid("parallel.schedule", "\"dualpipe\"", "dualpipe places its two chunks per rank itself; leave the pipeline layout keys out"))
+            }
             Schedule::Dualpipe if vpp != 1 => {
                 return Err(Error::invalid("parallel.vpp", vpp, "dualpipe places two chunks per rank itself; leave vpp = 1"))
             }
@@ -437,6 +475,7 @@ impl ParallelConfig {
             overlap_param_gather: c.overlap_param_gather.unwrap_or(facts.overlap_param_gather),
             zero3_gather: c.zero3_gather.unwrap_or(if facts.zero3_per_tensor { Zero3Gather::Tensor } else { Zero3Gather::Layer }),
             order: c.order.unwrap_or(RankOrder::DpInner),
+            chunk_layers,
         })
     }
 }
