@@ -66,7 +66,7 @@ enum Command {
         set: Vec<String>,
         #[arg(long, value_enum)]
         op: OpArg,
-        /// tp, cp, dp, ep, pp, or a number N (N consecutive GPUs).
+        /// tp, cp, dp, ep, etp (expert TP), expert_dp, pp, or a number N (N consecutive GPUs).
         #[arg(long, default_value = "dp")]
         group: String,
         /// Smallest message (nccl-tests' S; K, M, G are binary units).
@@ -256,9 +256,11 @@ fn run(cli: Cli) -> Result<()> {
                 "cp" => (p.cp, st.cp),
                 "dp" => (p.dp, st.dp),
                 "ep" => (p.ep, st.ep),
+                "etp" => (p.etp, st.tp),
+                "expert_dp" => (p.expert_dp(), st.expert_dp),
                 "pp" => (p.pp, st.pp),
                 n => {
-                    let n: u64 = n.parse().map_err(|_| bad(format!("--group {n:?}: expected tp, cp, dp, ep, pp or a number of GPUs")))?;
+                    let n: u64 = n.parse().map_err(|_| bad(format!("--group {n:?}: expected tp, cp, dp, ep, etp, expert_dp, pp or a number of GPUs")))?;
                     if n == 0 || n > s.cluster.gpus || s.cluster.gpus % n != 0 {
                         return Err(bad(format!("--group {n}: must divide cluster.gpus = {}", s.cluster.gpus)));
                     }

@@ -463,20 +463,21 @@ pub fn search_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::search::S
     );
     let _ = writeln!(
         o,
-        "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8} {:>11} {:>6} {:>7} {:>9}",
-        "#", "tp", "pp", "vpp", "cp", "ep", "dp", "zero", "sp", "recompute", "mb", "schedule", "step", "tok/s/gpu", "band", "MFU", "bubble", "memory"
+        "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8} {:>11} {:>6} {:>7} {:>9}",
+        "#", "tp", "pp", "vpp", "cp", "ep", "etp", "dp", "zero", "sp", "recompute", "mb", "schedule", "step", "tok/s/gpu", "band", "MFU", "bubble", "memory"
     );
     for (i, t) in r.top.iter().enumerate() {
         let p = &t.parallel;
         let _ = writeln!(
             o,
-            "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8.0} {:>11} {:>5.1}% {:>6.1}% {:>9}{}",
+            "  {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>3} {:>5} {:>4} {:>3} {:>10} {:>3} {:>11} {:>9} {:>8.0} {:>11} {:>5.1}% {:>6.1}% {:>9}{}",
             i + 1,
             p.tp,
             p.pp,
             p.vpp,
             p.cp,
             p.ep,
+            p.etp,
             p.dp,
             p.zero,
             if p.sequence_parallel { "y" } else { "n" },

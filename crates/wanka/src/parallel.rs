@@ -2,10 +2,12 @@
 //! (placement), and how layers split into pipeline stages.
 //!
 //! Placement follows Megatron-LM's default rank order `tp-cp-ep-dp-pp`: a GPU's rank is
-//! `tp + TP·(cp + CP·(dp + DP·pp))`, expert-parallel groups are consecutive DP ranks.
-//! So TP groups are GPUs 1 apart, CP groups `TP` apart, DP and EP groups `TP·CP` apart,
-//! PP neighbours `TP·CP·DP` apart. `parallel.order = "tp-cp-pp-dp"` (Llama 3's) swaps
-//! DP and PP.
+//! `tp + TP·(cp + CP·(dp + DP·pp))`. So TP groups are GPUs 1 apart, CP groups `TP` apart,
+//! DP groups `TP·CP` apart, PP neighbours `TP·CP·DP` apart. Expert groups fold over the
+//! same TP × CP × DP ranks (Megatron-Core's MoE parallel folding): expert TP fastest, EP
+//! groups `ETP` apart, expert DP `ETP·EP` apart; with the default `etp = tp` and CP 1
+//! that is EP over consecutive DP ranks. `parallel.order = "tp-cp-pp-dp"` (Llama 3's)
+//! swaps DP and PP.
 
 pub mod memory;
 
@@ -48,7 +50,9 @@ pub struct Groups<'a> {
     /// Data parallel over DP×CP (dense gradients are reduced over both).
     pub dp: Group<'a>,
     pub ep: Group<'a>,
-    /// Expert data parallel: the DP×CP ranks holding the same experts.
+    /// Expert tensor parallel: the ranks splitting each expert's GEMMs.
+    pub etp: Group<'a>,
+    /// Expert data parallel: the ranks holding the same experts.
     pub expert_dp: Group<'a>,
     /// A pipeline neighbour pair.
     pub pp: Group<'a>,
@@ -69,7 +73,8 @@ impl<'a> Groups<'a> {
             cp: Group::new(fabric, p.cp, st.cp, nvls),
             dp: Group::new(fabric, dp_size, dp_stride, nvls),
             ep: Group::new(fabric, p.ep, st.ep, nvls),
-            expert_dp: Group::new(fabric, (p.dp * p.cp / p.ep).max(1), st.dp * p.ep, nvls),
+            etp: Group::new(fabric, p.etp, st.tp, nvls),
+            expert_dp: Group::new(fabric, p.expert_dp(), st.expert_dp, nvls),
             pp: Group::new(fabric, if p.pp > 1 { 2 } else { 1 }, pp_stride, nvls),
         }
     }
@@ -329,6 +334,35 @@ pub fn rank_kind(s: &Scenario, layout: &StageLayout, r: u64) -> StageKind {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// MoE parallel folding (Megatron-Core): expert groups laid over the attention's
+    /// TP × CP × DP ranks. Mixtral's 8 experts on one 8-GPU node with attention TP 8:
+    /// before folding EP had to divide DP × CP = 1; folded, EP 8 with expert TP 1 spans
+    /// the TP ranks (1 apart, on NVLink), each GPU holds one whole expert — the same
+    /// expert bytes as expert TP 8 — and trades the expert-TP gathers for all-to-alls.
+    #[test]
+    fn experts_fold_over_the_attention_ranks() {
+        let base = "[model]\npreset = \"mixtral-8x7b\"\nseq_len = 4096\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\ntp = 8\nglobal_batch = 8\n";
+        let at = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            crate::scenario::parse(base, Path::new("t.toml"), &sets)
+        };
+        let tp_experts = at(&[]).unwrap();
+        let folded = at(&["parallel.ep=8", "parallel.etp=1"]).unwrap();
+        let st = folded.parallel.strides();
+        assert_eq!((st.ep, folded.parallel.expert_dp()), (1, 1));
+        let lp = folded.model.layer_params();
+        let kinds = stage_kinds(&folded, &StageLayout::new(&folded));
+        let (a, b) = (memory::stage_params(&tp_experts, &lp, &kinds[0]), memory::stage_params(&folded, &lp, &kinds[0]));
+        assert!((a.experts / b.experts - 1.0).abs() < 1e-12);
+        let (ra, rb) = (crate::step::simulate(&tp_experts), crate::step::simulate(&folded));
+        assert!(rb.breakdown_s.exposed_comm.ep > 0.0 && ra.breakdown_s.exposed_comm.ep == 0.0);
+        // Expert groups must tile the attention's ranks.
+        let e = at(&["parallel.ep=8", "parallel.etp=2"]).unwrap_err().to_string();
+        assert!(e.contains("ep × etp = 8 × 2 must divide tp × cp × dp"), "{e}");
+        let e = at(&["model.preset=\"llama3-8b\"", "parallel.etp=1"]).unwrap_err().to_string();
+        assert!(e.contains("needs a MoE model"), "{e}");
+    }
 
     /// A layout string that spells out Megatron's even split gives the same step and
     /// memory; one that moves a layer off the first and last ranks (Llama 3's

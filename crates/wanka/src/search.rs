@@ -67,6 +67,8 @@ struct Axes {
     vpp: Vec<u64>,
     cp: Vec<u64>,
     ep: Vec<u64>,
+    /// Expert TP: `None` is the default (= tp).
+    etp: Vec<Option<u64>>,
     zero: Vec<u8>,
     sp: Vec<bool>,
     recompute: Vec<Recompute>,
@@ -109,6 +111,18 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
         vpp: axis(space, "vpp", || (1..=m.layers).filter(|v| a_split_exists(m.layers, *v)).collect())?,
         cp: axis(space, "cp", || [1, 2, 4, 8, 16].into_iter().filter(|cp| m.seq_len % (2 * cp) == 0 || *cp == 1).collect())?,
         ep: axis(space, "ep", || if m.is_moe() { divisors(m.moe.experts) } else { vec![1] })?,
+        // MoE parallel folding: experts at the attention's TP, or without TP (EP then
+        // spans the TP ranks).
+        etp: match space.parallel.keys.get("etp") {
+            None | Some(Values::Auto) => {
+                if m.is_moe() {
+                    vec![None, Some(1)]
+                } else {
+                    vec![None]
+                }
+            }
+            Some(_) => axis::<u64>(space, "etp", Vec::new)?.into_iter().map(Some).collect(),
+        },
         zero: axis(space, "zero", || vec![0, 1, 2, 3])?,
         sp: axis(space, "sequence_parallel", || vec![true, false])?,
         recompute: axis(space, "recompute", || Recompute::ALL.to_vec())?,
@@ -209,7 +223,10 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                     continue;
                 }
                 for &cp in &a.cp {
-                    for &ep in &a.ep {
+                    for (&ep, &etp) in a.ep.iter().flat_map(|ep| a.etp.iter().map(move |etp| (ep, etp))) {
+                        if etp == Some(tp) && a.etp.contains(&None) {
+                            continue; // the default already is etp = tp
+                        }
                         for &zero in &a.zero {
                             for &sp in &a.sp {
                                 if tp == 1 && !sp && a.sp.len() > 1 {
@@ -222,7 +239,7 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                                             if pp == 1 && schedule.is_some() && a.schedule.len() > 1 && schedule != a.schedule[0] {
                                                 continue;
                                             }
-                                            combos.push((tp, pp, vpp, cp, ep, zero, sp, recompute, mb, schedule));
+                                            combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule));
                                         }
                                     }
                                 }
@@ -238,13 +255,14 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
     let done = AtomicU64::new(0);
     let outcomes: Vec<std::result::Result<Ranked, String>> = combos
         .par_iter()
-        .map(|&(tp, pp, vpp, cp, ep, zero, sp, recompute, mb, schedule)| {
+        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule)| {
             let mut choice = base.clone();
             choice.tp = Some(tp);
             choice.pp = Some(pp);
             choice.vpp = Some(vpp);
             choice.cp = Some(cp);
             choice.ep = Some(ep);
+            choice.etp = etp;
             choice.zero = Some(zero);
             choice.sequence_parallel = Some(sp);
             choice.recompute = Some(recompute);

@@ -98,7 +98,7 @@ pub fn stage_params(s: &Scenario, lp: &LayerParams, kind: &StageKind) -> StagePa
     if kind.head && (!m.tied_embeddings || !kind.embedding) {
         dense += vocab_h / tp;
     }
-    let experts = moe * m.moe.experts as f64 * lp.expert / (p.ep as f64 * tp);
+    let experts = moe * m.moe.experts as f64 * lp.expert / (p.ep * p.etp) as f64;
     StageParams { dense, experts }
 }
 
@@ -194,7 +194,8 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
         let routed = if r.moe {
             0.0 // the block's input is already kept
         } else {
-            mlp(m.moe.expert_ffn_hidden as f64, tokens * top_k, !r.moe_act) + gemm_in * tokens * top_k * h / sp
+            // The experts' inputs: this GPU's routed tokens, gathered over expert TP.
+            mlp(m.moe.expert_ffn_hidden as f64, tokens * top_k, !r.moe_act) + gemm_in * tokens * top_k * h * p.etp as f64 / sp
         };
         let shared_ffn = (m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden)) as f64;
         // Megatron's "moe" recomputes the whole MoE layer, shared experts included.
@@ -294,7 +295,7 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
     let p = &s.parallel;
     let facts = s.training.framework.facts();
     let dp_dense = (p.dp * p.cp) as f64;
-    let dp_expert = dp_dense / p.ep as f64;
+    let dp_expert = p.expert_dp() as f64;
     let shard = |per_param: f64, stage_min: u8| -> f64 {
         if p.zero >= stage_min {
             per_param * (sp.dense / dp_dense + sp.experts / dp_expert)

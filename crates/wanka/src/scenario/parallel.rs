@@ -50,9 +50,13 @@ pub struct Strides {
     pub cp: u64,
     pub dp: u64,
     pub pp: u64,
-    /// Expert-parallel groups are consecutive data-parallel ranks; when EP is wider than
-    /// DP they take in the CP ranks too (EP divides DP × CP), stride TP.
+    /// Expert groups are laid over the attention's TP × CP × DP ranks (Megatron-Core's
+    /// MoE parallel folding: expert TP fastest, then EP, then expert DP), so EP members
+    /// are ETP apart; with DP outermost (`tp-cp-pp-dp`) EP stays within DP × CP as before
+    /// folding.
     pub ep: u64,
+    /// Expert data parallel: ranks holding the same experts.
+    pub expert_dp: u64,
 }
 
 /// Pipeline schedule.
@@ -74,12 +78,13 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: [&str; 23] = [
     "tp",
     "pp",
     "vpp",
     "cp",
     "ep",
+    "etp",
     "dp",
     "zero",
     "sequence_parallel",
@@ -122,6 +127,7 @@ pub struct ParallelChoice {
     pub vpp: Option<u64>,
     pub cp: Option<u64>,
     pub ep: Option<u64>,
+    pub etp: Option<u64>,
     pub dp: Option<u64>,
     pub zero: Option<u8>,
     pub sequence_parallel: Option<bool>,
@@ -213,6 +219,9 @@ pub struct ParallelConfig {
     pub vpp: u64,
     pub cp: u64,
     pub ep: u64,
+    /// Expert tensor parallelism: the experts' own TP (Megatron-Core's
+    /// `expert_tensor_parallel_size`; default: `tp`).
+    pub etp: u64,
     pub dp: u64,
     pub zero: u8,
     pub sequence_parallel: bool,
@@ -259,8 +268,16 @@ impl ParallelConfig {
             RankOrder::DpInner => (self.tp * self.cp, self.tp * self.cp * self.dp),
             RankOrder::PpInner => (self.tp * self.cp * self.pp, self.tp * self.cp),
         };
-        let ep = if self.dp % self.ep == 0 { dp } else { self.tp };
-        Strides { tp: 1, cp: self.tp, dp, pp, ep }
+        let (ep, expert_dp) = match self.order {
+            RankOrder::DpInner => (self.etp, self.etp * self.ep),
+            RankOrder::PpInner => (if self.dp % self.ep == 0 { dp } else { self.tp }, dp * self.ep),
+        };
+        Strides { tp: 1, cp: self.tp, dp, pp, ep, expert_dp }
+    }
+
+    /// Ranks holding the same experts: TP × CP × DP over EP × ETP.
+    pub fn expert_dp(&self) -> u64 {
+        (self.tp * self.cp * self.dp / (self.ep * self.etp)).max(1)
     }
 
     /// GPUs of one model replica.
@@ -360,6 +377,10 @@ impl ParallelConfig {
                 format!("2 × cp must divide model.seq_len = {} (load-balanced causal chunks)", model.seq_len),
             ));
         }
+        let etp = pos(c.etp, "etp", tp)?;
+        if etp != tp && !model.is_moe() {
+            return Err(Error::invalid("parallel.etp", etp, "expert tensor parallelism needs a MoE model (model.experts > 0)"));
+        }
         if ep > 1 {
             if !model.is_moe() {
                 return Err(Error::invalid("parallel.ep", ep, "expert parallelism needs a MoE model (model.experts > 0)"));
@@ -367,9 +388,23 @@ impl ParallelConfig {
             if model.moe.experts % ep != 0 {
                 return Err(Error::invalid("parallel.ep", ep, format!("does not divide model.experts = {}", model.moe.experts)));
             }
-            if (dp.saturating_mul(cp)) % ep != 0 {
-                return Err(Error::invalid("parallel.ep", ep, format!("must divide dp × cp = {} (experts are sharded within data-parallel ranks)", dp * cp)));
-            }
+        }
+        // MoE parallel folding (Megatron-Core): the experts' ETP × EP × expert-DP grid
+        // covers the attention's TP × CP × DP ranks of each pipeline stage.
+        let domain = tp.saturating_mul(cp).saturating_mul(dp);
+        if domain % ep.saturating_mul(etp) != 0 {
+            return Err(Error::invalid(
+                "parallel.ep",
+                ep,
+                format!("ep × etp = {ep} × {etp} must divide tp × cp × dp = {tp} × {cp} × {dp} = {domain} (expert groups fold over the attention's ranks)"),
+            ));
+        }
+        if c.order == Some(RankOrder::PpInner) && (etp != tp || (dp.saturating_mul(cp)) % ep != 0) {
+            return Err(Error::invalid(
+                "parallel.ep",
+                ep,
+                format!("with order = \"tp-cp-pp-dp\" experts stay within data-parallel ranks: needs etp = tp and ep dividing dp × cp = {}", dp * cp),
+            ));
         }
         let zero = c.zero.unwrap_or(facts.zero);
         if zero > 3 {
@@ -461,6 +496,7 @@ impl ParallelConfig {
             vpp,
             cp,
             ep,
+            etp,
             dp,
             zero,
             sequence_parallel,

@@ -239,7 +239,7 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCos
     }
     // The last gradient bucket is reduced after the backward ends; it cannot overlap.
     let last_bucket = (cal::DP_BUCKET_PARAMS / params.total().max(1.0)).min(1.0);
-    let expert_dp = (dp / p.ep).max(1) as f64;
+    let expert_dp = p.expert_dp() as f64;
     let sharded_params = params.dense / dp as f64 + params.experts / expert_dp;
     let mb = p.microbatches() as f64;
     // Communication hidden behind `window` of compute: what sticks out, at least the last

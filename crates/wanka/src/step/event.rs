@@ -987,6 +987,9 @@ global_batch = 128
         agree(&["parallel.pp=1", "parallel.tp=8", "parallel.zero=3"]);
         // Expert parallelism: Mixtral 8x7B, 8 experts over 8 GPUs of a node.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8"]);
+        // MoE parallel folding: EP over the attention's TP ranks, and expert TP.
+        agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=4", "parallel.pp=2", "parallel.ep=8", "parallel.etp=1"]);
+        agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=4", "parallel.pp=2", "parallel.ep=4", "parallel.etp=2"]);
     }
 
     /// Llama 3 405B on 16,384 H100s (the example, DP outermost): with ECMP the DP

@@ -357,7 +357,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     let mut gemm = a.gemm_s;
     let up_proj_gemm = a.up_proj_gemm_s;
     let (attn_fwd, attn_bwd, attn_elem_bytes) = (a.attn_fwd_s, a.attn_bwd_s, a.score_elements);
-    let (tp_fwd_s, cp_fwd_s) = (a.tp_fwd_s, a.cp_fwd_s);
+    let (mut tp_fwd_s, cp_fwd_s) = (a.tp_fwd_s, a.cp_fwd_s);
     // GEMM time of the parts selective recomputation can redo (routed experts with
     // their router, shared experts, dense MLP).
     let (mut moe_gemm, mut shared_gemm, mut dense_mlp_gemm) = (0.0, 0.0, 0.0);
@@ -370,19 +370,24 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     let mlp_bwd_extra = |tok: f64, f: f64| -> f64 { d.fp8_backward_extra_s(tok, up * f / tp, h) + d.fp8_backward_extra_s(tok, h, f / tp) };
     let mut gemm_bwd_extra = a.gemm_bwd_extra_s;
     let mut ep_fwd_s = 0.0;
+    let mut etp_fwd_s = 0.0;
     if moe_layer {
         let e = m.moe.experts as f64;
         let top_k = m.moe.top_k as f64;
         let fe = m.moe.expert_ffn_hidden as f64;
         let local_experts = e / p.ep as f64;
-        // Balanced routing: each GPU's experts receive tokens·top_k assignments.
-        let per_expert = tokens * top_k * p.ep as f64 / e;
+        let etp = p.etp as f64;
+        // Balanced routing over the folded expert groups: the EP × ETP ranks of a group
+        // hold ep·etp·tokens/tp distinct tokens (tokens are split or replicated over TP),
+        // each routed to top_k of the e experts; each ETP rank computes its 1/etp of
+        // every expert's width for all of its experts' tokens.
+        let per_expert = tokens / tp * top_k * p.ep as f64 * etp / e;
         moe_gemm = d.linear_gemm_s(tokens / sp, e, h) // router
-            + d.expert_gemms_s(local_experts, per_expert, up * fe / tp, h)
-            + d.expert_gemms_s(local_experts, per_expert, h, fe / tp);
+            + d.expert_gemms_s(local_experts, per_expert, up * fe / etp, h)
+            + d.expert_gemms_s(local_experts, per_expert, h, fe / etp);
         routed_elems = tokens * top_k * fe / tp;
         gemm_bwd_extra += d.fp8_backward_extra_s(tokens / sp, e, h)
-            + local_experts * (d.fp8_backward_extra_s(per_expert, up * fe / tp, h) + d.fp8_backward_extra_s(per_expert, h, fe / tp));
+            + local_experts * (d.fp8_backward_extra_s(per_expert, up * fe / etp, h) + d.fp8_backward_extra_s(per_expert, h, fe / etp));
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
         if shared > 0.0 {
             gemm_bwd_extra += mlp_bwd_extra(tokens, shared);
@@ -390,9 +395,22 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             shared_elems = tokens * shared / tp;
         }
         gemm += moe_gemm + shared_gemm;
-        // Dispatch and combine: every token's hidden state goes to top_k experts and back.
+        // Dispatch and combine: every token's hidden state goes to top_k experts and back;
+        // with expert TP the received tokens are all-gathered over ETP before the experts
+        // and reduce-scattered after (Megatron's alltoall dispatcher).
         let a2a_bytes = ep_dispatch_bytes(s);
         ep_fwd_s = 2.0 * g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes);
+        if p.etp > 1 {
+            let gathered = a2a_bytes * etp;
+            etp_fwd_s = g.etp.time_s(CollectiveOp::AllGather, gathered) + g.etp.time_s(CollectiveOp::ReduceScatter, gathered);
+        }
+        // The attention half's TP collectives stay; the MLP half's serve only the shared
+        // experts, which run as a dense MLP over TP; the routed experts' are the
+        // dispatcher's expert-TP gather and scatter.
+        if shared <= 0.0 {
+            tp_fwd_s -= a.tp_fwd_s / 2.0;
+        }
+        tp_fwd_s += etp_fwd_s;
     } else {
         dense_mlp_gemm = mlp(tokens, m.ffn_hidden as f64);
         gemm_bwd_extra += mlp_bwd_extra(tokens, m.ffn_hidden as f64);
