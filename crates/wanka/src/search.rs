@@ -158,6 +158,7 @@ fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
         "pipeline_layout",
         "first_stage_layers",
         "last_stage_layers",
+        "moe_a2a_overlap",
     ] {
         match space.parallel.keys.get(key) {
             Some(Values::List(items)) if items.len() == 1 => {

@@ -78,7 +78,7 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "tp",
     "pp",
     "vpp",
@@ -102,6 +102,7 @@ pub const KEYS: [&str; 23] = [
     "pipeline_layout",
     "first_stage_layers",
     "last_stage_layers",
+    "moe_a2a_overlap",
 ];
 
 /// The values a key may take in a search.
@@ -145,6 +146,7 @@ pub struct ParallelChoice {
     pub pipeline_layout: Option<String>,
     pub first_stage_layers: Option<u64>,
     pub last_stage_layers: Option<u64>,
+    pub moe_a2a_overlap: Option<bool>,
 }
 
 impl ParallelSpace {
@@ -249,6 +251,9 @@ pub struct ParallelConfig {
     pub zero3_gather: Zero3Gather,
     /// Which parallel dimension varies fastest across GPU ids.
     pub order: RankOrder,
+    /// The expert all-to-alls of one micro-batch run beside another micro-batch's
+    /// compute (Megatron-Core `--overlap-moe-expert-parallel-comm`, its 1F1B A2A overlap).
+    pub moe_a2a_overlap: bool,
     /// Transformer layers of each rank's model chunks when the user set them
     /// (`pipeline_layout`, `first_stage_layers`, `last_stage_layers`); else the
     /// framework's split (`parallel::StageLayout`).
@@ -489,6 +494,19 @@ impl ParallelConfig {
                 ),
             ));
         }
+        let moe_a2a_overlap = match c.moe_a2a_overlap {
+            Some(true) if ep < 2 => {
+                return Err(Error::invalid("parallel.moe_a2a_overlap", "true", "overlaps expert-parallel all-to-alls: needs parallel.ep >= 2"))
+            }
+            Some(true) if schedule == Schedule::Dualpipe => {
+                return Err(Error::invalid("parallel.moe_a2a_overlap", "true", "dualpipe already overlaps its two directions' all-to-alls; leave it out"))
+            }
+            // Megatron-Core's combined 1F1B: with a pipeline, only interleaved.
+            Some(true) if pp > 1 && schedule != Schedule::Interleaved => {
+                return Err(Error::invalid("parallel.moe_a2a_overlap", "true", "with pp > 1 it needs the interleaved schedule (parallel.vpp >= 2), as Megatron-Core's combined 1F1B does"))
+            }
+            v => v.unwrap_or(false),
+        };
         let sequence_parallel = c.sequence_parallel.unwrap_or(tp > 1) && tp > 1;
         Ok(ParallelConfig {
             tp,
@@ -511,6 +529,7 @@ impl ParallelConfig {
             overlap_param_gather: c.overlap_param_gather.unwrap_or(facts.overlap_param_gather),
             zero3_gather: c.zero3_gather.unwrap_or(if facts.zero3_per_tensor { Zero3Gather::Tensor } else { Zero3Gather::Layer }),
             order: c.order.unwrap_or(RankOrder::DpInner),
+            moe_a2a_overlap,
             chunk_layers,
         })
     }

@@ -50,6 +50,9 @@ pub(super) struct TrainingSection {
     fp8_recipe: Option<Fp8Recipe>,
     param_remainders: Option<bool>,
     fp8_params: Option<bool>,
+    moe_capacity_factor: Option<f64>,
+    moe_pad_to_capacity: Option<bool>,
+    moe_load_imbalance: Option<f64>,
 }
 
 /// The resolved `[training]`.
@@ -105,6 +108,16 @@ pub struct TrainingConfig {
     /// Weights stored in FP8 (Transformer Engine's `fp8_model_init`, Megatron's
     /// `--fp8-param-gather`): 1 byte per parameter; the FP32 master stays.
     pub fp8_params: bool,
+    /// MoE routing with token drop: each expert takes at most this multiple of its
+    /// balanced share (Megatron's `--moe-expert-capacity-factor`: capacity = tokens ·
+    /// top_k · factor / experts); `None` is dropless.
+    pub moe_capacity_factor: Option<f64>,
+    /// Every expert's input padded to its capacity (`--moe-pad-expert-input-to-capacity`).
+    pub moe_pad_to_capacity: bool,
+    /// How far the busiest expert-parallel rank's tokens exceed the balanced share
+    /// (max/mean − 1; the MaxVio of Wang et al. 2024). 0 is the forced balance NVIDIA's
+    /// published benchmarks run with (`moe_router_force_load_balancing`).
+    pub moe_load_imbalance: f64,
 }
 
 /// FP8 scaling recipe: what each GEMM's operands are quantised with, and so what the
@@ -275,6 +288,26 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
                 return Err(Error::invalid("training.fp8_params", "true", "needs training.precision = \"fp8\""))
             }
             v => v.unwrap_or(false),
+        },
+        moe_capacity_factor: match t.moe_capacity_factor {
+            Some(_) if !model.is_moe() => return Err(Error::invalid("training.moe_capacity_factor", t.moe_capacity_factor.unwrap_or(0.0), "routes tokens to experts: needs a MoE model")),
+            Some(c) if !(c.is_finite() && c > 0.0 && c <= 1e3) => {
+                return Err(Error::invalid("training.moe_capacity_factor", c, "must be a number in (0, 1000]; leave it out for dropless routing"))
+            }
+            c => c,
+        },
+        moe_pad_to_capacity: match t.moe_pad_to_capacity {
+            Some(true) if t.moe_capacity_factor.is_none() => {
+                return Err(Error::invalid("training.moe_pad_to_capacity", "true", "pads to the experts' capacity: needs training.moe_capacity_factor"))
+            }
+            v => v.unwrap_or(false),
+        },
+        moe_load_imbalance: match t.moe_load_imbalance {
+            Some(_) if !model.is_moe() => return Err(Error::invalid("training.moe_load_imbalance", t.moe_load_imbalance.unwrap_or(0.0), "needs a MoE model")),
+            Some(v) if !(v.is_finite() && (0.0..=100.0).contains(&v)) => {
+                return Err(Error::invalid("training.moe_load_imbalance", v, "must be a number in [0, 100]: the busiest rank's tokens over the balanced share, minus 1"))
+            }
+            v => v.unwrap_or(0.0),
         },
         fp8_recipe: match t.fp8_recipe {
             Some(r) if precision != Precision::Fp8 => {

@@ -93,6 +93,16 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
             (ppf / 2.0 - 1.0).max(0.0) * mean_f
         }
     };
+    if p.moe_a2a_overlap {
+        // Megatron's combined 1F1B: the forward of micro-batch i + 1 beside the backward
+        // of micro-batch i, so one's dispatch and combine run beside the other's compute;
+        // the first rank's warm-up forwards (pp of them with the schedule's extra one;
+        // the first forward without a pipeline) have no backward to pair with
+        // (Megatron-LM docs, moe_a2a_overlap.md).
+        let paired = ((mb - ppf) / mb).clamp(0.0, 1.0);
+        let ep = busiest.ep_s * link(&groups.ep);
+        ep_per_mb = paired * super::layer::exposed_beside(ep, busiest.compute_s) + (1.0 - paired) * ep;
+    }
     let per_mb = per_mb - busiest.ep_s + ep_per_mb;
     let pipeline = mb * per_mb;
 

@@ -151,7 +151,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     // framework overlaps them; under DualPipe one direction's all-to-all behind the
     // other direction's compute (DeepSeek-V3 §3.2.1), here behind the pass itself.
     let tp_name = if p.sequence_parallel { "tp all-gather/reduce-scatter" } else { "tp all-reduce" };
-    let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual, tp_name };
+    let overlap = Overlap { tp: p.tp_comm_overlap, ep: dual || p.moe_a2a_overlap, tp_name };
     let overlap_bwd = Overlap { tp: p.tp_comm_overlap && s.training.framework.facts().tp_overlap_in_backward, ..overlap };
 
     // Pipeline send of one micro-batch's activations (or gradients) to the next stage.
@@ -343,7 +343,11 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                     let pass = &chunk[r][c].fwd;
                     let segments = pass_segments(pass, n, 1);
                     deps.extend(&prev_pass[r]);
-                    let ends = emit_pass(&mut g, pass_streams(r), &format!("fwd mb{j}"), (l0, n), pass, segments, &deps, overlap);
+                    // Combined 1F1B pairs a forward with a backward: the warm-up
+                    // forwards of rank r (pp − r of them, with the extra one) have none.
+                    let warmup = p.moe_a2a_overlap && !dual && (j as u64) < p.pp - r as u64;
+                    let fwd_overlap = if warmup { Overlap { ep: false, ..overlap } } else { overlap };
+                    let ends = emit_pass(&mut g, pass_streams(r), &format!("fwd mb{j}"), (l0, n), pass, segments, &deps, fwd_overlap);
                     let end = ends.last().cloned().unwrap_or_default();
                     prev_pass[r] = end.clone();
                     last_compute[r].push(end[0]);
@@ -990,6 +994,10 @@ global_batch = 128
         // MoE parallel folding: EP over the attention's TP ranks, and expert TP.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=4", "parallel.pp=2", "parallel.ep=8", "parallel.etp=1"]);
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=4", "parallel.pp=2", "parallel.ep=4", "parallel.etp=2"]);
+        // Megatron's 1F1B all-to-all overlap.
+        agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.vpp=2", "parallel.ep=8", "parallel.moe_a2a_overlap=true"]);
+        // Capacity factor with padding, and dropless routing with an imbalance.
+        agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8", "training.moe_capacity_factor=1.25", "training.moe_pad_to_capacity=true"]);
     }
 
     /// Llama 3 405B on 16,384 H100s (the example, DP outermost): with ECMP the DP
