@@ -132,6 +132,43 @@ impl<'a> Group<'a> {
         best
     }
 
+    /// Inter-node bytes a rank sends in an expert dispatch of `bytes`, `top_k` copies per
+    /// token: flat, every copy for an expert in another scale-up domain crosses the NIC;
+    /// node-limited (`max_domains`, DeepSeek-V3 §2.1.2 and §3.2.2, DeepEP), each token
+    /// crosses once per remote domain it goes to, at most `max_domains`, and NVLink
+    /// forwards it to the experts there.
+    pub fn dispatch_nic_bytes(&self, bytes: f64, top_k: f64, max_domains: Option<u64>) -> f64 {
+        let (n, d) = (self.span.size as f64, self.span.domains as f64);
+        if self.span.domains <= 1 || n <= 1.0 {
+            return 0.0;
+        }
+        match max_domains {
+            None => bytes * (n - self.span.ranks_per_domain as f64) / (n - 1.0),
+            // A token's chosen domains are its own with probability 1/d each.
+            Some(m) => bytes / top_k * (m as f64).min(d).min(top_k) * (d - 1.0) / d,
+        }
+    }
+
+    /// Expert dispatch (or combine) of `bytes` per rank with `top_k` copies per token,
+    /// node-limited and deduplicated as DeepEP does: each token crosses the NIC once per
+    /// remote domain (see [`Group::dispatch_nic_bytes`]) while NVLink delivers the copies
+    /// inside the domains; the slower of the two sets the time.
+    pub fn node_limited_all_to_all_s(&self, bytes: f64, top_k: f64, max_domains: u64) -> f64 {
+        if self.span.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        if self.span.domains <= 1 {
+            return self.all_to_all_s(bytes);
+        }
+        let nic = self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY;
+        let nvlink = self.fabric.tiers[0].bytes_per_s_per_gpu * cal::NVLINK_RING_EFFICIENCY;
+        let rpd = self.span.ranks_per_domain as f64;
+        let inside = bytes * (rpd - 1.0) / rpd;
+        let n = self.span.size as f64;
+        let t = (self.dispatch_nic_bytes(bytes, top_k, Some(max_domains)) / nic).max(inside / nvlink);
+        cal::COLLECTIVE_BASE_LATENCY_S + self.alpha() * n.log2().ceil().max(1.0) + t
+    }
+
     /// All-to-all where each rank holds `bytes` (S) and sends `(n−1)/n · S` to the others.
     pub fn all_to_all_s(&self, bytes: f64) -> f64 {
         let n = self.span.size as f64;

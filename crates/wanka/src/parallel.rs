@@ -386,6 +386,30 @@ mod tests {
         assert!(hidden_ep < 0.5 * plain_ep, "{hidden_ep} vs {plain_ep}");
     }
 
+    /// DeepSeek-V3's node-limited routing (§2.1.2, §3.2.2): a token goes to experts on at
+    /// most 4 nodes and crosses IB once per node, NVLink forwarding it to the experts
+    /// there. On its layout (EP 64 over 8 nodes, top-8) a token's IB copies drop from
+    /// 8 × 56/63 ≈ 7.1 to at most 4 × 7/8 = 3.5, and the exposed all-to-all with them.
+    #[test]
+    fn node_limited_routing_cuts_inter_node_bytes() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/deepseek-v3-2048.toml");
+        // The example routes node-limited; without its line, every copy travels alone.
+        let text = std::fs::read_to_string(&path).unwrap().replace("moe_max_nodes_per_token = 4", "");
+        let load = |sets: &[&str]| crate::scenario::parse(&text, &path, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let s = load(&["parallel.schedule=\"1f1b\""]);
+        let fabric = fabric(&s.cluster);
+        let groups = Groups::new(&fabric, &s.parallel, has_nvls(&s.cluster));
+        assert_eq!(groups.ep.span.domains, 8);
+        let bytes = crate::step::layer::ep_dispatch_bytes(&s);
+        let k = s.model.moe.top_k as f64;
+        let (flat, limited) = (groups.ep.dispatch_nic_bytes(bytes, k, None), groups.ep.dispatch_nic_bytes(bytes, k, Some(4)));
+        assert!((flat / (bytes / k) - 8.0 * 56.0 / 63.0).abs() < 1e-9);
+        assert!((limited / (bytes / k) - 3.5).abs() < 1e-9);
+        let plain = crate::step::simulate(&s);
+        let node_limited = crate::step::simulate(&load(&["parallel.schedule=\"1f1b\"", "training.moe_max_nodes_per_token=4"]));
+        assert!(node_limited.breakdown_s.exposed_comm.ep < 0.75 * plain.breakdown_s.exposed_comm.ep);
+    }
+
     /// A layout string that spells out Megatron's even split gives the same step and
     /// memory; one that moves a layer off the first and last ranks (Llama 3's
     /// "one fewer Transformer layer" on each) lightens them and lets pp × vpp exceed

@@ -53,6 +53,7 @@ pub(super) struct TrainingSection {
     moe_capacity_factor: Option<f64>,
     moe_pad_to_capacity: Option<bool>,
     moe_load_imbalance: Option<f64>,
+    moe_max_nodes_per_token: Option<u64>,
 }
 
 /// The resolved `[training]`.
@@ -118,6 +119,10 @@ pub struct TrainingConfig {
     /// (max/mean − 1; the MaxVio of Wang et al. 2024). 0 is the forced balance NVIDIA's
     /// published benchmarks run with (`moe_router_force_load_balancing`).
     pub moe_load_imbalance: f64,
+    /// Node-limited routing with deduplicated dispatch (DeepSeek-V3's M = 4, DeepEP):
+    /// each token goes to experts on at most this many nodes and crosses the network
+    /// once per node; `None` sends every copy on its own.
+    pub moe_max_nodes_per_token: Option<u64>,
 }
 
 /// FP8 scaling recipe: what each GEMM's operands are quantised with, and so what the
@@ -308,6 +313,14 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
                 return Err(Error::invalid("training.moe_load_imbalance", v, "must be a number in [0, 100]: the busiest rank's tokens over the balanced share, minus 1"))
             }
             v => v.unwrap_or(0.0),
+        },
+        moe_max_nodes_per_token: match t.moe_max_nodes_per_token {
+            Some(m) if !model.is_moe() => return Err(Error::invalid("training.moe_max_nodes_per_token", m, "routes tokens to experts: needs a MoE model")),
+            Some(0) => return Err(Error::invalid("training.moe_max_nodes_per_token", 0, "must be a positive integer (DeepSeek-V3: 4)")),
+            Some(m) if m > model.moe.top_k => {
+                return Err(Error::invalid("training.moe_max_nodes_per_token", m, format!("at most model.top_k = {}: a token reaches no more nodes than experts", model.moe.top_k)))
+            }
+            v => v,
         },
         fp8_recipe: match t.fp8_recipe {
             Some(r) if precision != Precision::Fp8 => {

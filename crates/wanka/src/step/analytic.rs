@@ -88,7 +88,9 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         // DualPipe (DeepSeek-V3 Table 2): (PP/2 − 1)(F&B + B − 3W) ≈ (PP/2 − 1)·F, and the
         // EP all-to-all of one chunk hides behind the other chunk's compute.
         Schedule::Dualpipe => {
-            ep_per_mb = (busiest.ep_s * link(&groups.ep) - busiest.compute_s).max(0.0);
+            // The communication kernels take SMs from the compute they hide behind
+            // (DeepSeek-V3 §3.2.2: 20 of the H800's 132 SMs), as any overlap does here.
+            ep_per_mb = super::layer::exposed_beside(busiest.ep_s * link(&groups.ep), busiest.compute_s);
             let mean_f = others(&fwd_s) / (ppf - 1.0).max(1.0);
             (ppf / 2.0 - 1.0).max(0.0) * mean_f
         }

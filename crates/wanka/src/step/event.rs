@@ -681,6 +681,13 @@ fn emit_pass(g: &mut Graph, st: PassStreams, label: &str, layers: (u64, u64), pa
             }
         }
         let ep_beside = (overlap.ep && ep > 0.0).then(|| g.add(coll, format!("ep dispatch+combine {name}"), ep, &prev));
+        if ep_beside.is_some() {
+            // The all-to-all's kernels take SMs from the compute beside it.
+            let work = gemm + attn + other;
+            if work > 0.0 {
+                prev = vec![g.add(compute, format!("{name} SMs lent to the all-to-all"), sm * ep.min(work), &prev)];
+            }
+        }
         // The attention core, with the CP ring exchange beside it.
         let (mut deps_now, mut pending) = (prev.clone(), 0.0);
         if cp > 0.0 {
@@ -996,6 +1003,8 @@ global_batch = 128
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=4", "parallel.pp=2", "parallel.ep=4", "parallel.etp=2"]);
         // Megatron's 1F1B all-to-all overlap.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.vpp=2", "parallel.ep=8", "parallel.moe_a2a_overlap=true"]);
+        // Node-limited routing with deduplicated (hierarchical) dispatch, EP over nodes.
+        agree(&["model.preset=\"qwen3-30b-a3b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=16", "training.moe_max_nodes_per_token=2"]);
         // Capacity factor with padding, and dropless routing with an imbalance.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8", "training.moe_capacity_factor=1.25", "training.moe_pad_to_capacity=true"]);
     }

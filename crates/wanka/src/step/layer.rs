@@ -399,7 +399,11 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         // with expert TP the received tokens are all-gathered over ETP before the experts
         // and reduce-scattered after (Megatron's alltoall dispatcher).
         let a2a_bytes = ep_dispatch_bytes(s);
-        ep_fwd_s = 2.0 * g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes);
+        ep_fwd_s = 2.0
+            * match s.training.moe_max_nodes_per_token {
+                Some(m) => g.ep.node_limited_all_to_all_s(a2a_bytes, top_k, m),
+                None => g.ep.time_s(CollectiveOp::AllToAll, a2a_bytes),
+            };
         if p.etp > 1 {
             let gathered = a2a_bytes * etp;
             etp_fwd_s = g.etp.time_s(CollectiveOp::AllGather, gathered) + g.etp.time_s(CollectiveOp::ReduceScatter, gathered);
