@@ -142,24 +142,13 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
     })
 }
 
+/// The keys the search enumerates (`Axes`); every other `[parallel]` key is fixed.
+const ENUMERATED: [&str; 11] = ["tp", "pp", "vpp", "cp", "ep", "etp", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"];
+
 /// Fixed keys of the space (one value, not part of the enumeration).
 fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
     let mut t = toml::Table::new();
-    for key in [
-        "dp",
-        "global_batch",
-        "tp_comm_overlap",
-        "overlap_p2p_comm",
-        "pp_scatter_gather",
-        "overlap_grad_reduce",
-        "overlap_param_gather",
-        "zero3_gather",
-        "order",
-        "pipeline_layout",
-        "first_stage_layers",
-        "last_stage_layers",
-        "moe_a2a_overlap",
-    ] {
+    for key in crate::scenario::PARALLEL_KEYS.iter().filter(|k| !ENUMERATED.contains(k)) {
         match space.parallel.keys.get(key) {
             Some(Values::List(items)) if items.len() == 1 => {
                 t.insert(key.to_string(), items[0].clone());
