@@ -1005,6 +1005,8 @@ global_batch = 128
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.vpp=2", "parallel.ep=8", "parallel.moe_a2a_overlap=true"]);
         // Node-limited routing with deduplicated (hierarchical) dispatch, EP over nodes.
         agree(&["model.preset=\"qwen3-30b-a3b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=16", "training.moe_max_nodes_per_token=2"]);
+        // DualPipe over a MoE model: one direction's all-to-all beside the other's compute.
+        agree(&["model.preset=\"qwen3-30b-a3b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=4", "parallel.ep=16", "parallel.schedule=\"dualpipe\""]);
         // Capacity factor with padding, and dropless routing with an imbalance.
         agree(&["model.preset=\"mixtral-8x7b\"", "model.seq_len=4096", "parallel.tp=1", "parallel.pp=2", "parallel.ep=8", "training.moe_capacity_factor=1.25", "training.moe_pad_to_capacity=true"]);
     }
