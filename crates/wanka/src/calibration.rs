@@ -100,8 +100,8 @@ pub const RUNTIME_RESERVED_BYTES: f64 = 3.0 * 1024.0 * 1024.0 * 1024.0;
 /// allocated one by a share of what comes and goes each step. Parameters, gradients
 /// and optimizer state are allocated once and add none. Fitted (one value) on the
 /// reserved-counter rows of validation/memory-and-layouts.jsonl (torchtitan, torchao
-/// and the Ultra-Scale Playbook together: 106 rows; 0.1 to 0.3 give 10.7% to 10.0%
-/// there, 0.2 gives 9.6%).
+/// and the Ultra-Scale Playbook together: 106 rows before the Llama 4 Scout rows were
+/// represented; 0.1 to 0.3 give 10.7% to 10.0% there, 0.2 gives 9.6%).
 pub const ALLOCATOR_CACHE_FRACTION: f64 = 0.2;
 
 /// Parameters per gradient bucket of Megatron's DDP (`bucket_size` default 40,000,000,
