@@ -220,6 +220,7 @@ struct ClusterSection {
     switch_radix: Option<u64>,
     oversubscription: Option<f64>,
     routing: Option<Routing>,
+    ecmp_hash: Option<EcmpHash>,
     planes: Option<u32>,
     pue: Option<f64>,
     variability: Option<variability::VariabilitySection>,
@@ -240,6 +241,18 @@ pub enum Routing {
     Ecmp,
     Adaptive,
     Spray,
+}
+
+/// How ECMP switches hash a flow onto one of their equal-cost uplinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EcmpHash {
+    /// Each switch hashes the flow's 5-tuple with its own seed, as switches are
+    /// configured to: the choices at successive tiers are independent.
+    PerSwitch,
+    /// Every switch shares one hash: a flow that collides at the leaf collides again at
+    /// the spine (hash polarization; wanka's behaviour before per-switch hashing).
+    Polarized,
 }
 
 impl From<Routing> for wanka_net::Routing {
@@ -295,6 +308,8 @@ pub struct ClusterConfig {
     pub switch_radix: u64,
     pub oversubscription: f64,
     pub routing: Routing,
+    /// How ECMP switches hash flows (`routing = "ecmp"`).
+    pub ecmp_hash: EcmpHash,
     pub planes: u32,
     pub pue: f64,
     /// Stragglers: GPU speed spread, slow nodes, host pauses.
@@ -665,6 +680,7 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         switch_radix,
         oversubscription,
         routing: c.routing.unwrap_or(Routing::Ecmp),
+        ecmp_hash: c.ecmp_hash.unwrap_or(EcmpHash::PerSwitch),
         planes,
         pue,
         variability: variability::resolve(c.variability)?,

@@ -9,6 +9,7 @@
 //! `c`-th local rank, so the channels spread over the domain's NICs.
 
 use super::CollectiveOp;
+use crate::scenario::EcmpHash;
 use crate::calibration as cal;
 use serde::Serialize;
 use wanka_net::topology::mix;
@@ -85,10 +86,26 @@ enum Pattern {
     DoubleTree,
 }
 
+/// The uplink index (before `% options`) an ECMP switch hashes a flow onto. A flow is
+/// its 5-tuple (each NCCL channel or QP its own source port, so its own id); each switch
+/// hashes it with its own seed, its first uplink's id standing for the switch; polarized,
+/// every switch uses the same hash and picks the same index.
+fn ecmp_choice(hash: EcmpHash, seed: u64, flow: u64, uplinks: &[u32]) -> u64 {
+    let h = mix(seed ^ mix(flow));
+    match hash {
+        EcmpHash::Polarized => h,
+        EcmpHash::PerSwitch => mix(h ^ mix(SWITCH_SALT ^ u64::from(uplinks.first().copied().unwrap_or(0)))),
+    }
+}
+
+/// Separates the switches' seeds from the flows' ids in the hash.
+const SWITCH_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
+
 fn run_phase(
     net: &Network,
     layout: &GroupLayout,
     routing: Routing,
+    hash: EcmpHash,
     seed: u64,
     channels: u64,
     ranks_per_domain: u64,
@@ -158,7 +175,7 @@ fn run_phase(
                             }
                             best as u64
                         }
-                        _ => mix(seed ^ mix(id)) % options,
+                        _ => ecmp_choice(hash, seed, id, candidates) % options,
                     }
                 };
                 net.route(src, dst, routing, &mut choose, &mut path);
@@ -236,6 +253,7 @@ pub fn collective_table(
     layout: GroupLayout,
     op: CollectiveOp,
     routing: Routing,
+    hash: EcmpHash,
     seed: u64,
     channels: u64,
     nvls: bool,
@@ -249,10 +267,10 @@ pub fn collective_table(
         CollectiveOp::SendRecv => Pattern::Single,
         _ => Pattern::Ring,
     };
-    let phase = run_phase(net, &layout, routing, seed, channels, span.ranks_per_domain, pattern);
+    let phase = run_phase(net, &layout, routing, hash, seed, channels, span.ranks_per_domain, pattern);
     // NCCL considers the double binary tree for all-reduce across nodes.
     let tree = if op == CollectiveOp::AllReduce && span.domains > 1 && layout.size > 2 {
-        Some(run_phase(net, &layout, routing, seed, channels, span.ranks_per_domain, Pattern::DoubleTree))
+        Some(run_phase(net, &layout, routing, hash, seed, channels, span.ranks_per_domain, Pattern::DoubleTree))
     } else {
         None
     };
@@ -322,12 +340,54 @@ pub fn run(s: &crate::scenario::Scenario, layout: GroupLayout, op: CollectiveOp,
     let fabric = crate::parallel::fabric(&s.cluster);
     let spec = crate::parallel::fabric_spec(&s.cluster);
     let net = Network::new(&spec, link_rates());
-    collective_table(&fabric, &net, layout, op, routing, s.seed, channels, crate::parallel::has_nvls(&s.cluster), sizes)
+    collective_table(&fabric, &net, layout, op, routing, s.cluster.ecmp_hash, s.seed, channels, crate::parallel::has_nvls(&s.cluster), sizes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Per-switch hashing: the uplink a flow takes at the spine is independent of the one
+    /// it took at the leaf (about 1 in `options` flows take the same index at both);
+    /// polarized, every flow takes the same index at every tier.
+    #[test]
+    fn per_switch_choices_are_independent_across_tiers() {
+        let (leaf, spine): (Vec<u32>, Vec<u32>) = ((1000..1032).collect(), (5000..5032).collect());
+        let same = |hash: EcmpHash| (0..20_000u64).filter(|&f| ecmp_choice(hash, 7, f, &leaf) % 32 == ecmp_choice(hash, 7, f, &spine) % 32).count();
+        let per_switch = same(EcmpHash::PerSwitch) as f64 / 20_000.0;
+        assert!((per_switch - 1.0 / 32.0).abs() < 0.01, "{per_switch}");
+        assert_eq!(same(EcmpHash::Polarized), 20_000);
+        // And each switch spreads flows evenly over its uplinks.
+        let mut counts = [0u32; 32];
+        for f in 0..32_000u64 {
+            counts[(ecmp_choice(EcmpHash::PerSwitch, 3, f, &spine) % 32) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+    }
+
+    /// The busiest of M uplinks of a switch carrying N hashed flows is loaded as the
+    /// busiest of M bins with N balls thrown at random (the balls-into-bins maximum).
+    #[test]
+    fn hashed_uplink_load_matches_balls_into_bins() {
+        use rand::{Rng, SeedableRng};
+        let (n, m, trials) = (64u64, 32usize, 4000u64);
+        let uplinks: Vec<u32> = (0..m as u32).collect();
+        let max_load = |load: &mut dyn FnMut(u64) -> usize| -> f64 {
+            let mut total = 0usize;
+            for t in 0..trials {
+                let mut bins = vec![0usize; m];
+                for f in 0..n {
+                    bins[load(t * n + f)] += 1;
+                }
+                total += bins.into_iter().max().unwrap_or(0);
+            }
+            total as f64 / trials as f64
+        };
+        let hashed = max_load(&mut |flow| (ecmp_choice(EcmpHash::PerSwitch, 11, flow, &uplinks) % m as u64) as usize);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let random = max_load(&mut |_| rng.gen_range(0..m));
+        assert!((hashed - random).abs() < 0.1, "hashed {hashed} vs random {random}");
+    }
     use wanka_net::{FabricKind, FabricSpec};
 
     fn fabric(gpus: u64, tiers: u32, oversub: f64) -> (Fabric, Network) {
@@ -345,9 +405,9 @@ mod tests {
     fn h100_node_all_reduce_ring_and_nvls() {
         let (f, n) = fabric(8, 1, 1.0);
         let l = GroupLayout::covering(8, 8, 1);
-        let ring = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, 1, 1, false, &BIG);
+        let ring = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, EcmpHash::PerSwitch, 1, 1, false, &BIG);
         assert!((busbw(&ring) / 370.0 - 1.0).abs() < 0.10, "ring {}", busbw(&ring));
-        let nvls = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, 1, 1, true, &BIG);
+        let nvls = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, EcmpHash::PerSwitch, 1, 1, true, &BIG);
         assert!((busbw(&nvls) / 480.0 - 1.0).abs() < 0.10, "nvls {}", busbw(&nvls));
         assert_eq!(nvls.rows[0].algorithm, "nvls");
     }
@@ -356,7 +416,7 @@ mod tests {
     fn one_nic_per_gpu_across_nodes() {
         let (f, n) = fabric(16, 1, 1.0);
         let l = GroupLayout::covering(16, 2, 8);
-        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, 1, 2, true, &BIG);
+        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, EcmpHash::PerSwitch, 1, 2, true, &BIG);
         let bw = busbw(&r);
         assert!((46.0..=49.0).contains(&bw), "{bw}");
     }
@@ -368,10 +428,38 @@ mod tests {
     fn ecmp_loses_to_adaptive_and_spray_on_a_strided_dp_ring() {
         let (f, n) = fabric(16384, 3, 1.0);
         let l = GroupLayout { size: 128, stride: 128, groups: 128 };
-        let bw = |r: Routing| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, r, 1, 1, true, &BIG));
+        let bw = |r: Routing| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, r, EcmpHash::PerSwitch, 1, 1, true, &BIG));
         let (ecmp, adaptive, spray) = (bw(Routing::Ecmp), bw(Routing::Adaptive), bw(Routing::Spray));
         assert!(adaptive > 45.0 && spray > 45.0, "{adaptive} {spray}");
         assert!(ecmp < 0.8 * adaptive, "ecmp {ecmp} vs adaptive {adaptive}");
+    }
+
+    /// A ring whose neighbours sit in different pods of a 3-tier fat tree (1,024 hosts of
+    /// one NIC, radix 16, members 64 apart): with one hash shared by every switch a flow
+    /// that collides at the leaf collides again at the spine, and ECMP keeps 0.07 of
+    /// spraying's bandwidth; with each switch hashing on its own it keeps over twice that
+    /// (a packet-level reference measured ~0.20, issue 15).
+    #[test]
+    fn per_switch_hashing_undoes_polarization_across_pods() {
+        let spec = FabricSpec {
+            kind: wanka_net::FabricKind::FatTree,
+            gpus: 1024,
+            gpus_per_node: 1,
+            nvlink_domain: 1,
+            nvlink_bytes_per_s: 450e9,
+            nic_bytes_per_s: 50e9,
+            tiers: 3,
+            switch_radix: 16,
+            oversubscription: 1.0,
+            planes: 1,
+        };
+        let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
+        let l = GroupLayout { size: 16, stride: 64, groups: 64 };
+        let bw = |r: Routing, h: EcmpHash| busbw(&collective_table(&f, &n, l, CollectiveOp::AllGather, r, h, 1, 1, false, &BIG));
+        let spray = bw(Routing::Spray, EcmpHash::PerSwitch);
+        let (polarized, per_switch) = (bw(Routing::Ecmp, EcmpHash::Polarized) / spray, bw(Routing::Ecmp, EcmpHash::PerSwitch) / spray);
+        assert!(polarized < 0.1, "{polarized}");
+        assert!(per_switch > 2.0 * polarized && per_switch < 0.3, "{per_switch} vs {polarized}");
     }
 
     /// Oversubscription at the top tier slows only groups whose traffic crosses it.
@@ -381,7 +469,7 @@ mod tests {
         let (f7, n7) = fabric(16384, 3, 7.0);
         let inside = GroupLayout { size: 128, stride: 8, groups: 128 }; // 1,024 GPUs: one pod
         let across = GroupLayout { size: 2, stride: 8192, groups: 8192 }; // every pair in two pods
-        let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, Routing::Spray, 1, 1, true, &BIG));
+        let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, Routing::Spray, EcmpHash::PerSwitch, 1, 1, true, &BIG));
         assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
         assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
     }
@@ -392,7 +480,7 @@ mod tests {
     fn tree_for_small_ring_for_large_all_reduce() {
         let (f, n) = fabric(1024, 2, 1.0);
         let l = GroupLayout::covering(1024, 128, 8);
-        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Spray, 1, 2, true, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
+        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Spray, EcmpHash::PerSwitch, 1, 2, true, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
         assert_eq!(r.rows[0].algorithm, "tree");
         assert_eq!(r.rows[1].algorithm, "ring");
     }
@@ -414,7 +502,7 @@ mod tests {
             };
             let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
             let l = GroupLayout::covering(1024, 128, 8);
-            let r = collective_table(&f, &n, l, CollectiveOp::AllGather, Routing::Adaptive, 1, 1, true, &BIG);
+            let r = collective_table(&f, &n, l, CollectiveOp::AllGather, Routing::Adaptive, EcmpHash::PerSwitch, 1, 1, true, &BIG);
             let bw = busbw(&r);
             assert!(bw > 40.0 && bw < 50.0, "{kind:?}: {bw}");
         }

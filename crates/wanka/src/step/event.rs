@@ -557,6 +557,7 @@ impl<'a> FlowTimer<'a> {
                     layout,
                     op,
                     s.cluster.routing.into(),
+                    s.cluster.ecmp_hash,
                     s.seed,
                     // NCCL opens at least one channel per NIC the group can use; an
                     // all-to-all's pairs are connections of their own.
