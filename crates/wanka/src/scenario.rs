@@ -221,6 +221,7 @@ struct ClusterSection {
     oversubscription: Option<f64>,
     routing: Option<Routing>,
     ecmp_hash: Option<EcmpHash>,
+    qps_per_connection: Option<u64>,
     planes: Option<u32>,
     pue: Option<f64>,
     variability: Option<variability::VariabilitySection>,
@@ -310,6 +311,9 @@ pub struct ClusterConfig {
     pub routing: Routing,
     /// How ECMP switches hash flows (`routing = "ecmp"`).
     pub ecmp_hash: EcmpHash,
+    /// Queue pairs per NCCL connection (NCCL_IB_QPS_PER_CONNECTION, default 1): each its
+    /// own flow on the network, hashed on its own.
+    pub qps_per_connection: u64,
     pub planes: u32,
     pub pue: f64,
     /// Stragglers: GPU speed spread, slow nodes, host pauses.
@@ -681,6 +685,11 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         oversubscription,
         routing: c.routing.unwrap_or(Routing::Ecmp),
         ecmp_hash: c.ecmp_hash.unwrap_or(EcmpHash::PerSwitch),
+        qps_per_connection: match c.qps_per_connection {
+            Some(0) => return Err(Error::invalid("cluster.qps_per_connection", 0, "must be a positive integer (NCCL's default is 1)")),
+            Some(q) => at_most("cluster.qps_per_connection", q, 128)?,
+            None => 1,
+        },
         planes,
         pue,
         variability: variability::resolve(c.variability)?,

@@ -86,6 +86,23 @@ enum Pattern {
     DoubleTree,
 }
 
+/// How a collective's traffic is put on paths: the routing, how ECMP switches hash, and
+/// how many queue pairs each connection opens (NCCL_IB_QPS_PER_CONNECTION: each QP its
+/// own source port, so its own flow and hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowRouting {
+    pub routing: Routing,
+    pub hash: EcmpHash,
+    pub qps: u64,
+}
+
+impl FlowRouting {
+    /// `routing` with per-switch hashing and one QP per connection.
+    pub fn new(routing: Routing) -> FlowRouting {
+        FlowRouting { routing, hash: EcmpHash::PerSwitch, qps: 1 }
+    }
+}
+
 /// The uplink index (before `% options`) an ECMP switch hashes a flow onto. A flow is
 /// its 5-tuple (each NCCL channel or QP its own source port, so its own id); each switch
 /// hashes it with its own seed, its first uplink's id standing for the switch; polarized,
@@ -104,8 +121,7 @@ const SWITCH_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
 fn run_phase(
     net: &Network,
     layout: &GroupLayout,
-    routing: Routing,
-    hash: EcmpHash,
+    fr: FlowRouting,
     seed: u64,
     channels: u64,
     ranks_per_domain: u64,
@@ -160,9 +176,10 @@ fn run_phase(
                     (0..n).map(|i| (order[i], order[(i + 1) % n])).collect()
                 }
             };
-            for (src, dst) in pairs {
+            for (src, dst) in pairs.into_iter().flat_map(|pair| std::iter::repeat(pair).take(fr.qps.max(1) as usize)) {
                 flow_id += 1;
                 let id = flow_id;
+                let (routing, hash) = (fr.routing, fr.hash);
                 let mut choose = |options: u64, candidates: &[u32]| -> u64 {
                     match routing {
                         Routing::Adaptive => {
@@ -252,13 +269,13 @@ pub fn collective_table(
     net: &Network,
     layout: GroupLayout,
     op: CollectiveOp,
-    routing: Routing,
-    hash: EcmpHash,
+    fr: FlowRouting,
     seed: u64,
     channels: u64,
     nvls: bool,
     sizes: &[f64],
 ) -> CollectiveReport {
+    let routing = fr.routing;
     let span = fabric.span(layout.size, layout.stride);
     let n = layout.size.max(1) as f64;
     let channels = channels.max(1);
@@ -267,10 +284,10 @@ pub fn collective_table(
         CollectiveOp::SendRecv => Pattern::Single,
         _ => Pattern::Ring,
     };
-    let phase = run_phase(net, &layout, routing, hash, seed, channels, span.ranks_per_domain, pattern);
+    let phase = run_phase(net, &layout, fr, seed, channels, span.ranks_per_domain, pattern);
     // NCCL considers the double binary tree for all-reduce across nodes.
     let tree = if op == CollectiveOp::AllReduce && span.domains > 1 && layout.size > 2 {
-        Some(run_phase(net, &layout, routing, hash, seed, channels, span.ranks_per_domain, Pattern::DoubleTree))
+        Some(run_phase(net, &layout, fr, seed, channels, span.ranks_per_domain, Pattern::DoubleTree))
     } else {
         None
     };
@@ -279,7 +296,9 @@ pub fn collective_table(
     let rows = sizes
         .iter()
         .map(|&s| {
-            // Bytes each flow carries in one phase, and how many phases.
+            // Bytes each flow carries in one phase, and how many phases; a connection's
+            // QPs share its bytes.
+            let channels = channels * fr.qps.max(1);
             let (per_flow, steps) = match op {
                 CollectiveOp::AllReduce => (s / n / channels as f64, 2.0 * (n - 1.0)),
                 CollectiveOp::AllGather | CollectiveOp::ReduceScatter => (s / n / channels as f64, n - 1.0),
@@ -340,7 +359,8 @@ pub fn run(s: &crate::scenario::Scenario, layout: GroupLayout, op: CollectiveOp,
     let fabric = crate::parallel::fabric(&s.cluster);
     let spec = crate::parallel::fabric_spec(&s.cluster);
     let net = Network::new(&spec, link_rates());
-    collective_table(&fabric, &net, layout, op, routing, s.cluster.ecmp_hash, s.seed, channels, crate::parallel::has_nvls(&s.cluster), sizes)
+    let fr = FlowRouting { routing, hash: s.cluster.ecmp_hash, qps: s.cluster.qps_per_connection };
+    collective_table(&fabric, &net, layout, op, fr, s.seed, channels, crate::parallel::has_nvls(&s.cluster), sizes)
 }
 
 #[cfg(test)]
@@ -405,9 +425,9 @@ mod tests {
     fn h100_node_all_reduce_ring_and_nvls() {
         let (f, n) = fabric(8, 1, 1.0);
         let l = GroupLayout::covering(8, 8, 1);
-        let ring = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, EcmpHash::PerSwitch, 1, 1, false, &BIG);
+        let ring = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, 1, false, &BIG);
         assert!((busbw(&ring) / 370.0 - 1.0).abs() < 0.10, "ring {}", busbw(&ring));
-        let nvls = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, EcmpHash::PerSwitch, 1, 1, true, &BIG);
+        let nvls = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, 1, true, &BIG);
         assert!((busbw(&nvls) / 480.0 - 1.0).abs() < 0.10, "nvls {}", busbw(&nvls));
         assert_eq!(nvls.rows[0].algorithm, "nvls");
     }
@@ -416,7 +436,7 @@ mod tests {
     fn one_nic_per_gpu_across_nodes() {
         let (f, n) = fabric(16, 1, 1.0);
         let l = GroupLayout::covering(16, 2, 8);
-        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Ecmp, EcmpHash::PerSwitch, 1, 2, true, &BIG);
+        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, 2, true, &BIG);
         let bw = busbw(&r);
         assert!((46.0..=49.0).contains(&bw), "{bw}");
     }
@@ -428,7 +448,7 @@ mod tests {
     fn ecmp_loses_to_adaptive_and_spray_on_a_strided_dp_ring() {
         let (f, n) = fabric(16384, 3, 1.0);
         let l = GroupLayout { size: 128, stride: 128, groups: 128 };
-        let bw = |r: Routing| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, r, EcmpHash::PerSwitch, 1, 1, true, &BIG));
+        let bw = |r: Routing| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), 1, 1, true, &BIG));
         let (ecmp, adaptive, spray) = (bw(Routing::Ecmp), bw(Routing::Adaptive), bw(Routing::Spray));
         assert!(adaptive > 45.0 && spray > 45.0, "{adaptive} {spray}");
         assert!(ecmp < 0.8 * adaptive, "ecmp {ecmp} vs adaptive {adaptive}");
@@ -455,11 +475,24 @@ mod tests {
         };
         let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
         let l = GroupLayout { size: 16, stride: 64, groups: 64 };
-        let bw = |r: Routing, h: EcmpHash| busbw(&collective_table(&f, &n, l, CollectiveOp::AllGather, r, h, 1, 1, false, &BIG));
+        let bw = |r: Routing, h: EcmpHash| busbw(&collective_table(&f, &n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(r) }, 1, 1, false, &BIG));
         let spray = bw(Routing::Spray, EcmpHash::PerSwitch);
         let (polarized, per_switch) = (bw(Routing::Ecmp, EcmpHash::Polarized) / spray, bw(Routing::Ecmp, EcmpHash::PerSwitch) / spray);
         assert!(polarized < 0.1, "{polarized}");
         assert!(per_switch > 2.0 * polarized && per_switch < 0.3, "{per_switch} vs {polarized}");
+    }
+
+    /// More queue pairs per connection are more flows to hash: ECMP's collisions average
+    /// out (Meta's RoCE clusters scale QPs for this: "enhanced ECMP with QP scaling",
+    /// Gangidi et al., SIGCOMM'24), while spraying, already balanced, gains nothing.
+    #[test]
+    fn more_queue_pairs_spread_ecmp_collisions() {
+        let (f, n) = fabric(16384, 3, 1.0);
+        let l = GroupLayout { size: 128, stride: 128, groups: 128 };
+        let bw = |r: Routing, qps: u64| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting { qps, ..FlowRouting::new(r) }, 1, 1, true, &BIG));
+        let (one, four, sixteen) = (bw(Routing::Ecmp, 1), bw(Routing::Ecmp, 4), bw(Routing::Ecmp, 16));
+        assert!(one < four && four < sixteen, "{one} {four} {sixteen}");
+        assert!((bw(Routing::Spray, 1) / bw(Routing::Spray, 16) - 1.0).abs() < 0.02);
     }
 
     /// Oversubscription at the top tier slows only groups whose traffic crosses it.
@@ -469,7 +502,7 @@ mod tests {
         let (f7, n7) = fabric(16384, 3, 7.0);
         let inside = GroupLayout { size: 128, stride: 8, groups: 128 }; // 1,024 GPUs: one pod
         let across = GroupLayout { size: 2, stride: 8192, groups: 8192 }; // every pair in two pods
-        let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, Routing::Spray, EcmpHash::PerSwitch, 1, 1, true, &BIG));
+        let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Spray), 1, 1, true, &BIG));
         assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
         assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
     }
@@ -480,7 +513,7 @@ mod tests {
     fn tree_for_small_ring_for_large_all_reduce() {
         let (f, n) = fabric(1024, 2, 1.0);
         let l = GroupLayout::covering(1024, 128, 8);
-        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, Routing::Spray, EcmpHash::PerSwitch, 1, 2, true, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
+        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Spray), 1, 2, true, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
         assert_eq!(r.rows[0].algorithm, "tree");
         assert_eq!(r.rows[1].algorithm, "ring");
     }
@@ -502,7 +535,7 @@ mod tests {
             };
             let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
             let l = GroupLayout::covering(1024, 128, 8);
-            let r = collective_table(&f, &n, l, CollectiveOp::AllGather, Routing::Adaptive, EcmpHash::PerSwitch, 1, 1, true, &BIG);
+            let r = collective_table(&f, &n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Adaptive), 1, 1, true, &BIG);
             let bw = busbw(&r);
             assert!(bw > 40.0 && bw < 50.0, "{kind:?}: {bw}");
         }

@@ -556,8 +556,7 @@ impl<'a> FlowTimer<'a> {
                     &self.net,
                     layout,
                     op,
-                    s.cluster.routing.into(),
-                    s.cluster.ecmp_hash,
+                    flows::FlowRouting { routing: s.cluster.routing.into(), hash: s.cluster.ecmp_hash, qps: s.cluster.qps_per_connection },
                     s.seed,
                     // NCCL opens at least one channel per NIC the group can use; an
                     // all-to-all's pairs are connections of their own.
