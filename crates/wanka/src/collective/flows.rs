@@ -415,6 +415,23 @@ mod tests {
         (Fabric::new(&spec), Network::new(&spec, link_rates()))
     }
 
+    /// 1,024 GPUs, `per_node` to a node (and NVLink domain), 3 tiers of 16-port switches.
+    fn radix16_fabric(kind: FabricKind, per_node: u64) -> (Fabric, Network) {
+        let spec = FabricSpec {
+            kind,
+            gpus: 1024,
+            gpus_per_node: per_node,
+            nvlink_domain: per_node,
+            nvlink_bytes_per_s: 450e9,
+            nic_bytes_per_s: 50e9,
+            tiers: 3,
+            switch_radix: 16,
+            oversubscription: 1.0,
+            planes: 1,
+        };
+        (Fabric::new(&spec), Network::new(&spec, link_rates()))
+    }
+
     fn busbw(r: &CollectiveReport) -> f64 {
         r.rows.last().unwrap().busbw_gb_s
     }
@@ -461,19 +478,7 @@ mod tests {
     /// (a packet-level reference measured ~0.20, issue 15).
     #[test]
     fn per_switch_hashing_undoes_polarization_across_pods() {
-        let spec = FabricSpec {
-            kind: wanka_net::FabricKind::FatTree,
-            gpus: 1024,
-            gpus_per_node: 1,
-            nvlink_domain: 1,
-            nvlink_bytes_per_s: 450e9,
-            nic_bytes_per_s: 50e9,
-            tiers: 3,
-            switch_radix: 16,
-            oversubscription: 1.0,
-            planes: 1,
-        };
-        let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
+        let (f, n) = radix16_fabric(FabricKind::FatTree, 1);
         let l = GroupLayout { size: 16, stride: 64, groups: 64 };
         let bw = |r: Routing, h: EcmpHash| busbw(&collective_table(&f, &n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(r) }, 1, 1, false, &BIG));
         let spray = bw(Routing::Spray, EcmpHash::PerSwitch);
@@ -521,19 +526,7 @@ mod tests {
     #[test]
     fn fat_tree_and_single_switch_fabrics_route() {
         for kind in [FabricKind::FatTree, FabricKind::SingleSwitch] {
-            let spec = FabricSpec {
-                kind,
-                gpus: 1024,
-                gpus_per_node: 8,
-                nvlink_domain: 8,
-                nvlink_bytes_per_s: 450e9,
-                nic_bytes_per_s: 50e9,
-                tiers: 3,
-                switch_radix: 16,
-                oversubscription: 1.0,
-                planes: 1,
-            };
-            let (f, n) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
+            let (f, n) = radix16_fabric(kind, 8);
             let l = GroupLayout::covering(1024, 128, 8);
             let r = collective_table(&f, &n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Adaptive), 1, 1, true, &BIG);
             let bw = busbw(&r);
