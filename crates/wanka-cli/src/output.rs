@@ -82,11 +82,16 @@ pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
         "  cluster  {} × {} ({} per node, NVLink domain {}, {} Gb/s NIC, {:?} {} tiers)",
         s.cluster.gpus, s.cluster.gpu.id, s.cluster.gpus_per_node, s.cluster.nvlink_domain, s.cluster.nic_gbps, s.cluster.fabric, s.cluster.tiers
     );
+    let etp = if p.etp != p.tp { format!(" (ETP {})", p.etp) } else { String::new() };
     let _ = writeln!(
         o,
-        "  layout   TP {} · PP {} (vpp {}, {:?}) · CP {} · EP {} · DP {} · ZeRO {} · SP {} · recompute {:?}",
+        "  layout   TP {} · PP {} (vpp {}, {:?}) · CP {} · EP {}{etp} · DP {} · ZeRO {} · SP {} · recompute {:?}",
         p.tp, p.pp, p.vpp, p.schedule, p.cp, p.ep, p.dp, p.zero, p.sequence_parallel, p.recompute
     );
+    if let Some(chunks) = &p.chunk_layers {
+        let ranks: Vec<String> = chunks.iter().map(|r| r.iter().map(u64::to_string).collect::<Vec<_>>().join("+")).collect();
+        let _ = writeln!(o, "  stages   layers per rank (its chunks): {}", ranks.join(" | "));
+    }
     let _ = writeln!(
         o,
         "  batch    {} sequences ({} tokens), micro-batch {}, {} micro-batches per pipeline",
