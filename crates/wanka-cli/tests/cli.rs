@@ -383,3 +383,31 @@ fn scenario_reference_example_runs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Scaling an example by one key: one error names every key that must change with it
+/// (here dp and the global batch; at 10⁶ GPUs the switch radix too), and the `--set`
+/// flags it prints make the scenario run. A key set on the command line stays the
+/// user's.
+#[test]
+fn scaling_by_one_key_names_every_change_at_once() {
+    let file = repo().join("examples/llama3-405b-16k.toml");
+    let file = file.to_str().unwrap();
+    for gpus in ["131072", "1048576"] {
+        let set = format!("cluster.gpus={gpus}");
+        let out = wanka(&["simulate", file, "--set", &set]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("parallel.dp") && err.contains("parallel.global_batch"), "{err}");
+        let flags: Vec<&str> = err.split("rerun with ").nth(1).unwrap().split(';').next().unwrap().split_whitespace().collect();
+        let mut args = vec!["simulate", file, "--set", &set];
+        args.extend(flags.iter().copied());
+        let out = wanka(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The user's own --set is not overridden: the error stays theirs.
+    let out = wanka(&["simulate", file, "--set", "cluster.gpus=131072", "--set", "parallel.dp=128"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!err.contains("rerun with"), "{err}");
+}

@@ -11,9 +11,10 @@ pub enum Error {
     /// The file is not valid TOML/JSON, or a key has the wrong type or is unknown.
     #[error("{}", if path.starts_with('[') { message.clone() } else { format!("{path}: {message}") })]
     Parse { path: String, message: String },
-    /// A key holds a value that is not allowed.
+    /// A key holds a value that is not allowed. `fix` is a value (as TOML) of `fix_key`
+    /// that would clear this error, when one follows from the rest of the scenario.
     #[error("{key} = {value}: {expected}")]
-    Invalid { key: String, value: String, expected: String },
+    Invalid { key: String, value: String, expected: String, fix: Option<(String, String)> },
     /// A required key is absent.
     #[error("{key} is missing: {expected}")]
     Missing { key: String, expected: String },
@@ -21,7 +22,18 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(key: impl Into<String>, value: impl std::fmt::Display, expected: impl Into<String>) -> Error {
-        Error::Invalid { key: key.into(), value: value.to_string(), expected: expected.into() }
+        Error::Invalid { key: key.into(), value: value.to_string(), expected: expected.into(), fix: None }
+    }
+
+    /// [`Error::invalid`], with a value of `fix_key` that would clear it.
+    pub fn fixable(
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        expected: impl Into<String>,
+        fix_key: impl Into<String>,
+        fix: impl std::fmt::Display,
+    ) -> Error {
+        Error::Invalid { key: key.into(), value: value.to_string(), expected: expected.into(), fix: Some((fix_key.into(), fix.to_string())) }
     }
 
     pub fn missing(key: impl Into<String>, expected: impl Into<String>) -> Error {

@@ -441,7 +441,61 @@ pub mod defaults {
 
 /// Reads and resolves a scenario file with `--set` overrides applied.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
-    load_space(path, overrides)?.into_single()
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    parse(&text, path, overrides)
+}
+
+/// Keys a scenario may need to change together when one changes (the layout written for
+/// another cluster size, say): at most this many are gathered into one error.
+const MAX_FIXES: usize = 8;
+
+/// Resolves a scenario; when it fails on a key whose valid value follows from the rest
+/// (dp from the GPU count, the global batch from dp and the schedule, the switch tiers
+/// or radix from the GPU count), works out every such change the scenario needs and
+/// says them all in one error, with the `--set` flags that make them. Keys the user set
+/// on the command line stay theirs.
+fn resolve_with_fixes(overrides: &[String], attempt: impl Fn(&[String]) -> Result<Scenario>) -> Result<Scenario> {
+    let first = match attempt(overrides) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let mut fixes: Vec<(String, String, String)> = Vec::new();
+    let mut last = Some(first.clone());
+    let mut attempts = 0;
+    while let Some(Error::Invalid { key, value, expected, fix: Some((fix_key, fix)) }) = &last {
+        let theirs = overrides.iter().any(|o| o.split('=').next().map(str::trim) == Some(fix_key.as_str()));
+        attempts += 1;
+        if theirs || attempts > MAX_FIXES {
+            break;
+        }
+        let why = format!("{key} = {value}: {expected}");
+        // A key fixed once may need a later value as other keys change (the global batch
+        // after dp): the later one replaces it.
+        match fixes.iter_mut().find(|f| &f.0 == fix_key) {
+            Some(f) => *f = (fix_key.clone(), fix.clone(), why),
+            None => fixes.push((fix_key.clone(), fix.clone(), why)),
+        }
+        let mut all = overrides.to_vec();
+        all.extend(fixes.iter().map(|(k, v, _)| format!("{k}={v}")));
+        last = attempt(&all).err();
+    }
+    if fixes.is_empty() {
+        return Err(first);
+    }
+    let Error::Invalid { key, value, expected, .. } = &first else { return Err(first) };
+    // The first error says why its own fix is needed; the others say theirs.
+    let mut message = expected.clone();
+    if fixes.len() > 1 {
+        let others: Vec<String> = fixes[1..].iter().map(|(k, v, why)| format!("{k} = {v} (as {why})")).collect();
+        message += &format!("; then also {}", others.join("; "));
+    }
+    let flags: Vec<String> = fixes.iter().map(|(k, v, _)| format!("--set {k}={v}")).collect();
+    message += &format!("; rerun with {}", flags.join(" "));
+    if let Some(rest) = last {
+        message += &format!("; after that, still: {rest}");
+    }
+    Err(Error::invalid(key.clone(), value.clone(), message))
 }
 
 /// Reads a scenario whose `[parallel]` keys may be lists or "auto".
@@ -453,7 +507,7 @@ pub fn load_space(path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
 
 /// Parses scenario text; `path` names it in errors and anchors relative `hf_config` paths.
 pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Scenario> {
-    parse_space(text, path, overrides)?.into_single()
+    resolve_with_fixes(overrides, |o| parse_space(text, path, o)?.into_single())
 }
 
 fn parse_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -655,11 +709,17 @@ fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
     };
     let reach = wanka_net::Network::max_gpus(fabric, switch_radix, tiers, gpus_per_node);
     if gpus > reach {
-        return Err(Error::invalid(
-            "cluster.gpus",
-            gpus,
-            format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs; add a tier or raise cluster.switch_radix"),
-        ));
+        let expected = format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs; add a tier or raise cluster.switch_radix");
+        // The fewest tiers that hold them, else the smallest switch that does at 3 tiers.
+        if let Some(t) = (tiers + 1..=3).find(|&t| wanka_net::Network::max_gpus(fabric, switch_radix, t, gpus_per_node) >= gpus) {
+            return Err(Error::fixable("cluster.gpus", gpus, expected, "cluster.tiers", t));
+        }
+        // Switch radices come in powers of two.
+        let radix = (0..12).map(|i| switch_radix << i).take_while(|r| *r <= 1 << 12).find(|&r| wanka_net::Network::max_gpus(fabric, r, 3, gpus_per_node) >= gpus);
+        return Err(match radix {
+            Some(r) if tiers == 3 => Error::fixable("cluster.gpus", gpus, expected, "cluster.switch_radix", r),
+            _ => Error::invalid("cluster.gpus", gpus, expected),
+        });
     }
     let oversubscription = c.oversubscription.unwrap_or(1.0);
     if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {

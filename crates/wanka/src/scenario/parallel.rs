@@ -346,10 +346,12 @@ impl ParallelConfig {
             None => gpus / mp,
             Some(d) if d.checked_mul(mp) == Some(gpus) => d,
             Some(d) => {
-                return Err(Error::invalid(
+                return Err(Error::fixable(
                     "parallel.dp",
                     d,
                     format!("tp × pp × cp × dp must equal cluster.gpus = {gpus}; dp = {} would (or leave dp out)", gpus / mp),
+                    "parallel.dp",
+                    gpus / mp,
                 ))
             }
         };
@@ -429,10 +431,12 @@ impl ParallelConfig {
             }
         };
         if global_batch % per_step != 0 {
-            return Err(Error::invalid(
+            return Err(Error::fixable(
                 "parallel.global_batch",
                 global_batch,
                 format!("must be a multiple of micro_batch × dp = {micro_batch} × {dp} = {per_step}"),
+                "parallel.global_batch",
+                global_batch.div_ceil(per_step) * per_step,
             ));
         }
         let schedule = match c.schedule {
@@ -450,10 +454,12 @@ impl ParallelConfig {
             }
             // Megatron-LM's interleaved schedule runs micro-batches in groups of pp.
             Schedule::Interleaved if m % pp != 0 => {
-                return Err(Error::invalid(
+                return Err(Error::fixable(
                     "parallel.global_batch",
                     global_batch,
                     format!("the interleaved schedule needs micro-batches per pipeline ({m}) to be a multiple of pp = {pp}"),
+                    "parallel.global_batch",
+                    m.div_ceil(pp) * pp * per_step,
                 ))
             }
             Schedule::OneFOneB | Schedule::ZeroBubble if vpp > 1 => {
@@ -469,17 +475,21 @@ impl ParallelConfig {
                 return Err(Error::invalid("parallel.vpp", vpp, "dualpipe places two chunks per rank itself; leave vpp = 1"))
             }
             Schedule::Dualpipe if m % 2 != 0 => {
-                return Err(Error::invalid(
+                return Err(Error::fixable(
                     "parallel.global_batch",
                     global_batch,
                     format!("dualpipe splits the micro-batches between its two directions: needs an even number, this gives {m}"),
+                    "parallel.global_batch",
+                    (m + 1).max(2 * pp) * per_step,
                 ))
             }
             Schedule::Dualpipe if m < 2 * pp => {
-                return Err(Error::invalid(
+                return Err(Error::fixable(
                     "parallel.global_batch",
                     global_batch,
                     format!("dualpipe needs at least 2 × pp = {} micro-batches per pipeline, this gives {m}", 2 * pp),
+                    "parallel.global_batch",
+                    2 * pp * per_step,
                 ))
             }
             _ => {}
