@@ -436,7 +436,7 @@ impl ParallelConfig {
                 global_batch,
                 format!("must be a multiple of micro_batch × dp = {micro_batch} × {dp} = {per_step}"),
                 "parallel.global_batch",
-                global_batch.div_ceil(per_step) * per_step,
+                global_batch.div_ceil(per_step).saturating_mul(per_step),
             ));
         }
         let schedule = match c.schedule {
@@ -459,7 +459,7 @@ impl ParallelConfig {
                     global_batch,
                     format!("the interleaved schedule needs micro-batches per pipeline ({m}) to be a multiple of pp = {pp}"),
                     "parallel.global_batch",
-                    m.div_ceil(pp) * pp * per_step,
+                    m.div_ceil(pp).saturating_mul(pp).saturating_mul(per_step),
                 ))
             }
             Schedule::OneFOneB | Schedule::ZeroBubble if vpp > 1 => {
@@ -480,7 +480,7 @@ impl ParallelConfig {
                     global_batch,
                     format!("dualpipe splits the micro-batches between its two directions: needs an even number, this gives {m}"),
                     "parallel.global_batch",
-                    (m + 1).max(2 * pp) * per_step,
+                    (m + 1).max(pp.saturating_mul(2)).saturating_mul(per_step),
                 ))
             }
             Schedule::Dualpipe if m < 2 * pp => {
@@ -489,7 +489,7 @@ impl ParallelConfig {
                     global_batch,
                     format!("dualpipe needs at least 2 × pp = {} micro-batches per pipeline, this gives {m}", 2 * pp),
                     "parallel.global_batch",
-                    2 * pp * per_step,
+                    pp.saturating_mul(2).saturating_mul(per_step),
                 ))
             }
             _ => {}
