@@ -114,6 +114,10 @@ pub fn from_edges(first: Option<u64>, last: Option<u64>, pp: u64, vpp: u64, laye
         let key = if first.is_some() { "parallel.first_stage_layers" } else { "parallel.last_stage_layers" };
         return Err(Error::invalid(key, first.or(last).unwrap_or(0), "needs parallel.pp >= 2"));
     }
+    // Every stage but the embedding's and the loss's holds a layer.
+    if pp.saturating_mul(vpp) > layers.saturating_add(2) {
+        return Err(Error::invalid("parallel.pp", pp, format!("pp × vpp = {pp} × {vpp} stages exceed model.layers = {layers} (+ 2 for the embedding and the loss)")));
+    }
     for (key, v) in [("parallel.first_stage_layers", first), ("parallel.last_stage_layers", last)] {
         if let Some(v) = v {
             if v % vpp != 0 {
@@ -128,7 +132,7 @@ pub fn from_edges(first: Option<u64>, last: Option<u64>, pp: u64, vpp: u64, laye
     let per = match middle {
         0 if rest == 0 => 0,
         0 => return Err(Error::invalid(key, given, format!("with pp = {pp} the first and last stages are all of them: they must hold model.layers = {layers}"))),
-        m if rest % (m * vpp) == 0 => rest / (m * vpp),
+        m if rest % (m.saturating_mul(vpp)) == 0 => rest / (m.saturating_mul(vpp)),
         m => {
             return Err(Error::invalid(
                 key,
