@@ -94,13 +94,15 @@ pub fn max_min_rates(flows: &FlowSet, active: &[bool], capacity: &[f64]) -> Vec<
     }
     let mut frozen_load = vec![0.0f64; capacity.len()];
     let mut frozen = vec![false; n];
-    let mut heap = BinaryHeap::new();
     let level = |l: usize, w: f64, load: f64| ((capacity[l] - load).max(0.0)) / w;
-    for (l, w) in weight.iter().enumerate() {
-        if *w > 1e-12 {
-            heap.push(Key(level(l, *w, 0.0), l as u32, 0));
-        }
-    }
+    // Built in one heapify (linear) rather than a push per link.
+    let mut heap: BinaryHeap<Key> = weight
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w > 1e-12)
+        .map(|(l, w)| Key(level(l, *w, 0.0), l as u32, 0))
+        .collect::<Vec<_>>()
+        .into();
     // A link's level only rises as flows freeze: a flow frozen at the lowest level t
     // takes t from a link whose level was at least t. So keys are updated lazily: a
     // popped key below its link's current level goes back with the current level; one
