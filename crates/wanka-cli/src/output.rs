@@ -197,6 +197,11 @@ pub fn validate_table(v: &Validation) -> String {
             let _ = writeln!(o, "    {:<58} {:>16}  published {:>5.3}  predicted {:>5.3}", x.series, gpus.join("→"), x.published_ratio, x.predicted_ratio);
         }
     }
+    let over: Vec<&wanka::validate::Row> = v.rows.iter().filter(|r| !r.fits).collect();
+    let _ = writeln!(o, "\n  published layouts that ran but wanka says do not fit: {}", over.len());
+    for r in over {
+        let _ = writeln!(o, "    {:<44} {:.1} GiB per GPU (nvidia-smi)", r.id, r.predicted_memory_gib);
+    }
     let excluded: Vec<&wanka::validate::Row> = v.rows.iter().filter(|r| r.excluded.is_some()).collect();
     if !excluded.is_empty() {
         let _ = writeln!(o, "\n  excluded");
