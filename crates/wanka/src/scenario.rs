@@ -2,7 +2,7 @@
 //! import and validation. The result, [`Scenario`], is fully resolved and valid: later
 //! stages never re-check it.
 
-mod hf;
+pub mod hf;
 mod parallel;
 pub mod pipeline_layout;
 mod training;
