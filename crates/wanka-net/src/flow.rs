@@ -42,7 +42,7 @@ impl FlowSet {
 }
 
 #[derive(PartialEq)]
-struct Key(f64, u32, u32);
+struct Key(f64, u32);
 impl Eq for Key {}
 impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -100,21 +100,21 @@ pub fn max_min_rates(flows: &FlowSet, active: &[bool], capacity: &[f64]) -> Vec<
         .iter()
         .enumerate()
         .filter(|(_, w)| **w > 1e-12)
-        .map(|(l, w)| Key(level(l, *w, 0.0), l as u32, 0))
+        .map(|(l, w)| Key(level(l, *w, 0.0), l as u32))
         .collect::<Vec<_>>()
         .into();
     // A link's level only rises as flows freeze: a flow frozen at the lowest level t
     // takes t from a link whose level was at least t. So keys are updated lazily: a
     // popped key below its link's current level goes back with the current level; one
     // that still holds is the lowest level of all, and its flows freeze there.
-    while let Some(Key(t, l, _)) = heap.pop() {
+    while let Some(Key(t, l)) = heap.pop() {
         let l = l as usize;
         if weight[l] <= 1e-12 {
             continue;
         }
         let now = level(l, weight[l], frozen_load[l]);
         if now > t {
-            heap.push(Key(now, l as u32, 0));
+            heap.push(Key(now, l as u32));
             continue;
         }
         for i in count[l]..count[l + 1] {

@@ -229,12 +229,17 @@ pub fn in_flight_microbatches(s: &Scenario, r: u64) -> f64 {
     }
 }
 
+/// Whether torch.compile fuses the loss (`training.compile` under a framework that
+/// compiles it with the model): the loss's memory and its time both follow.
+pub fn loss_is_compiled(s: &Scenario) -> bool {
+    s.training.compile && s.training.framework.facts().compile_covers_loss
+}
+
 /// Bytes per logit the loss holds at its peak: the framework's eager loss, or, when
 /// torch.compile covers the loss, the BF16 logits it keeps and the BF16 gradient it
 /// writes (the FP32 softmax stays in registers of the fused kernels).
 pub fn loss_bytes_per_logit(s: &Scenario) -> f64 {
-    let facts = s.training.framework.facts();
-    let whole = if s.training.compile && facts.compile_covers_loss { 2.0 * WEIGHT_BYTES } else { facts.loss_bytes_per_logit };
+    let whole = if loss_is_compiled(s) { 2.0 * WEIGHT_BYTES } else { s.training.framework.facts().loss_bytes_per_logit };
     match s.training.loss_chunks {
         // Chunked, every chunk's BF16 logits wait for backward, one chunk at a time is
         // upcast.

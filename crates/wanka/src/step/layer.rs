@@ -381,11 +381,12 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         // hold ep·etp·tokens/tp distinct tokens (tokens are split or replicated over TP),
         // each routed to top_k of the e experts; each ETP rank computes its 1/etp of
         // every expert's width for all of its experts' tokens.
-        let per_expert = routed_load(s) * tokens / tp * top_k * p.ep as f64 * etp / e;
+        let load = routed_load(s);
+        let per_expert = load * tokens / tp * top_k * p.ep as f64 * etp / e;
         moe_gemm = d.linear_gemm_s(tokens / sp, e, h) // router
             + d.expert_gemms_s(local_experts, per_expert, up * fe / etp, h)
             + d.expert_gemms_s(local_experts, per_expert, h, fe / etp);
-        routed_elems = routed_load(s) * tokens * top_k * fe / tp;
+        routed_elems = load * tokens * top_k * fe / tp;
         gemm_bwd_extra += d.fp8_backward_extra_s(tokens / sp, e, h)
             + local_experts * (d.fp8_backward_extra_s(per_expert, up * fe / etp, h) + d.fp8_backward_extra_s(per_expert, h, fe / etp));
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
@@ -595,7 +596,7 @@ pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     // the BF16 logits (2) forward, and one reads them and writes the BF16 gradient
     // (2 + 2) backward.
     let logits = tokens * v;
-    let compiled = s.training.compile && s.training.framework.facts().compile_covers_loss;
+    let compiled = crate::parallel::memory::loss_is_compiled(s);
     let (fwd_bytes, bwd_bytes) = if compiled { (2.0, 4.0) } else { (CE_FWD_BYTES_PER_LOGIT, CE_BWD_BYTES_PER_LOGIT) };
     let ce_fwd = d.streaming_s(fwd_bytes * logits, if compiled { 1.0 } else { 6.0 });
     let ce_bwd = d.streaming_s(bwd_bytes * logits, if compiled { 1.0 } else { 3.0 });

@@ -393,9 +393,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// One measured layout: group key, id, measured and predicted tokens/s per GPU, whether
-/// it fits, how many runs were averaged, whether the allocator's cache fits too.
-type Measured = (String, String, f64, f64, bool, f64, bool);
+/// One measured layout of a group, beside wanka's prediction.
+struct Measured {
+    /// The group it belongs to (source, model, cluster, sequence).
+    key: String,
+    id: String,
+    measured: f64,
+    predicted: f64,
+    fits: bool,
+    /// Whether the allocator's cache fits too (search ranks such layouts first).
+    headroom: bool,
+    /// Repeated runs averaged into `measured`.
+    runs: f64,
+}
 
 /// Compares every row.
 pub fn validate_layouts() -> LayoutValidation {
@@ -446,33 +456,41 @@ pub fn validate_layouts() -> LayoutValidation {
                     Some(i) => format!("{}{}", &id[..i], id[i + 4..].find('-').map_or("", |j| &id[i + 4 + j..])),
                     None => id.clone(),
                 };
-                match layouts.iter_mut().find(|l| l.1 == stem) {
+                match layouts.iter_mut().find(|l| l.id == stem) {
                     Some(l) => {
-                        l.5 += 1.0;
-                        l.2 += (value - l.2) / l.5;
+                        l.runs += 1.0;
+                        l.measured += (value - l.measured) / l.runs;
                     }
-                    None => layouts.push((key, stem, value, r.tokens_per_s_per_gpu, r.memory.fits, 1.0, r.memory.allocator_headroom)),
+                    None => layouts.push(Measured {
+                        key,
+                        id: stem,
+                        measured: value,
+                        predicted: r.tokens_per_s_per_gpu,
+                        fits: r.memory.fits,
+                        headroom: r.memory.allocator_headroom,
+                        runs: 1.0,
+                    }),
                 }
             }
             _ => {}
         }
     }
     let mut groups = Vec::new();
-    let mut keys: Vec<&String> = layouts.iter().map(|l| &l.0).collect();
+    let mut keys: Vec<&String> = layouts.iter().map(|l| &l.key).collect();
     keys.sort();
     keys.dedup();
     for key in keys {
-        let members: Vec<&Measured> = layouts.iter().filter(|l| &l.0 == key).collect();
+        let members: Vec<&Measured> = layouts.iter().filter(|l| &l.key == key).collect();
         if members.len() < 3 {
             continue;
         }
-        let measured: Vec<f64> = members.iter().map(|m| m.2).collect();
-        let predicted: Vec<f64> = members.iter().map(|m| m.3).collect();
-        let best = members.iter().max_by(|a, b| a.2.total_cmp(&b.2)).unwrap();
+        let measured: Vec<f64> = members.iter().map(|m| m.measured).collect();
+        let predicted: Vec<f64> = members.iter().map(|m| m.predicted).collect();
+        let best = members.iter().max_by(|a, b| a.measured.total_cmp(&b.measured)).unwrap();
         // wanka's pick is its search's: layouts with room for the allocator's cache
         // first, then those that merely fit.
-        let with_headroom: Vec<&&Measured> = members.iter().filter(|m| m.6).collect();
-        let fitting: Vec<&&Measured> = members.iter().filter(|m| m.4).collect();
+        let with_headroom: Vec<&&Measured> = members.iter().filter(|m| m.headroom).collect();
+        let fitting: Vec<&&Measured> = members.iter().filter(|m| m.fits).collect();
         let pool: Vec<&&Measured> = if !with_headroom.is_empty() {
             with_headroom
         } else if !fitting.is_empty() {
@@ -480,21 +498,21 @@ pub fn validate_layouts() -> LayoutValidation {
         } else {
             members.iter().collect()
         };
-        let pick = pool.iter().max_by(|a, b| a.3.total_cmp(&b.3)).unwrap();
+        let pick = pool.iter().max_by(|a, b| a.predicted.total_cmp(&b.predicted)).unwrap();
         // Layouts wanka cannot tell apart (within 0.1%: choices it does not model, such as
         // FP8 scaling recipes or torch.compile) are a coin toss: the regret is their mean.
-        let tied: Vec<f64> = pool.iter().filter(|m| m.3 >= pick.3 * 0.999).map(|m| m.2).collect();
+        let tied: Vec<f64> = pool.iter().filter(|m| m.predicted >= pick.predicted * 0.999).map(|m| m.measured).collect();
         let picked = tied.iter().sum::<f64>() / tied.len() as f64;
         groups.push(LayoutGroup {
             group: key.clone(),
             layouts: members.len(),
             spearman: spearman(&predicted, &measured),
-            regret_pct: 100.0 * (1.0 - picked / best.2),
-            top_pick: pick.1.clone(),
-            best_measured: best.1.clone(),
+            regret_pct: 100.0 * (1.0 - picked / best.measured),
+            top_pick: pick.id.clone(),
+            best_measured: best.id.clone(),
             members: members
                 .iter()
-                .map(|m| LayoutPoint { id: m.1.clone(), measured_tokens_per_s_per_gpu: m.2, predicted_tokens_per_s_per_gpu: m.3, fits: m.4 })
+                .map(|m| LayoutPoint { id: m.id.clone(), measured_tokens_per_s_per_gpu: m.measured, predicted_tokens_per_s_per_gpu: m.predicted, fits: m.fits })
                 .collect(),
         });
     }
