@@ -294,12 +294,18 @@ fn run(cli: Cli) -> Result<()> {
                 Some(RoutingArg::Spray) => wanka_net_routing::SPRAY,
                 None => s.cluster.routing.into(),
             };
-            if op == wanka::collective::CollectiveOp::AllToAll && size > 1024 {
-                return Err(bad(format!("--op all_to_all on {size} ranks: the flow model handles all-to-all groups of up to 1024 ranks")));
-            }
             let layout = wanka::collective::flows::GroupLayout::covering(s.cluster.gpus, size, stride);
             if !layout.tiles(s.cluster.gpus) {
                 return Err(bad(format!("--group {group}: {size} ranks {stride} apart do not tile cluster.gpus = {}", s.cluster.gpus)));
+            }
+            let flows = wanka::collective::flows::flows_per_phase(layout, op, channels, s.cluster.qps_per_connection, &s.cluster);
+            if flows > wanka::collective::flows::PHASE_FLOWS_MAX {
+                return Err(bad(format!(
+                    "--op {op:?} over --group {group} ({} groups of {size} ranks, {channels} channels, {} QPs): {flows} flows in one phase, above the {} the flow model routes in bounded time; use fewer --channels or a smaller group",
+                    layout.groups,
+                    s.cluster.qps_per_connection,
+                    wanka::collective::flows::PHASE_FLOWS_MAX
+                )));
             }
             let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
             if json {

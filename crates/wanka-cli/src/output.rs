@@ -414,8 +414,16 @@ pub fn collective_table(s: &Scenario, r: &wanka::collective::flows::CollectiveRe
     );
     let _ = writeln!(
         o,
-        "  {} flows per phase, {} climb above their leaf; {} share a switch link with another flow ({} leaf-spine, {} spine-core); slowest flow at 1/{:.2} of the median rate\n",
-        r.flows_per_phase, r.crossing_flows, r.colliding_flows, r.colliding_leaf_spine, r.colliding_spine_core, r.straggler_ratio
+        "  {} flows per phase, {} climb above their leaf; {} share a switch link with another flow ({} leaf-spine, {} spine-core); {}\n",
+        r.flows_per_phase,
+        r.crossing_flows,
+        r.colliding_flows,
+        r.colliding_leaf_spine,
+        r.colliding_spine_core,
+        match r.straggler_ratio {
+            Some(x) => format!("slowest flow at 1/{x:.2} of the median rate"),
+            None => format!("flow rates not solved one by one above {} flows", wanka::collective::flows::STORED_FLOWS_MAX),
+        }
     );
     let _ = writeln!(o, "  {:>14} {:>12} {:>11} {:>11}  algorithm", "size (B)", "time", "algbw GB/s", "busbw GB/s");
     for row in &r.rows {

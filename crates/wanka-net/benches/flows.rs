@@ -13,7 +13,7 @@ fn setup(gpus: u64) -> (Network, FlowSet) {
     // Every GPU sends to the GPU 8 ahead (next node, same rail), wrapping: one ring step.
     for g in 0..gpus {
         let dst = (g + 8) % gpus;
-        let mut ecmp = |n: u64, _: &[u32]| wanka_net::topology::mix(g ^ (dst << 32)) % n;
+        let mut ecmp = |n: u64, _: u32| wanka_net::topology::mix(g ^ (dst << 32)) % n;
         net.route(g, dst, Routing::Ecmp, &mut ecmp, &mut path);
         flows.push(&path);
     }

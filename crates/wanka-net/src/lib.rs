@@ -11,5 +11,8 @@ pub mod flow;
 pub mod topology;
 
 pub use fabric::{Fabric, FabricKind, FabricSpec, GroupSpan, Tier, TierKind};
-pub use flow::{max_min_rates, simulate, FlowSet, FlowTimes};
+pub use flow::{
+    bottleneck_seconds_per_byte, makespan_per_byte, max_min_rates, simulate, simulate_with_solves,
+    FlowSet, FlowTimes,
+};
 pub use topology::{Hop, LinkRates, Network, Routing};

@@ -233,9 +233,10 @@ impl Network {
         (plane * self.rails + p.rail) * self.groups + p.group
     }
 
-    /// The path of a flow from `src` to `dst` GPU. `choose(options, decision)` picks
-    /// among `options` equal-cost uplinks (ECMP hash or adaptive); spraying uses bundles.
-    pub fn route(&self, src: u64, dst: u64, routing: Routing, choose: &mut dyn FnMut(u64, &[u32]) -> u64, path: &mut Vec<Hop>) {
+    /// The path of a flow from `src` to `dst` GPU. `choose(options, first)` picks among
+    /// `options` equal-cost uplinks, the links `first..first + options` of one switch
+    /// (ECMP hash or adaptive); spraying uses bundles.
+    pub fn route(&self, src: u64, dst: u64, routing: Routing, choose: &mut dyn FnMut(u64, u32) -> u64, path: &mut Vec<Hop>) {
         path.clear();
         let o = self.offsets;
         let one = |link: u64| Hop { link: link as u32, weight: 1.0 };
@@ -260,15 +261,15 @@ impl Network {
         }
         let (pa, pb) = (self.port(a), self.port(dst));
         // One pass per plane a sprayed flow uses; ECMP and adaptive pick one plane.
-        let planes: Vec<(u64, f32)> = if routing == Routing::Spray {
-            (0..self.planes).map(|p| (p, 1.0 / self.planes as f32)).collect()
+        let (planes, w) = if routing == Routing::Spray {
+            (0..self.planes, 1.0 / self.planes as f32)
         } else if self.planes > 1 {
-            let cand: Vec<u32> = (0..self.planes).map(|p| (o.nic_up + a * self.planes + p) as u32).collect();
-            vec![(choose(self.planes, &cand), 1.0)]
+            let p = choose(self.planes, (o.nic_up + a * self.planes) as u32);
+            (p..p + 1, 1.0)
         } else {
-            vec![(0, 1.0)]
+            (0..1, 1.0)
         };
-        for (plane, w) in planes {
+        for plane in planes {
             let hop = |link: u64| Hop { link: link as u32, weight: w };
             path.push(hop(o.nic_up + a * self.planes + plane));
             if pa.group != pb.group && self.tiers >= 2 {
@@ -286,16 +287,14 @@ impl Network {
                     path.push(hop(o.leaf_down_bundle + lb));
                 } else {
                     let up = if self.tiers == 2 { self.top_uplinks } else { self.half };
-                    let cand: Vec<u32> = (0..up).map(|j| (o.leaf_up + la * up + j) as u32).collect();
-                    let j = choose(up, &cand);
+                    let j = choose(up, (o.leaf_up + la * up) as u32);
                     path.push(hop(o.leaf_up + la * up + j));
                     if cross_pod {
                         let rail_plane = plane * self.rails + pa.rail;
                         let t = self.top_uplinks;
                         let spine_a = (rail_plane * self.pods + pod_a) * self.half + j;
                         let spine_b = (rail_plane * self.pods + pod_b) * self.half + j;
-                        let cand: Vec<u32> = (0..t).map(|i| (o.spine_up + spine_a * t + i) as u32).collect();
-                        let i = choose(t, &cand);
+                        let i = choose(t, (o.spine_up + spine_a * t) as u32);
                         path.push(hop(o.spine_up + spine_a * t + i));
                         path.push(hop(o.spine_down + spine_b * t + i));
                     }
@@ -319,7 +318,7 @@ mod tests {
 
     fn path(n: &Network, a: u64, b: u64, r: Routing) -> Vec<Hop> {
         let mut p = Vec::new();
-        let mut first = |_: u64, _: &[u32]| 0;
+        let mut first = |_: u64, _: u32| 0;
         n.route(a, b, r, &mut first, &mut p);
         p
     }

@@ -9,12 +9,14 @@
 //! `c`-th local rank, so the channels spread over the domain's NICs.
 
 use super::CollectiveOp;
-use crate::scenario::EcmpHash;
 use crate::calibration as cal;
+use crate::scenario::EcmpHash;
 use serde::Serialize;
 use wanka_net::topology::mix;
 pub use wanka_net::Routing;
-use wanka_net::{simulate, Fabric, FlowSet, Hop, LinkRates, Network};
+use wanka_net::{
+    bottleneck_seconds_per_byte, max_min_rates, Fabric, FlowSet, Hop, LinkRates, Network,
+};
 
 /// A set of concurrent groups: `groups` instances of `size` ranks, members `stride` apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,7 +30,11 @@ pub struct GroupLayout {
 impl GroupLayout {
     /// All groups of `size` ranks with stride `stride` covering `gpus` GPUs.
     pub fn covering(gpus: u64, size: u64, stride: u64) -> GroupLayout {
-        GroupLayout { size, stride, groups: gpus / size.max(1) }
+        GroupLayout {
+            size,
+            stride,
+            groups: gpus / size.max(1),
+        }
     }
 
     /// Whether the groups tile `gpus` GPUs exactly (every member id exists).
@@ -48,16 +54,18 @@ impl GroupLayout {
 /// The link capacities the flow model uses: line rates times the measured protocol
 /// efficiencies of the calibration, as the analytic model does.
 pub fn link_rates() -> LinkRates {
-    LinkRates { nvlink_efficiency: cal::NVLINK_RING_EFFICIENCY, nic_efficiency: cal::NIC_EFFICIENCY }
+    LinkRates {
+        nvlink_efficiency: cal::NVLINK_RING_EFFICIENCY,
+        nic_efficiency: cal::NIC_EFFICIENCY,
+    }
 }
 
-/// The outcome of one phase of flows.
+/// What `wanka collective` reports about the main phase's flows besides its time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct PhaseResult {
-    /// Time of the phase when every flow carries one byte (scale by the chunk).
-    pub seconds_per_byte: f64,
-    /// Median flow rate over the slowest flow's rate (1 = no straggler).
-    pub straggler_ratio: f64,
+pub struct PhaseDiagnostics {
+    /// Median flow rate over the slowest flow's rate (1 = no straggler); `None` for a
+    /// phase of more than [`STORED_FLOWS_MAX`] flows, which is not solved flow by flow.
+    pub straggler_ratio: Option<f64>,
     /// Flows in the phase.
     pub flows: usize,
     /// Flows whose path shares a switch-to-switch link with another flow of the phase.
@@ -70,8 +78,16 @@ pub struct PhaseResult {
     pub crossing_flows: usize,
 }
 
-/// Builds and runs one phase: `pairs(member_list, channel)` gives the (src, dst) of
-/// each flow of a group for a channel.
+/// Flows of one phase kept in memory for the max-min solve behind the straggler ratio:
+/// about 0.5 GB of paths. Larger phases (the pairwise all-to-all of every 64-rank EP
+/// group at a million GPUs: 66 million flows) are routed twice instead of stored: once
+/// for the link loads that time the phase, once more to count collisions.
+pub const STORED_FLOWS_MAX: u64 = 1 << 23;
+
+/// Flows of one phase at most (4 × the all-to-all of 64-rank EP groups on a million
+/// GPUs), a bound on the time a phase may take: about 10 s.
+pub const PHASE_FLOWS_MAX: u64 = 1 << 28;
+
 /// The communication pattern of one phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pattern {
@@ -84,6 +100,17 @@ enum Pattern {
     /// NCCL's double binary tree: every rank to its parent in two complementary trees
     /// (Sanders et al. 2009; NCCL 2.4), each tree carrying half the data.
     DoubleTree,
+}
+
+impl Pattern {
+    /// The main phase of `op`.
+    fn of(op: CollectiveOp) -> Pattern {
+        match op {
+            CollectiveOp::AllToAll => Pattern::Pairwise,
+            CollectiveOp::SendRecv => Pattern::Single,
+            _ => Pattern::Ring,
+        }
+    }
 }
 
 /// How a collective's traffic is put on paths: the routing, how ECMP switches hash, and
@@ -99,7 +126,11 @@ pub struct FlowRouting {
 impl FlowRouting {
     /// `routing` with per-switch hashing and one QP per connection.
     pub fn new(routing: Routing) -> FlowRouting {
-        FlowRouting { routing, hash: EcmpHash::PerSwitch, qps: 1 }
+        FlowRouting {
+            routing,
+            hash: EcmpHash::PerSwitch,
+            qps: 1,
+        }
     }
 }
 
@@ -107,124 +138,228 @@ impl FlowRouting {
 /// its 5-tuple (each NCCL channel or QP its own source port, so its own id); each switch
 /// hashes it with its own seed, its first uplink's id standing for the switch; polarized,
 /// every switch uses the same hash and picks the same index.
-fn ecmp_choice(hash: EcmpHash, seed: u64, flow: u64, uplinks: &[u32]) -> u64 {
+fn ecmp_choice(hash: EcmpHash, seed: u64, flow: u64, first_uplink: u32) -> u64 {
     let h = mix(seed ^ mix(flow));
     match hash {
         EcmpHash::Polarized => h,
-        EcmpHash::PerSwitch => mix(h ^ mix(SWITCH_SALT ^ u64::from(uplinks.first().copied().unwrap_or(0)))),
+        EcmpHash::PerSwitch => mix(h ^ mix(SWITCH_SALT ^ u64::from(first_uplink))),
     }
 }
 
 /// Separates the switches' seeds from the flows' ids in the hash.
 const SWITCH_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
 
-fn run_phase(
-    net: &Network,
-    layout: &GroupLayout,
+/// What one phase routes: every concurrent group's flows for every channel and QP.
+#[derive(Debug, Clone, Copy)]
+struct PhaseSpec {
+    layout: GroupLayout,
     fr: FlowRouting,
     seed: u64,
     channels: u64,
     ranks_per_domain: u64,
     pattern: Pattern,
-) -> PhaseResult {
-    let mut flows = FlowSet::new();
-    let mut path: Vec<Hop> = Vec::new();
-    // Adaptive routing: load already placed on each link, in flows.
-    let mut placed = vec![0u32; net.capacity.len()];
-    let mut members: Vec<u64> = Vec::with_capacity(layout.size as usize);
-    let mut flow_id = 0u64;
-    for k in 0..layout.groups {
-        members.clear();
-        members.extend(layout.members(k));
-        let n = members.len();
-        for c in 0..channels {
-            let pairs: Vec<(u64, u64)> = match pattern {
-                Pattern::DoubleTree => {
-                    // Heap-numbered binary tree over the ring order, and its mirror.
-                    let mut v = Vec::with_capacity(2 * n);
-                    for i in 1..n {
-                        v.push((members[i], members[(i - 1) / 2]));
-                        v.push((members[n - 1 - i], members[n - 1 - (i - 1) / 2]));
-                    }
-                    v
-                }
-                Pattern::Pairwise => {
-                    // Each rank to every other rank; channels split each pair's bytes.
-                    let mut v = Vec::with_capacity(n * (n - 1));
-                    for i in 0..n {
-                        for j in 0..n {
-                            if i != j {
-                                v.push((members[i], members[j]));
-                            }
-                        }
-                    }
-                    v
-                }
-                Pattern::Single => vec![(members[0], members[n - 1])],
-                Pattern::Ring => {
-                    // Ring: within each domain block rotate by the channel so channel c
-                    // leaves each domain from a different local rank (and NIC).
-                    let g = ranks_per_domain.max(1) as usize;
-                    let rot = (c as usize) % g;
-                    let order: Vec<u64> = members
-                        .chunks(g)
-                        .flat_map(|block| {
-                            let r = rot % block.len();
-                            block[r..].iter().chain(block[..r].iter()).copied().collect::<Vec<_>>()
-                        })
-                        .collect();
-                    (0..n).map(|i| (order[i], order[(i + 1) % n])).collect()
-                }
-            };
-            for (src, dst) in pairs.into_iter().flat_map(|pair| std::iter::repeat(pair).take(fr.qps.max(1) as usize)) {
-                flow_id += 1;
-                let id = flow_id;
-                let (routing, hash) = (fr.routing, fr.hash);
-                let mut choose = |options: u64, candidates: &[u32]| -> u64 {
-                    match routing {
-                        Routing::Adaptive => {
-                            // Least flows placed so far; ties to the lowest index.
-                            let mut best = 0;
-                            for (i, l) in candidates.iter().enumerate() {
-                                if placed[*l as usize] < placed[candidates[best] as usize] {
-                                    best = i;
+}
+
+impl PhaseSpec {
+    /// Flows the phase routes.
+    fn flow_count(&self) -> u64 {
+        let n = self.layout.size;
+        let per_group = match self.pattern {
+            Pattern::Ring => n,
+            Pattern::Pairwise => n.saturating_mul(n.saturating_sub(1)),
+            Pattern::Single => 1,
+            Pattern::DoubleTree => 2 * n.saturating_sub(1),
+        };
+        per_group
+            .saturating_mul(self.layout.groups)
+            .saturating_mul(self.channels)
+            .saturating_mul(self.fr.qps.max(1))
+    }
+
+    /// Routes every flow of the phase in a fixed order and hands each path to `visit`.
+    /// Adaptive routing places each flow on the least-loaded candidates given the flows
+    /// placed before it, so the same order gives the same paths every time.
+    fn route(&self, net: &Network, visit: &mut dyn FnMut(&[Hop])) {
+        let (layout, fr, seed, pattern) = (&self.layout, self.fr, self.seed, self.pattern);
+        let mut path: Vec<Hop> = Vec::new();
+        // Adaptive routing: load already placed on each link, in flows.
+        let mut placed = if fr.routing == Routing::Adaptive {
+            vec![0u32; net.capacity.len()]
+        } else {
+            Vec::new()
+        };
+        let mut members: Vec<u64> = Vec::with_capacity(layout.size as usize);
+        let mut flow_id = 0u64;
+        for k in 0..layout.groups {
+            members.clear();
+            members.extend(layout.members(k));
+            for c in 0..self.channels {
+                for (src, dst) in pairs(&members, pattern, c, self.ranks_per_domain) {
+                    for _ in 0..fr.qps.max(1) {
+                        flow_id += 1;
+                        let id = flow_id;
+                        let mut choose = |options: u64, first: u32| -> u64 {
+                            match fr.routing {
+                                Routing::Adaptive => {
+                                    // Least flows placed so far; ties to the lowest index.
+                                    let uplinks =
+                                        &placed[first as usize..first as usize + options as usize];
+                                    let mut best = 0;
+                                    for (i, n) in uplinks.iter().enumerate() {
+                                        if *n < uplinks[best] {
+                                            best = i;
+                                        }
+                                    }
+                                    best as u64
                                 }
+                                _ => ecmp_choice(fr.hash, seed, id, first) % options,
                             }
-                            best as u64
+                        };
+                        net.route(src, dst, fr.routing, &mut choose, &mut path);
+                        if fr.routing == Routing::Adaptive {
+                            for h in &path {
+                                placed[h.link as usize] += 1;
+                            }
                         }
-                        _ => ecmp_choice(hash, seed, id, candidates) % options,
+                        visit(&path);
                     }
-                };
-                net.route(src, dst, routing, &mut choose, &mut path);
-                for h in &path {
-                    placed[h.link as usize] += 1;
                 }
-                flows.push(&path);
             }
         }
     }
-    let count = flows.len();
-    let bytes = vec![1.0; count];
-    let start = vec![0.0; count];
-    let times = simulate(&flows, &bytes, &start, &net.capacity);
-    let rates = wanka_net::max_min_rates(&flows, &vec![true; count], &net.capacity);
-    let mut sorted: Vec<f64> = rates.iter().cloned().filter(|r| r.is_finite()).collect();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let straggler_ratio = if sorted.is_empty() || sorted[0] <= 0.0 { 1.0 } else { sorted[sorted.len() / 2] / sorted[0] };
-    // A flow collides when some switch link on its path carries more than one flow.
-    let collides_at = |f: usize, tier: u8| flows.path(f).iter().any(|h| placed[h.link as usize] > 1 && net.switch_tier(h.link) == Some(tier));
-    let colliding_flows = (0..count).filter(|f| collides_at(*f, 2) || collides_at(*f, 3)).count();
-    let colliding_leaf_spine = (0..count).filter(|f| collides_at(*f, 2)).count();
-    let colliding_spine_core = (0..count).filter(|f| collides_at(*f, 3)).count();
-    let crossing_flows = (0..count).filter(|f| flows.path(*f).iter().any(|h| net.switch_tier(h.link).is_some())).count();
-    PhaseResult {
-        seconds_per_byte: times.makespan_s,
-        straggler_ratio,
-        flows: count,
-        colliding_flows,
-        colliding_leaf_spine,
-        colliding_spine_core,
-        crossing_flows,
+}
+
+/// The (source, destination) of each flow of one group for channel `c`.
+fn pairs(members: &[u64], pattern: Pattern, c: u64, ranks_per_domain: u64) -> Vec<(u64, u64)> {
+    let n = members.len();
+    match pattern {
+        Pattern::DoubleTree => {
+            // Heap-numbered binary tree over the ring order, and its mirror.
+            let mut v = Vec::with_capacity(2 * n);
+            for i in 1..n {
+                v.push((members[i], members[(i - 1) / 2]));
+                v.push((members[n - 1 - i], members[n - 1 - (i - 1) / 2]));
+            }
+            v
+        }
+        Pattern::Pairwise => {
+            // Each rank to every other rank; channels split each pair's bytes.
+            let mut v = Vec::with_capacity(n * (n - 1));
+            for i in 0..n {
+                for j in 0..n {
+                    if i != j {
+                        v.push((members[i], members[j]));
+                    }
+                }
+            }
+            v
+        }
+        Pattern::Single => vec![(members[0], members[n - 1])],
+        Pattern::Ring => {
+            // Ring: within each domain block rotate by the channel so channel c leaves
+            // each domain from a different local rank (and NIC).
+            let g = ranks_per_domain.max(1) as usize;
+            let rot = (c as usize) % g;
+            let order: Vec<u64> = members
+                .chunks(g)
+                .flat_map(|block| {
+                    let r = rot % block.len();
+                    block[r..]
+                        .iter()
+                        .chain(block[..r].iter())
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            (0..n).map(|i| (order[i], order[(i + 1) % n])).collect()
+        }
+    }
+}
+
+/// One routed phase: the load on every link, and the paths when there are few enough.
+struct PhaseFlows {
+    spec: PhaseSpec,
+    /// Flows on each link.
+    placed: Vec<u32>,
+    /// Rate share on each link per unit of flow rate (sprayed hops carry fractions).
+    load: Vec<f64>,
+    count: usize,
+    /// The paths, for phases of at most [`STORED_FLOWS_MAX`] flows.
+    stored: Option<FlowSet>,
+}
+
+impl PhaseFlows {
+    /// Routes the phase, keeping the paths when `keep` and the phase is small enough.
+    fn route(net: &Network, spec: PhaseSpec, keep: bool) -> PhaseFlows {
+        let mut placed = vec![0u32; net.capacity.len()];
+        let mut load = vec![0.0f64; net.capacity.len()];
+        let mut stored = (keep && spec.flow_count() <= STORED_FLOWS_MAX).then(FlowSet::new);
+        let mut count = 0usize;
+        spec.route(net, &mut |path| {
+            count += 1;
+            for h in path {
+                placed[h.link as usize] += 1;
+                load[h.link as usize] += f64::from(h.weight);
+            }
+            if let Some(fs) = stored.as_mut() {
+                fs.push(path);
+            }
+        });
+        PhaseFlows {
+            spec,
+            placed,
+            load,
+            count,
+            stored,
+        }
+    }
+
+    /// Time of the phase when every flow carries one byte (scale by the chunk): every
+    /// flow of a phase starts together with the same bytes, so the phase ends when its
+    /// most loaded link drains (exact, see [`bottleneck_seconds_per_byte`]).
+    fn seconds_per_byte(&self, net: &Network) -> f64 {
+        bottleneck_seconds_per_byte(&self.load, &net.capacity)
+    }
+
+    /// The max-min rates' spread and the flows that collide, by tier.
+    fn diagnostics(&self, net: &Network) -> PhaseDiagnostics {
+        let placed = &self.placed;
+        // A flow collides when some switch link on its path carries more than one flow.
+        let collides_at = |path: &[Hop], tier: u8| {
+            path.iter()
+                .any(|h| placed[h.link as usize] > 1 && net.switch_tier(h.link) == Some(tier))
+        };
+        let mut d = PhaseDiagnostics {
+            straggler_ratio: None,
+            flows: self.count,
+            colliding_flows: 0,
+            colliding_leaf_spine: 0,
+            colliding_spine_core: 0,
+            crossing_flows: 0,
+        };
+        let mut count = |path: &[Hop]| {
+            let (leaf_spine, spine_core) = (collides_at(path, 2), collides_at(path, 3));
+            d.colliding_flows += usize::from(leaf_spine || spine_core);
+            d.colliding_leaf_spine += usize::from(leaf_spine);
+            d.colliding_spine_core += usize::from(spine_core);
+            d.crossing_flows += usize::from(path.iter().any(|h| net.switch_tier(h.link).is_some()));
+        };
+        match &self.stored {
+            Some(flows) => {
+                (0..flows.len()).for_each(|f| count(flows.path(f)));
+                let rates = max_min_rates(flows, &vec![true; flows.len()], &net.capacity);
+                let mut sorted: Vec<f64> = rates.into_iter().filter(|r| r.is_finite()).collect();
+                sorted.sort_by(|a, b| a.total_cmp(b));
+                d.straggler_ratio = Some(if sorted.is_empty() || sorted[0] <= 0.0 {
+                    1.0
+                } else {
+                    sorted[sorted.len() / 2] / sorted[0]
+                });
+            }
+            // Routed again, in the same order, to the same paths.
+            None => self.spec.route(net, &mut count),
+        }
+        d
     }
 }
 
@@ -256,13 +391,15 @@ pub struct CollectiveReport {
     pub colliding_spine_core: usize,
     /// Flows that climb above their leaf at all.
     pub crossing_flows: usize,
-    /// Median flow rate over the slowest (1 = balanced).
-    pub straggler_ratio: f64,
+    /// Median flow rate over the slowest (1 = balanced); `None` above
+    /// [`STORED_FLOWS_MAX`] flows.
+    pub straggler_ratio: Option<f64>,
     pub rows: Vec<CollectiveRow>,
 }
 
 /// Times `op` on every concurrent group of `layout`, for each message size (nccl-tests'
-/// S: the whole array), on the explicit network with the given routing.
+/// S: the whole array), on the explicit network with the given routing, and says how
+/// the main phase's flows collide.
 #[allow(clippy::too_many_arguments)]
 pub fn collective_table(
     fabric: &Fabric,
@@ -275,24 +412,97 @@ pub fn collective_table(
     nvls: bool,
     sizes: &[f64],
 ) -> CollectiveReport {
-    let routing = fr.routing;
+    let (rows, phase) = timed_rows(
+        fabric, net, layout, op, fr, seed, channels, nvls, sizes, true,
+    );
+    let d = phase.diagnostics(net);
+    CollectiveReport {
+        op,
+        group_size: layout.size,
+        groups: layout.groups,
+        stride: layout.stride,
+        routing: fr.routing,
+        channels: channels.max(1),
+        flows_per_phase: d.flows,
+        colliding_flows: d.colliding_flows,
+        colliding_leaf_spine: d.colliding_leaf_spine,
+        colliding_spine_core: d.colliding_spine_core,
+        crossing_flows: d.crossing_flows,
+        straggler_ratio: d.straggler_ratio,
+        rows,
+    }
+}
+
+/// The rows of [`collective_table`] alone (what the event fidelity asks).
+#[allow(clippy::too_many_arguments)]
+pub fn collective_rows(
+    fabric: &Fabric,
+    net: &Network,
+    layout: GroupLayout,
+    op: CollectiveOp,
+    fr: FlowRouting,
+    seed: u64,
+    channels: u64,
+    nvls: bool,
+    sizes: &[f64],
+) -> Vec<CollectiveRow> {
+    timed_rows(
+        fabric, net, layout, op, fr, seed, channels, nvls, sizes, false,
+    )
+    .0
+}
+
+/// The rows, and the main phase's flows for the diagnostics.
+#[allow(clippy::too_many_arguments)]
+fn timed_rows(
+    fabric: &Fabric,
+    net: &Network,
+    layout: GroupLayout,
+    op: CollectiveOp,
+    fr: FlowRouting,
+    seed: u64,
+    channels: u64,
+    nvls: bool,
+    sizes: &[f64],
+    keep_paths: bool,
+) -> (Vec<CollectiveRow>, PhaseFlows) {
     let span = fabric.span(layout.size, layout.stride);
     let n = layout.size.max(1) as f64;
     let channels = channels.max(1);
-    let pattern = match op {
-        CollectiveOp::AllToAll => Pattern::Pairwise,
-        CollectiveOp::SendRecv => Pattern::Single,
-        _ => Pattern::Ring,
+    let pattern = Pattern::of(op);
+    let spec = PhaseSpec {
+        layout,
+        fr,
+        seed,
+        channels,
+        ranks_per_domain: span.ranks_per_domain,
+        pattern,
     };
-    let phase = run_phase(net, &layout, fr, seed, channels, span.ranks_per_domain, pattern);
+    let phase = PhaseFlows::route(net, spec, keep_paths);
+    let phase_spb = phase.seconds_per_byte(net);
     // NCCL considers the double binary tree for all-reduce across nodes.
-    let tree = if op == CollectiveOp::AllReduce && span.domains > 1 && layout.size > 2 {
-        Some(run_phase(net, &layout, fr, seed, channels, span.ranks_per_domain, Pattern::DoubleTree))
+    let tree_spb = if op == CollectiveOp::AllReduce && span.domains > 1 && layout.size > 2 {
+        Some(
+            PhaseFlows::route(
+                net,
+                PhaseSpec {
+                    pattern: Pattern::DoubleTree,
+                    ..spec
+                },
+                false,
+            )
+            .seconds_per_byte(net),
+        )
     } else {
         None
     };
     let alpha = fabric.step_latency_s(&span);
-    let group = super::Group { fabric, span, nvls, concurrent: layout.groups };
+    let group = super::Group {
+        fabric,
+        span,
+        nvls,
+        concurrent: layout.groups,
+    };
     let rows = sizes
         .iter()
         .map(|&s| {
@@ -301,7 +511,9 @@ pub fn collective_table(
             let channels = channels * fr.qps.max(1);
             let (per_flow, steps) = match op {
                 CollectiveOp::AllReduce => (s / n / channels as f64, 2.0 * (n - 1.0)),
-                CollectiveOp::AllGather | CollectiveOp::ReduceScatter => (s / n / channels as f64, n - 1.0),
+                CollectiveOp::AllGather | CollectiveOp::ReduceScatter => {
+                    (s / n / channels as f64, n - 1.0)
+                }
                 CollectiveOp::AllToAll => (s / n / channels as f64, 1.0),
                 CollectiveOp::SendRecv => (s / channels as f64, 1.0),
                 // Pipelined: every ring link carries S once; the chain adds latency below.
@@ -310,18 +522,29 @@ pub fn collective_table(
             let ring = if layout.size <= 1 {
                 0.0
             } else {
-                let chain = if op == CollectiveOp::Broadcast { (n - 1.0) * alpha } else { 0.0 };
-                cal::COLLECTIVE_BASE_LATENCY_S + chain + steps * (alpha + per_flow * phase.seconds_per_byte)
+                let chain = if op == CollectiveOp::Broadcast {
+                    (n - 1.0) * alpha
+                } else {
+                    0.0
+                };
+                cal::COLLECTIVE_BASE_LATENCY_S + chain + steps * (alpha + per_flow * phase_spb)
             };
-            let mut best = (ring, if op == CollectiveOp::AllToAll { "pairwise" } else { "ring" });
-            if let Some(t) = &tree {
+            let mut best = (
+                ring,
+                if op == CollectiveOp::AllToAll {
+                    "pairwise"
+                } else {
+                    "ring"
+                },
+            );
+            if let Some(tree_spb) = tree_spb {
                 // Reduce up both trees, broadcast down, pipelined: each tree carries half
                 // of S, every rank sends its half up once and down once; the tree's depth
                 // sets the latency. NCCL's model gives trees ~92% of ring bandwidth.
                 let depth = n.log2().ceil();
                 let time = cal::COLLECTIVE_BASE_LATENCY_S
                     + 2.0 * depth * alpha
-                    + 2.0 * (s / 2.0 / channels as f64) * t.seconds_per_byte / 0.92;
+                    + 2.0 * (s / 2.0 / channels as f64) * tree_spb / 0.92;
                 if time < best.0 {
                     best = (time, "tree");
                 }
@@ -334,33 +557,71 @@ pub fn collective_table(
             }
             let time_s = best.0;
             let algbw = if time_s > 0.0 { s / time_s / 1e9 } else { 0.0 };
-            CollectiveRow { bytes: s, time_s, algbw_gb_s: algbw, busbw_gb_s: algbw * op.busbw_factor(layout.size), algorithm: best.1 }
+            CollectiveRow {
+                bytes: s,
+                time_s,
+                algbw_gb_s: algbw,
+                busbw_gb_s: algbw * op.busbw_factor(layout.size),
+                algorithm: best.1,
+            }
         })
         .collect();
-    CollectiveReport {
-        op,
-        group_size: layout.size,
-        groups: layout.groups,
-        stride: layout.stride,
-        routing,
-        channels,
-        flows_per_phase: phase.flows,
-        colliding_flows: phase.colliding_flows,
-        colliding_leaf_spine: phase.colliding_leaf_spine,
-        colliding_spine_core: phase.colliding_spine_core,
-        crossing_flows: phase.crossing_flows,
-        straggler_ratio: phase.straggler_ratio,
-        rows,
+    (rows, phase)
+}
+
+/// Flows in the main phase of `op` on `layout` (what [`PHASE_FLOWS_MAX`] bounds).
+pub fn flows_per_phase(
+    layout: GroupLayout,
+    op: CollectiveOp,
+    channels: u64,
+    qps: u64,
+    cluster: &crate::scenario::ClusterConfig,
+) -> u64 {
+    let fabric = crate::parallel::fabric(cluster);
+    let span = fabric.span(layout.size, layout.stride);
+    let fr = FlowRouting {
+        qps,
+        ..FlowRouting::new(Routing::Ecmp)
+    };
+    PhaseSpec {
+        layout,
+        fr,
+        seed: 0,
+        channels: channels.max(1),
+        ranks_per_domain: span.ranks_per_domain,
+        pattern: Pattern::of(op),
     }
+    .flow_count()
 }
 
 /// `wanka collective` on a scenario: builds its fabric and network and runs the table.
-pub fn run(s: &crate::scenario::Scenario, layout: GroupLayout, op: CollectiveOp, routing: Routing, channels: u64, sizes: &[f64]) -> CollectiveReport {
+pub fn run(
+    s: &crate::scenario::Scenario,
+    layout: GroupLayout,
+    op: CollectiveOp,
+    routing: Routing,
+    channels: u64,
+    sizes: &[f64],
+) -> CollectiveReport {
     let fabric = crate::parallel::fabric(&s.cluster);
     let spec = crate::parallel::fabric_spec(&s.cluster);
     let net = Network::new(&spec, link_rates());
-    let fr = FlowRouting { routing, hash: s.cluster.ecmp_hash, qps: s.cluster.qps_per_connection };
-    collective_table(&fabric, &net, layout, op, fr, s.seed, channels, crate::parallel::has_nvls(&s.cluster), sizes)
+    let fr = FlowRouting {
+        routing,
+        hash: s.cluster.ecmp_hash,
+        qps: s.cluster.qps_per_connection,
+    };
+    collective_table(
+        &fabric,
+        &net,
+        layout,
+        op,
+        fr,
+        s.seed,
+        channels,
+        crate::parallel::has_nvls(&s.cluster),
+        sizes,
+    )
 }
 
 #[cfg(test)]
@@ -372,17 +633,26 @@ mod tests {
     /// polarized, every flow takes the same index at every tier.
     #[test]
     fn per_switch_choices_are_independent_across_tiers() {
-        let (leaf, spine): (Vec<u32>, Vec<u32>) = ((1000..1032).collect(), (5000..5032).collect());
-        let same = |hash: EcmpHash| (0..20_000u64).filter(|&f| ecmp_choice(hash, 7, f, &leaf) % 32 == ecmp_choice(hash, 7, f, &spine) % 32).count();
+        let (leaf, spine) = (1000, 5000);
+        let same = |hash: EcmpHash| {
+            (0..20_000u64)
+                .filter(|&f| {
+                    ecmp_choice(hash, 7, f, leaf) % 32 == ecmp_choice(hash, 7, f, spine) % 32
+                })
+                .count()
+        };
         let per_switch = same(EcmpHash::PerSwitch) as f64 / 20_000.0;
         assert!((per_switch - 1.0 / 32.0).abs() < 0.01, "{per_switch}");
         assert_eq!(same(EcmpHash::Polarized), 20_000);
         // And each switch spreads flows evenly over its uplinks.
         let mut counts = [0u32; 32];
         for f in 0..32_000u64 {
-            counts[(ecmp_choice(EcmpHash::PerSwitch, 3, f, &spine) % 32) as usize] += 1;
+            counts[(ecmp_choice(EcmpHash::PerSwitch, 3, f, spine) % 32) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     /// The busiest of M uplinks of a switch carrying N hashed flows is loaded as the
@@ -391,7 +661,6 @@ mod tests {
     fn hashed_uplink_load_matches_balls_into_bins() {
         use rand::{Rng, SeedableRng};
         let (n, m, trials) = (64u64, 32usize, 4000u64);
-        let uplinks: Vec<u32> = (0..m as u32).collect();
         let max_load = |load: &mut dyn FnMut(u64) -> usize| -> f64 {
             let mut total = 0usize;
             for t in 0..trials {
@@ -403,10 +672,15 @@ mod tests {
             }
             total as f64 / trials as f64
         };
-        let hashed = max_load(&mut |flow| (ecmp_choice(EcmpHash::PerSwitch, 11, flow, &uplinks) % m as u64) as usize);
+        let hashed = max_load(&mut |flow| {
+            (ecmp_choice(EcmpHash::PerSwitch, 11, flow, 0) % m as u64) as usize
+        });
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let random = max_load(&mut |_| rng.gen_range(0..m));
-        assert!((hashed - random).abs() < 0.1, "hashed {hashed} vs random {random}");
+        assert!(
+            (hashed - random).abs() < 0.1,
+            "hashed {hashed} vs random {random}"
+        );
     }
     use wanka_net::{FabricKind, FabricSpec};
 
@@ -442,10 +716,38 @@ mod tests {
     fn h100_node_all_reduce_ring_and_nvls() {
         let (f, n) = fabric(8, 1, 1.0);
         let l = GroupLayout::covering(8, 8, 1);
-        let ring = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, 1, false, &BIG);
-        assert!((busbw(&ring) / 370.0 - 1.0).abs() < 0.10, "ring {}", busbw(&ring));
-        let nvls = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, 1, true, &BIG);
-        assert!((busbw(&nvls) / 480.0 - 1.0).abs() < 0.10, "nvls {}", busbw(&nvls));
+        let ring = collective_table(
+            &f,
+            &n,
+            l,
+            CollectiveOp::AllReduce,
+            FlowRouting::new(Routing::Ecmp),
+            1,
+            1,
+            false,
+            &BIG,
+        );
+        assert!(
+            (busbw(&ring) / 370.0 - 1.0).abs() < 0.10,
+            "ring {}",
+            busbw(&ring)
+        );
+        let nvls = collective_table(
+            &f,
+            &n,
+            l,
+            CollectiveOp::AllReduce,
+            FlowRouting::new(Routing::Ecmp),
+            1,
+            1,
+            true,
+            &BIG,
+        );
+        assert!(
+            (busbw(&nvls) / 480.0 - 1.0).abs() < 0.10,
+            "nvls {}",
+            busbw(&nvls)
+        );
         assert_eq!(nvls.rows[0].algorithm, "nvls");
     }
 
@@ -453,7 +755,17 @@ mod tests {
     fn one_nic_per_gpu_across_nodes() {
         let (f, n) = fabric(16, 1, 1.0);
         let l = GroupLayout::covering(16, 2, 8);
-        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, 2, true, &BIG);
+        let r = collective_table(
+            &f,
+            &n,
+            l,
+            CollectiveOp::AllReduce,
+            FlowRouting::new(Routing::Ecmp),
+            1,
+            2,
+            true,
+            &BIG,
+        );
         let bw = busbw(&r);
         assert!((46.0..=49.0).contains(&bw), "{bw}");
     }
@@ -464,9 +776,26 @@ mod tests {
     #[test]
     fn ecmp_loses_to_adaptive_and_spray_on_a_strided_dp_ring() {
         let (f, n) = fabric(16384, 3, 1.0);
-        let l = GroupLayout { size: 128, stride: 128, groups: 128 };
-        let bw = |r: Routing| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), 1, 1, true, &BIG));
-        let (ecmp, adaptive, spray) = (bw(Routing::Ecmp), bw(Routing::Adaptive), bw(Routing::Spray));
+        let l = GroupLayout {
+            size: 128,
+            stride: 128,
+            groups: 128,
+        };
+        let bw = |r: Routing| {
+            busbw(&collective_table(
+                &f,
+                &n,
+                l,
+                CollectiveOp::ReduceScatter,
+                FlowRouting::new(r),
+                1,
+                1,
+                true,
+                &BIG,
+            ))
+        };
+        let (ecmp, adaptive, spray) =
+            (bw(Routing::Ecmp), bw(Routing::Adaptive), bw(Routing::Spray));
         assert!(adaptive > 45.0 && spray > 45.0, "{adaptive} {spray}");
         assert!(ecmp < 0.8 * adaptive, "ecmp {ecmp} vs adaptive {adaptive}");
     }
@@ -479,12 +808,37 @@ mod tests {
     #[test]
     fn per_switch_hashing_undoes_polarization_across_pods() {
         let (f, n) = radix16_fabric(FabricKind::FatTree, 1);
-        let l = GroupLayout { size: 16, stride: 64, groups: 64 };
-        let bw = |r: Routing, h: EcmpHash| busbw(&collective_table(&f, &n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(r) }, 1, 1, false, &BIG));
+        let l = GroupLayout {
+            size: 16,
+            stride: 64,
+            groups: 64,
+        };
+        let bw = |r: Routing, h: EcmpHash| {
+            busbw(&collective_table(
+                &f,
+                &n,
+                l,
+                CollectiveOp::AllGather,
+                FlowRouting {
+                    hash: h,
+                    ..FlowRouting::new(r)
+                },
+                1,
+                1,
+                false,
+                &BIG,
+            ))
+        };
         let spray = bw(Routing::Spray, EcmpHash::PerSwitch);
-        let (polarized, per_switch) = (bw(Routing::Ecmp, EcmpHash::Polarized) / spray, bw(Routing::Ecmp, EcmpHash::PerSwitch) / spray);
+        let (polarized, per_switch) = (
+            bw(Routing::Ecmp, EcmpHash::Polarized) / spray,
+            bw(Routing::Ecmp, EcmpHash::PerSwitch) / spray,
+        );
         assert!(polarized < 0.1, "{polarized}");
-        assert!(per_switch > 2.0 * polarized && per_switch < 0.3, "{per_switch} vs {polarized}");
+        assert!(
+            per_switch > 2.0 * polarized && per_switch < 0.3,
+            "{per_switch} vs {polarized}"
+        );
     }
 
     /// More queue pairs per connection are more flows to hash: ECMP's collisions average
@@ -493,11 +847,146 @@ mod tests {
     #[test]
     fn more_queue_pairs_spread_ecmp_collisions() {
         let (f, n) = fabric(16384, 3, 1.0);
-        let l = GroupLayout { size: 128, stride: 128, groups: 128 };
-        let bw = |r: Routing, qps: u64| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting { qps, ..FlowRouting::new(r) }, 1, 1, true, &BIG));
-        let (one, four, sixteen) = (bw(Routing::Ecmp, 1), bw(Routing::Ecmp, 4), bw(Routing::Ecmp, 16));
+        let l = GroupLayout {
+            size: 128,
+            stride: 128,
+            groups: 128,
+        };
+        let bw = |r: Routing, qps: u64| {
+            busbw(&collective_table(
+                &f,
+                &n,
+                l,
+                CollectiveOp::ReduceScatter,
+                FlowRouting {
+                    qps,
+                    ..FlowRouting::new(r)
+                },
+                1,
+                1,
+                true,
+                &BIG,
+            ))
+        };
+        let (one, four, sixteen) = (
+            bw(Routing::Ecmp, 1),
+            bw(Routing::Ecmp, 4),
+            bw(Routing::Ecmp, 16),
+        );
         assert!(one < four && four < sixteen, "{one} {four} {sixteen}");
         assert!((bw(Routing::Spray, 1) / bw(Routing::Spray, 16) - 1.0).abs() < 0.02);
+    }
+
+    /// The phase time the collectives use (the busiest link's load) is the makespan of a
+    /// full flow simulation that re-solves max-min rates at every completion, for every
+    /// pattern and routing on fabrics up to 16,384 GPUs, every concurrent group at once;
+    /// so ECMP keeps exactly the collision losses the full solve finds.
+    #[test]
+    fn phase_time_is_the_full_simulation_makespan() {
+        use wanka_net::simulate_with_solves;
+        let big = fabric(16384, 3, 1.0);
+        let small = fabric(2048, 3, 1.0);
+        let fat = radix16_fabric(FabricKind::FatTree, 1);
+        let cases: [(&(Fabric, Network), GroupLayout, Pattern); 7] = [
+            (
+                &big,
+                GroupLayout {
+                    size: 128,
+                    stride: 128,
+                    groups: 128,
+                },
+                Pattern::Ring,
+            ), // DP outermost
+            (
+                &small,
+                GroupLayout {
+                    size: 64,
+                    stride: 32,
+                    groups: 32,
+                },
+                Pattern::DoubleTree,
+            ),
+            (
+                &big,
+                GroupLayout {
+                    size: 8,
+                    stride: 8,
+                    groups: 2048,
+                },
+                Pattern::Pairwise,
+            ), // EP over 8 nodes
+            (
+                &big,
+                GroupLayout {
+                    size: 2,
+                    stride: 8192,
+                    groups: 8192,
+                },
+                Pattern::Single,
+            ), // PP across pods
+            (
+                &fat,
+                GroupLayout {
+                    size: 16,
+                    stride: 64,
+                    groups: 64,
+                },
+                Pattern::Ring,
+            ), // cross-pod ring
+            (
+                &fat,
+                GroupLayout {
+                    size: 16,
+                    stride: 64,
+                    groups: 64,
+                },
+                Pattern::DoubleTree,
+            ),
+            (
+                &fat,
+                GroupLayout {
+                    size: 4,
+                    stride: 256,
+                    groups: 256,
+                },
+                Pattern::Pairwise,
+            ),
+        ];
+        let mut ecmp_loss = false;
+        for ((f, net), layout, pattern) in cases {
+            let mut spb = Vec::new();
+            for routing in [Routing::Ecmp, Routing::Adaptive, Routing::Spray] {
+                let fr = FlowRouting::new(routing);
+                let span = f.span(layout.size, layout.stride);
+                let spec = PhaseSpec {
+                    layout,
+                    fr,
+                    seed: 1,
+                    channels: 2,
+                    ranks_per_domain: span.ranks_per_domain,
+                    pattern,
+                };
+                let phase = PhaseFlows::route(net, spec, true);
+                let flows = phase.stored.as_ref().unwrap();
+                let n = flows.len();
+                let full = simulate_with_solves(
+                    flows,
+                    &vec![1.0; n],
+                    &vec![0.0; n],
+                    &net.capacity,
+                    usize::MAX,
+                );
+                let fast = phase.seconds_per_byte(net);
+                assert!(
+                    (fast / full.makespan_s - 1.0).abs() < 1e-9,
+                    "{pattern:?} {routing:?}: {fast} vs {}",
+                    full.makespan_s
+                );
+                spb.push(fast);
+            }
+            ecmp_loss |= spb[0] > 1.5 * spb[2];
+        }
+        assert!(ecmp_loss, "some case shows ECMP's collisions");
     }
 
     /// Oversubscription at the top tier slows only groups whose traffic crosses it.
@@ -505,9 +994,29 @@ mod tests {
     fn oversubscription_slows_only_crossing_traffic() {
         let (f1, n1) = fabric(16384, 3, 1.0);
         let (f7, n7) = fabric(16384, 3, 7.0);
-        let inside = GroupLayout { size: 128, stride: 8, groups: 128 }; // 1,024 GPUs: one pod
-        let across = GroupLayout { size: 2, stride: 8192, groups: 8192 }; // every pair in two pods
-        let bw = |f: &Fabric, n: &Network, l: GroupLayout| busbw(&collective_table(f, n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Spray), 1, 1, true, &BIG));
+        let inside = GroupLayout {
+            size: 128,
+            stride: 8,
+            groups: 128,
+        }; // 1,024 GPUs: one pod
+        let across = GroupLayout {
+            size: 2,
+            stride: 8192,
+            groups: 8192,
+        }; // every pair in two pods
+        let bw = |f: &Fabric, n: &Network, l: GroupLayout| {
+            busbw(&collective_table(
+                f,
+                n,
+                l,
+                CollectiveOp::AllGather,
+                FlowRouting::new(Routing::Spray),
+                1,
+                1,
+                true,
+                &BIG,
+            ))
+        };
         assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
         assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
     }
@@ -518,7 +1027,17 @@ mod tests {
     fn tree_for_small_ring_for_large_all_reduce() {
         let (f, n) = fabric(1024, 2, 1.0);
         let l = GroupLayout::covering(1024, 128, 8);
-        let r = collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Spray), 1, 2, true, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
+        let r = collective_table(
+            &f,
+            &n,
+            l,
+            CollectiveOp::AllReduce,
+            FlowRouting::new(Routing::Spray),
+            1,
+            2,
+            true,
+            &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0],
+        );
         assert_eq!(r.rows[0].algorithm, "tree");
         assert_eq!(r.rows[1].algorithm, "ring");
     }
@@ -528,7 +1047,17 @@ mod tests {
         for kind in [FabricKind::FatTree, FabricKind::SingleSwitch] {
             let (f, n) = radix16_fabric(kind, 8);
             let l = GroupLayout::covering(1024, 128, 8);
-            let r = collective_table(&f, &n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Adaptive), 1, 1, true, &BIG);
+            let r = collective_table(
+                &f,
+                &n,
+                l,
+                CollectiveOp::AllGather,
+                FlowRouting::new(Routing::Adaptive),
+                1,
+                1,
+                true,
+                &BIG,
+            );
             let bw = busbw(&r);
             assert!(bw > 40.0 && bw < 50.0, "{kind:?}: {bw}");
         }

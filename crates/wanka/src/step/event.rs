@@ -551,7 +551,7 @@ impl<'a> FlowTimer<'a> {
                 // One flow phase, timed at two sizes (the phase itself is solved once).
                 const A: f64 = 1e9;
                 const B: f64 = 2e9;
-                let r = flows::collective_table(
+                let rows = flows::collective_rows(
                     self.fabric,
                     &self.net,
                     layout,
@@ -564,7 +564,7 @@ impl<'a> FlowTimer<'a> {
                     parallel::has_nvls(&s.cluster),
                     &[A, B],
                 );
-                let (ta, tb) = (r.rows[0].time_s, r.rows[1].time_s);
+                let (ta, tb) = (rows[0].time_s, rows[1].time_s);
                 let slope = (tb - ta) / (B - A);
                 let v = (ta - slope * A, slope);
                 self.memo.borrow_mut().insert(key, v);
