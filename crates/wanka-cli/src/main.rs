@@ -1,6 +1,7 @@
 //! The `wanka` binary: parse arguments, call the library, print. Bad input exits with
 //! status 2 and a message naming the key; nothing else is printed on stdout then.
 
+mod bench;
 mod output;
 
 use anyhow::Result;
@@ -138,6 +139,16 @@ enum Command {
         #[arg(long, conflicts_with_all = ["scenario", "fidelity"])]
         layouts: bool,
     },
+    /// Time the speed targets at the top of the range (event steps at 131k and 1M
+    /// GPUs, every collective at 1M, search at 131k on 2 threads, scale to 1M), each once.
+    Bench {
+        /// Only the cases whose name contains this text (e.g. "event", "collective").
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// What is built in: GPUs, models, fabrics, reliability defaults.
     Catalog {
         #[arg(value_enum, default_value = "gpus")]
@@ -249,24 +260,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Collective { file, set, op, group, min_bytes, max_bytes, routing, channels, json } => {
             let s = wanka::scenario::load(&file, &set).map_err(usage)?;
             let bad = |m: String| anyhow::Error::new(UsageError(m));
-            let p = &s.parallel;
-            let st = p.strides();
-            let (size, stride) = match group.as_str() {
-                "tp" => (p.tp, st.tp),
-                "cp" => (p.cp, st.cp),
-                "dp" => (p.dp, st.dp),
-                "ep" => (p.ep, st.ep),
-                "etp" => (p.etp, st.tp),
-                "expert_dp" => (p.expert_dp(), st.expert_dp),
-                "pp" => (p.pp, st.pp),
-                n => {
-                    let n: u64 = n.parse().map_err(|_| bad(format!("--group {n:?}: expected tp, cp, dp, ep, etp, expert_dp, pp or a number of GPUs")))?;
-                    if n == 0 || n > s.cluster.gpus || s.cluster.gpus % n != 0 {
-                        return Err(bad(format!("--group {n}: must divide cluster.gpus = {}", s.cluster.gpus)));
-                    }
-                    (n, 1)
-                }
-            };
             let lo = parse_bytes(&min_bytes).map_err(bad)?;
             let hi = parse_bytes(&max_bytes).map_err(bad)?;
             if lo > hi {
@@ -294,19 +287,8 @@ fn run(cli: Cli) -> Result<()> {
                 Some(RoutingArg::Spray) => wanka_net_routing::SPRAY,
                 None => s.cluster.routing.into(),
             };
-            let layout = wanka::collective::flows::GroupLayout::covering(s.cluster.gpus, size, stride);
-            if !layout.tiles(s.cluster.gpus) {
-                return Err(bad(format!("--group {group}: {size} ranks {stride} apart do not tile cluster.gpus = {}", s.cluster.gpus)));
-            }
-            let flows = wanka::collective::flows::flows_per_phase(layout, op, channels, s.cluster.qps_per_connection, &s.cluster);
-            if flows > wanka::collective::flows::PHASE_FLOWS_MAX {
-                return Err(bad(format!(
-                    "--op {op:?} over --group {group} ({} groups of {size} ranks, {channels} channels, {} QPs): {flows} flows in one phase, above the {} the flow model routes in bounded time; use fewer --channels or a smaller group",
-                    layout.groups,
-                    s.cluster.qps_per_connection,
-                    wanka::collective::flows::PHASE_FLOWS_MAX
-                )));
-            }
+            let layout = wanka::collective::flows::named_group(&s, &group).map_err(bad)?;
+            wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(bad)?;
             let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
             if json {
                 output::print_json(&report)?;
@@ -383,6 +365,23 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_json(&v)?;
             } else {
                 print!("{}", output::validate_table(&v));
+            }
+        }
+        Command::Bench { only, json } => {
+            let only = only.unwrap_or_default();
+            let quiet = json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let outcomes = bench::run(&only, &|case| {
+                if !quiet {
+                    eprintln!("  running: {case}");
+                }
+            });
+            if outcomes.is_empty() {
+                return Err(anyhow::Error::new(UsageError(format!("--only {only:?}: no bench case has that in its name"))));
+            }
+            if json {
+                output::print_json(&outcomes)?;
+            } else {
+                print!("{}", output::bench_table(&outcomes));
             }
         }
         Command::Catalog { what, json } => match (what, json) {

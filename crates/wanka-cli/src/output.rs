@@ -658,3 +658,32 @@ pub fn layouts_table(v: &wanka::validate::layouts::LayoutValidation) -> String {
     }
     o
 }
+
+pub fn bench_table(outcomes: &[crate::bench::Outcome]) -> String {
+    use crate::bench::Target;
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka bench: each case once, release build ({} cases)\n", outcomes.len());
+    let _ = writeln!(o, "  {:<72} {:>12} {:>12} {:>10}  verdict", "case", "measured", "target", "peak RSS");
+    for c in outcomes {
+        let (measured, target) = match (c.target, c.rate_per_s) {
+            (Target::RateAtLeast(t), Some(r)) => (format!("{:.2} M/s", r / 1e6), format!("≥ {:.2} M/s", t / 1e6)),
+            (Target::SecondsAtMost(t), _) => (seconds(c.seconds), format!("≤ {}", seconds(t))),
+            (Target::RateAtLeast(t), None) => (seconds(c.seconds), format!("≥ {t}/s")),
+        };
+        let target = match c.memory_limit_bytes {
+            Some(m) => format!("{target}, ≤ {}", bytes(m as f64)),
+            None => target,
+        };
+        let rss = c.peak_rss_bytes.map(|b| bytes(b as f64)).unwrap_or_else(|| "-".into());
+        let verdict = match (c.meets_target, c.refused) {
+            (true, false) => "ok",
+            (true, true) => "refused in bounded time",
+            (false, _) => "MISSED",
+        };
+        let _ = writeln!(o, "  {:<72} {:>12} {:>12} {:>10}  {verdict}: {}", c.case, measured, target, rss, c.answer);
+    }
+    let missed = outcomes.iter().filter(|c| !c.meets_target).count();
+    let refused = outcomes.iter().filter(|c| c.refused).count();
+    let _ = writeln!(o, "\n  {} of {} cases meet their target ({refused} of them refused as too large, with the reason)", outcomes.len() - missed, outcomes.len());
+    o
+}

@@ -569,6 +569,48 @@ fn timed_rows(
     (rows, phase)
 }
 
+/// The concurrent groups `wanka collective --group NAME` means on a scenario: a layout
+/// group (`tp`, `cp`, `dp`, `ep`, `etp`, `expert_dp`, `pp`) with its stride, or `N`
+/// consecutive GPUs. The error says what would be valid.
+pub fn named_group(s: &crate::scenario::Scenario, name: &str) -> Result<GroupLayout, String> {
+    let p = &s.parallel;
+    let st = p.strides();
+    let (size, stride) = match name {
+        "tp" => (p.tp, st.tp),
+        "cp" => (p.cp, st.cp),
+        "dp" => (p.dp, st.dp),
+        "ep" => (p.ep, st.ep),
+        "etp" => (p.etp, st.tp),
+        "expert_dp" => (p.expert_dp(), st.expert_dp),
+        "pp" => (p.pp, st.pp),
+        n => {
+            let n: u64 = n.parse().map_err(|_| format!("--group {n:?}: expected tp, cp, dp, ep, etp, expert_dp, pp or a number of GPUs"))?;
+            if n == 0 || n > s.cluster.gpus || s.cluster.gpus % n != 0 {
+                return Err(format!("--group {n}: must divide cluster.gpus = {}", s.cluster.gpus));
+            }
+            (n, 1)
+        }
+    };
+    let layout = GroupLayout::covering(s.cluster.gpus, size, stride);
+    if !layout.tiles(s.cluster.gpus) {
+        return Err(format!("--group {name}: {size} ranks {stride} apart do not tile cluster.gpus = {}", s.cluster.gpus));
+    }
+    Ok(layout)
+}
+
+/// Refuses a phase of more than [`PHASE_FLOWS_MAX`] flows, naming what makes it large.
+pub fn check_phase_size(s: &crate::scenario::Scenario, layout: GroupLayout, op: CollectiveOp, channels: u64) -> Result<(), String> {
+    let qps = s.cluster.qps_per_connection;
+    let flows = flows_per_phase(layout, op, channels, qps, &s.cluster);
+    if flows > PHASE_FLOWS_MAX {
+        return Err(format!(
+            "--op {op:?} on {} groups of {} ranks ({channels} channels, cluster.qps_per_connection = {qps}): {flows} flows in one phase, above the {PHASE_FLOWS_MAX} the flow model routes in bounded time; use fewer --channels or a smaller group",
+            layout.groups, layout.size
+        ));
+    }
+    Ok(())
+}
+
 /// Flows in the main phase of `op` on `layout` (what [`PHASE_FLOWS_MAX`] bounds).
 pub fn flows_per_phase(
     layout: GroupLayout,
