@@ -5,19 +5,21 @@
 pub mod hf;
 mod parallel;
 pub mod pipeline_layout;
+mod cluster;
 mod training;
 mod variability;
 
+pub use cluster::{ClusterConfig, EcmpHash, Routing, Transport};
+use cluster::{resolve_cluster, ClusterSection};
 pub use training::{AttentionKernel, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
 use training::{resolve_training, TrainingSection};
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
-use crate::catalog::{self, GpuSpec};
+use crate::catalog;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Architecture, AttentionKind, MlaDims, MoeDims, Position};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use wanka_net::FabricKind;
 
 /// Architecture keys of `[model]`, all optional: a preset or `config.json` fills them,
 /// keys written in the scenario override.
@@ -206,67 +208,6 @@ pub(crate) fn at_most(key: &str, v: u64, max: u64) -> Result<u64> {
     }
 }
 
-/// `[cluster]` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClusterSection {
-    gpu: Option<String>,
-    gpus: Option<u64>,
-    gpus_per_node: Option<u64>,
-    nvlink_domain: Option<u64>,
-    nic_gbps: Option<f64>,
-    fabric: Option<FabricName>,
-    tiers: Option<u32>,
-    switch_radix: Option<u64>,
-    oversubscription: Option<f64>,
-    routing: Option<Routing>,
-    ecmp_hash: Option<EcmpHash>,
-    qps_per_connection: Option<u64>,
-    planes: Option<u32>,
-    pue: Option<f64>,
-    variability: Option<variability::VariabilitySection>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-enum FabricName {
-    RailOptimized,
-    FatTree,
-    SingleSwitch,
-}
-
-/// How flows pick among equal-cost paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Routing {
-    Ecmp,
-    Adaptive,
-    Spray,
-}
-
-/// How ECMP switches hash a flow onto one of their equal-cost uplinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EcmpHash {
-    /// Each switch hashes the flow's 5-tuple with its own seed, as switches are
-    /// configured to: the choices at successive tiers are independent.
-    PerSwitch,
-    /// Every switch shares one hash: a flow that collides at the leaf collides again at
-    /// the spine (hash polarization; wanka's behaviour before per-switch hashing).
-    Polarized,
-}
-
-impl From<Routing> for wanka_net::Routing {
-    fn from(r: Routing) -> wanka_net::Routing {
-        match r {
-            Routing::Ecmp => wanka_net::Routing::Ecmp,
-            Routing::Adaptive => wanka_net::Routing::Adaptive,
-            Routing::Spray => wanka_net::Routing::Spray,
-        }
-    }
-}
-
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReliabilitySection {
@@ -294,30 +235,6 @@ struct CauseSection {
     per_unit_per_day: Option<f64>,
     unit: Option<crate::reliability::Unit>,
     category: Option<String>,
-}
-
-/// The resolved cluster.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClusterConfig {
-    pub gpu: GpuSpec,
-    pub gpus: u64,
-    pub gpus_per_node: u64,
-    pub nvlink_domain: u64,
-    pub nic_gbps: f64,
-    pub fabric: FabricKind,
-    pub tiers: u32,
-    pub switch_radix: u64,
-    pub oversubscription: f64,
-    pub routing: Routing,
-    /// How ECMP switches hash flows (`routing = "ecmp"`).
-    pub ecmp_hash: EcmpHash,
-    /// Queue pairs per NCCL connection (NCCL_IB_QPS_PER_CONNECTION, default 1): each its
-    /// own flow on the network, hashed on its own.
-    pub qps_per_connection: u64,
-    pub planes: u32,
-    pub pue: f64,
-    /// Stragglers: GPU speed spread, slow nodes, host pauses.
-    pub variability: crate::variability::Variability,
 }
 
 /// The resolved `[reliability]`; defaults in [`defaults`].
@@ -659,111 +576,13 @@ fn resolve_model(path: &Path, table: Option<toml::Table>) -> Result<(String, Arc
     Ok((source, base.overlay(&explicit).resolve("model")?))
 }
 
-fn positive(key: &str, v: f64) -> Result<f64> {
+pub(crate) fn positive(key: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
         Err(Error::invalid(key, v, "must be a positive number"))
     }
 }
-
-fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
-    let Some(gpu_id) = c.gpu else {
-        return Err(Error::missing("cluster.gpu", "a catalog GPU id (`wanka catalog gpus`)"));
-    };
-    let gpu = catalog::gpu("cluster.gpu", &gpu_id)?.clone();
-    let gpus = match c.gpus {
-        None => return Err(Error::missing("cluster.gpus", "the number of GPUs in the job")),
-        Some(0) => return Err(Error::invalid("cluster.gpus", 0, "must be a positive integer")),
-        Some(g) => at_most("cluster.gpus", g, MAX_INT)?,
-    };
-    let gpus_per_node = at_most("cluster.gpus_per_node", c.gpus_per_node.unwrap_or(gpu.nvlink_domain.min(8)), 1024)?;
-    if gpus_per_node == 0 {
-        return Err(Error::invalid("cluster.gpus_per_node", 0, "must be a positive integer"));
-    }
-    if gpus > gpus_per_node && gpus % gpus_per_node != 0 {
-        return Err(Error::invalid("cluster.gpus", gpus, format!("must be a multiple of cluster.gpus_per_node = {gpus_per_node} (whole nodes)")));
-    }
-    let nvlink_domain = at_most("cluster.nvlink_domain", c.nvlink_domain.unwrap_or(gpu.nvlink_domain), 1 << 16)?;
-    if nvlink_domain == 0 || nvlink_domain % gpus_per_node != 0 {
-        return Err(Error::invalid(
-            "cluster.nvlink_domain",
-            nvlink_domain,
-            format!("must be a positive multiple of cluster.gpus_per_node = {gpus_per_node} (8 for HGX, 72 for NVL72)"),
-        ));
-    }
-    let nic_gbps = positive("cluster.nic_gbps", c.nic_gbps.unwrap_or(gpu.nic_gbps))?;
-    let fabric = match c.fabric.unwrap_or(FabricName::RailOptimized) {
-        FabricName::RailOptimized => FabricKind::RailOptimized,
-        FabricName::FatTree => FabricKind::FatTree,
-        FabricName::SingleSwitch => FabricKind::SingleSwitch,
-    };
-    let switch_radix = at_most("cluster.switch_radix", c.switch_radix.unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
-    if switch_radix < 4 || switch_radix % 2 != 0 {
-        return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
-    }
-    let tiers = match c.tiers {
-        Some(t) if (1..=3).contains(&t) => t,
-        Some(t) => return Err(Error::invalid("cluster.tiers", t, "must be 1, 2 or 3")),
-        None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
-    };
-    let reach = wanka_net::Network::max_gpus(fabric, switch_radix, tiers, gpus_per_node);
-    if gpus > reach {
-        let expected = format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs; add a tier or raise cluster.switch_radix");
-        // The fewest tiers that hold them, else the smallest switch that does at 3 tiers.
-        if let Some(t) = (tiers + 1..=3).find(|&t| wanka_net::Network::max_gpus(fabric, switch_radix, t, gpus_per_node) >= gpus) {
-            return Err(Error::fixable("cluster.gpus", gpus, expected, "cluster.tiers", t));
-        }
-        // Switch radices come in powers of two.
-        let radix = (0..12).map(|i| switch_radix << i).take_while(|r| *r <= 1 << 12).find(|&r| wanka_net::Network::max_gpus(fabric, r, 3, gpus_per_node) >= gpus);
-        return Err(match radix {
-            Some(r) if tiers == 3 => Error::fixable("cluster.gpus", gpus, expected, "cluster.switch_radix", r),
-            _ => Error::invalid("cluster.gpus", gpus, expected),
-        });
-    }
-    let oversubscription = c.oversubscription.unwrap_or(1.0);
-    if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {
-        return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));
-    }
-    let planes = at_most("cluster.planes", c.planes.unwrap_or(1) as u64, 64)? as u32;
-    if planes == 0 {
-        return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
-    }
-    let pue = c.pue.unwrap_or(defaults::PUE);
-    if !(pue.is_finite() && (1.0..=100.0).contains(&pue)) {
-        return Err(Error::invalid("cluster.pue", pue, "must be a number >= 1 (facility power over IT power)"));
-    }
-    Ok(ClusterConfig {
-        gpu,
-        gpus,
-        gpus_per_node,
-        nvlink_domain,
-        nic_gbps,
-        fabric,
-        tiers,
-        switch_radix,
-        oversubscription,
-        routing: c.routing.unwrap_or(Routing::Ecmp),
-        ecmp_hash: c.ecmp_hash.unwrap_or(EcmpHash::PerSwitch),
-        qps_per_connection: match c.qps_per_connection {
-            Some(0) => return Err(Error::invalid("cluster.qps_per_connection", 0, "must be a positive integer (NCCL's default is 1)")),
-            Some(q) => at_most("cluster.qps_per_connection", q, 128)?,
-            None => 1,
-        },
-        planes,
-        pue,
-        variability: variability::resolve(c.variability)?,
-    })
-}
-
-/// Fewest switch tiers whose reach holds every GPU.
-fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) -> u32 {
-    if fabric == FabricKind::SingleSwitch {
-        return 1;
-    }
-    (1..=3u32).find(|&t| wanka_net::fabric::tier_reach_gpus(fabric, t, true, radix, gpus_per_node) >= gpus).unwrap_or(3)
-}
-
 
 fn non_negative(key: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {

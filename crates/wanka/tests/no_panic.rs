@@ -27,7 +27,7 @@ const KEYS: &[&str] = &[
     "parallel.moe_a2a_overlap", "training.compile", "training.loss_chunks", "training.optimizer_in_backward",
     "training.fp8_recipe", "training.param_remainders", "training.fp8_params", "training.moe_capacity_factor",
     "training.moe_pad_to_capacity", "training.moe_load_imbalance", "training.moe_max_nodes_per_token",
-    "cluster.ecmp_hash", "cluster.qps_per_connection",
+    "cluster.ecmp_hash", "cluster.qps_per_connection", "cluster.transport", "cluster.routing",
 ];
 
 const VALUES: &[&str] = &[
@@ -37,7 +37,7 @@ const VALUES: &[&str] = &[
     "\"gelu\"", "\"h100-sxm\"", "\"a100-80g\"", "\"gb200\"", "\"mixtral-8x7b\"", "\"deepseek-v3\"", "nan", "inf",
     "\"fat-tree\"", "\"single-switch\"", "\"materialized\"", "{a = 1}", "[\"moe\"]", "[\"mlp\", \"layernorm\"]",
     "[\"mla_up_proj\", \"moe_act\"]", "\"tensor\"", "\"tp-cp-pp-dp\"", "\"bf16\"",
-    "\"deepspeed-2021\"", "\"megatron-lm-2021\"", "\"torchtitan\"", "0.01", "0.3", "1e-300",
+    "\"deepspeed-2021\"", "\"megatron-lm-2021\"", "\"roce\"", "\"spectrum-x\"", "\"uec\"", "\"infiniband\"", "\"spray\"", "\"adaptive\"", "\"torchtitan\"", "0.01", "0.3", "1e-300",
     "\"Et*8|t*8|t*8|t*8L\"", "\"E|(t*4|)*8,L\"", "\"E(t|*2L\"", "\"(t|)*99999999999\"", "\"rowwise\"",
     "\"mxfp8\"", "\"rowwise-gw-hp\"", "\"polarized\"", "\"per-switch\"", "1.25", "\"nanotron\"", "\"fsdp\"",
 ];

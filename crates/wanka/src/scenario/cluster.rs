@@ -1,0 +1,267 @@
+//! `[cluster]`: the GPUs, the scale-up domain, the scale-out fabric and its transport,
+//! resolved from what the file says and the catalog's defaults.
+
+use super::{at_most, defaults, positive, variability, MAX_INT};
+use crate::catalog::{self, GpuSpec};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use wanka_net::FabricKind;
+
+/// `[cluster]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClusterSection {
+    gpu: Option<String>,
+    gpus: Option<u64>,
+    gpus_per_node: Option<u64>,
+    nvlink_domain: Option<u64>,
+    nic_gbps: Option<f64>,
+    fabric: Option<FabricName>,
+    tiers: Option<u32>,
+    switch_radix: Option<u64>,
+    oversubscription: Option<f64>,
+    transport: Option<Transport>,
+    routing: Option<Routing>,
+    ecmp_hash: Option<EcmpHash>,
+    qps_per_connection: Option<u64>,
+    planes: Option<u32>,
+    pue: Option<f64>,
+    pub(super) variability: Option<super::variability::VariabilitySection>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum FabricName {
+    RailOptimized,
+    FatTree,
+    SingleSwitch,
+}
+
+/// How flows pick among equal-cost paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    Ecmp,
+    Adaptive,
+    Spray,
+}
+
+/// How ECMP switches hash a flow onto one of their equal-cost uplinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EcmpHash {
+    /// Each switch hashes the flow's 5-tuple with its own seed, as switches are
+    /// configured to: the choices at successive tiers are independent.
+    PerSwitch,
+    /// Every switch shares one hash: a flow that collides at the leaf collides again at
+    /// the spine (hash polarization; wanka's behaviour before per-switch hashing).
+    Polarized,
+}
+
+impl From<Routing> for wanka_net::Routing {
+    fn from(r: Routing) -> wanka_net::Routing {
+        match r {
+            Routing::Ecmp => wanka_net::Routing::Ecmp,
+            Routing::Adaptive => wanka_net::Routing::Adaptive,
+            Routing::Spray => wanka_net::Routing::Spray,
+        }
+    }
+}
+
+
+/// The transport the NICs and switches speak: what routing the fabric can do.
+///
+/// Leaving it out keeps every routing open (`cluster.routing` alone decides). Naming it
+/// sets the routing it runs by default and refuses the routings it cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// InfiniBand: credit-based, lossless links; the subnet manager's static routes or
+    /// NVIDIA Quantum adaptive routing, whose out-of-order packets ConnectX-5 and later
+    /// NICs place without retransmitting (NVIDIA, "Adaptive Routing" in the MLNX_OFED
+    /// documentation). Every routing; ECMP-like static routes by default.
+    Infiniband,
+    /// RoCEv2 on standard Ethernet switches (PFC-lossless, DCQCN or none): each switch
+    /// hashes a flow's 5-tuple onto one path (ECMP). No spraying: packets of one QP
+    /// taking several paths arrive out of order, and RoCE's go-back-N resends everything
+    /// after a gap (selective-repeat RoCE measured 7× its throughput under multipath,
+    /// Lu et al., "SACK-RoCE", IAEAC 2022). More QPs per connection are Meta's answer
+    /// (Gangidi et al., SIGCOMM 2024: ECMP with QP scaling).
+    Roce,
+    /// NVIDIA Spectrum-X: per-packet adaptive routing in Spectrum-4 switches, packets
+    /// put back in order by the BlueField-3 SuperNIC ("95% data throughput" on xAI's
+    /// 100k-GPU Colossus against "60%" for standard Ethernet's flow collisions, NVIDIA,
+    /// Oct 2024). Adaptive by default; spraying too.
+    SpectrumX,
+    /// Ultra Ethernet (UEC 1.0): packet spraying over every path with a transport that
+    /// tolerates reordering. Spraying by default; adaptive too.
+    Uec,
+}
+
+impl Transport {
+    /// The routing a fabric of this transport runs when `cluster.routing` is left out.
+    pub fn default_routing(self) -> Routing {
+        match self {
+            Transport::Infiniband | Transport::Roce => Routing::Ecmp,
+            Transport::SpectrumX => Routing::Adaptive,
+            Transport::Uec => Routing::Spray,
+        }
+    }
+
+    /// Why this transport cannot run `routing`, if it cannot.
+    pub fn refuses(self, routing: Routing) -> Option<&'static str> {
+        match (self, routing) {
+            (Transport::Roce, Routing::Spray) => Some(
+                "RoCE on standard Ethernet switches keeps a flow on one path: sprayed packets arrive out of order and go-back-N resends them; use routing = \"ecmp\" (more cluster.qps_per_connection spread it), or transport = \"spectrum-x\" or \"uec\"",
+            ),
+            (Transport::Roce, Routing::Adaptive) => Some(
+                "standard Ethernet switches hash each flow onto one path; per-packet adaptive routing needs transport = \"spectrum-x\" or \"infiniband\"",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The resolved cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterConfig {
+    pub gpu: GpuSpec,
+    pub gpus: u64,
+    pub gpus_per_node: u64,
+    pub nvlink_domain: u64,
+    pub nic_gbps: f64,
+    pub fabric: FabricKind,
+    pub tiers: u32,
+    pub switch_radix: u64,
+    pub oversubscription: f64,
+    /// What the NICs and switches speak (`None`: not said; every routing open).
+    pub transport: Option<Transport>,
+    pub routing: Routing,
+    /// How ECMP switches hash flows (`routing = "ecmp"`).
+    pub ecmp_hash: EcmpHash,
+    /// Queue pairs per NCCL connection (NCCL_IB_QPS_PER_CONNECTION, default 1): each its
+    /// own flow on the network, hashed on its own.
+    pub qps_per_connection: u64,
+    pub planes: u32,
+    pub pue: f64,
+    /// Stragglers: GPU speed spread, slow nodes, host pauses.
+    pub variability: crate::variability::Variability,
+}
+
+
+/// Resolves `[cluster]`: every key checked, every default filled in.
+pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
+    let Some(gpu_id) = c.gpu else {
+        return Err(Error::missing("cluster.gpu", "a catalog GPU id (`wanka catalog gpus`)"));
+    };
+    let gpu = catalog::gpu("cluster.gpu", &gpu_id)?.clone();
+    let gpus = match c.gpus {
+        None => return Err(Error::missing("cluster.gpus", "the number of GPUs in the job")),
+        Some(0) => return Err(Error::invalid("cluster.gpus", 0, "must be a positive integer")),
+        Some(g) => at_most("cluster.gpus", g, MAX_INT)?,
+    };
+    let gpus_per_node = at_most("cluster.gpus_per_node", c.gpus_per_node.unwrap_or(gpu.nvlink_domain.min(8)), 1024)?;
+    if gpus_per_node == 0 {
+        return Err(Error::invalid("cluster.gpus_per_node", 0, "must be a positive integer"));
+    }
+    if gpus > gpus_per_node && gpus % gpus_per_node != 0 {
+        return Err(Error::invalid("cluster.gpus", gpus, format!("must be a multiple of cluster.gpus_per_node = {gpus_per_node} (whole nodes)")));
+    }
+    let nvlink_domain = at_most("cluster.nvlink_domain", c.nvlink_domain.unwrap_or(gpu.nvlink_domain), 1 << 16)?;
+    if nvlink_domain == 0 || nvlink_domain % gpus_per_node != 0 {
+        return Err(Error::invalid(
+            "cluster.nvlink_domain",
+            nvlink_domain,
+            format!("must be a positive multiple of cluster.gpus_per_node = {gpus_per_node} (8 for HGX, 72 for NVL72)"),
+        ));
+    }
+    let nic_gbps = positive("cluster.nic_gbps", c.nic_gbps.unwrap_or(gpu.nic_gbps))?;
+    let fabric = match c.fabric.unwrap_or(FabricName::RailOptimized) {
+        FabricName::RailOptimized => FabricKind::RailOptimized,
+        FabricName::FatTree => FabricKind::FatTree,
+        FabricName::SingleSwitch => FabricKind::SingleSwitch,
+    };
+    let switch_radix = at_most("cluster.switch_radix", c.switch_radix.unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
+    if switch_radix < 4 || switch_radix % 2 != 0 {
+        return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
+    }
+    let tiers = match c.tiers {
+        Some(t) if (1..=3).contains(&t) => t,
+        Some(t) => return Err(Error::invalid("cluster.tiers", t, "must be 1, 2 or 3")),
+        None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
+    };
+    let reach = wanka_net::Network::max_gpus(fabric, switch_radix, tiers, gpus_per_node);
+    if gpus > reach {
+        let expected = format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs; add a tier or raise cluster.switch_radix");
+        // The fewest tiers that hold them, else the smallest switch that does at 3 tiers.
+        if let Some(t) = (tiers + 1..=3).find(|&t| wanka_net::Network::max_gpus(fabric, switch_radix, t, gpus_per_node) >= gpus) {
+            return Err(Error::fixable("cluster.gpus", gpus, expected, "cluster.tiers", t));
+        }
+        // Switch radices come in powers of two.
+        let radix = (0..12).map(|i| switch_radix << i).take_while(|r| *r <= 1 << 12).find(|&r| wanka_net::Network::max_gpus(fabric, r, 3, gpus_per_node) >= gpus);
+        return Err(match radix {
+            Some(r) if tiers == 3 => Error::fixable("cluster.gpus", gpus, expected, "cluster.switch_radix", r),
+            _ => Error::invalid("cluster.gpus", gpus, expected),
+        });
+    }
+    let oversubscription = c.oversubscription.unwrap_or(1.0);
+    if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {
+        return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));
+    }
+    let planes = at_most("cluster.planes", c.planes.unwrap_or(1) as u64, 64)? as u32;
+    if planes == 0 {
+        return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
+    }
+    let pue = c.pue.unwrap_or(defaults::PUE);
+    if !(pue.is_finite() && (1.0..=100.0).contains(&pue)) {
+        return Err(Error::invalid("cluster.pue", pue, "must be a number >= 1 (facility power over IT power)"));
+    }
+    let routing = match (c.transport, c.routing) {
+        (None, r) => r.unwrap_or(Routing::Ecmp),
+        (Some(t), None) => t.default_routing(),
+        (Some(t), Some(r)) => match t.refuses(r) {
+            Some(why) => return Err(Error::fixable("cluster.routing", format!("{:?}", routing_name(r)), why, "cluster.routing", format!("{:?}", routing_name(t.default_routing())))),
+            None => r,
+        },
+    };
+    Ok(ClusterConfig {
+        gpu,
+        gpus,
+        gpus_per_node,
+        nvlink_domain,
+        nic_gbps,
+        fabric,
+        tiers,
+        switch_radix,
+        oversubscription,
+        transport: c.transport,
+        routing,
+        ecmp_hash: c.ecmp_hash.unwrap_or(EcmpHash::PerSwitch),
+        qps_per_connection: match c.qps_per_connection {
+            Some(0) => return Err(Error::invalid("cluster.qps_per_connection", 0, "must be a positive integer (NCCL's default is 1)")),
+            Some(q) => at_most("cluster.qps_per_connection", q, 128)?,
+            None => 1,
+        },
+        planes,
+        pue,
+        variability: variability::resolve(c.variability)?,
+    })
+}
+
+/// Fewest switch tiers whose reach holds every GPU.
+fn default_tiers(fabric: FabricKind, gpus: u64, gpus_per_node: u64, radix: u64) -> u32 {
+    if fabric == FabricKind::SingleSwitch {
+        return 1;
+    }
+    (1..=3u32).find(|&t| wanka_net::fabric::tier_reach_gpus(fabric, t, true, radix, gpus_per_node) >= gpus).unwrap_or(3)
+}
+
+
+/// A routing as the file spells it.
+fn routing_name(r: Routing) -> &'static str {
+    match r {
+        Routing::Ecmp => "ecmp",
+        Routing::Adaptive => "adaptive",
+        Routing::Spray => "spray",
+    }
+}
