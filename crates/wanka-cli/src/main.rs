@@ -139,6 +139,21 @@ enum Command {
         #[arg(long, conflicts_with_all = ["scenario", "fidelity"])]
         layouts: bool,
     },
+    /// Every combination of a sweep file's axes (scenario keys and their values), one row
+    /// per point, into a .csv or .jsonl; a killed run resumes where it stopped.
+    Sweep {
+        /// Sweep file (TOML: `base`, `fidelity`, `[axes]`; see README "Sweeps").
+        file: PathBuf,
+        /// Output file: .csv or .jsonl. Rows already there from the same sweep are kept.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// Run only shard I of N (every N-th point from I), e.g. a Slurm array task.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Print the run's summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time the speed targets at the top of the range (event steps at 131k and 1M
     /// GPUs, every collective at 1M, search at 131k on 2 threads, scale to 1M), each once.
     Bench {
@@ -367,6 +382,46 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::validate_table(&v));
             }
         }
+        Command::Sweep { file, out, shard, json } => {
+            let sweep = wanka::sweep::load(&file).map_err(usage)?;
+            let (index, count) = match shard.as_deref() {
+                None => (0, 1),
+                Some(text) => parse_shard(text).ok_or_else(|| anyhow::Error::new(UsageError(format!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4"))))?,
+            };
+            let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                indicatif::ProgressBar::hidden()
+            } else {
+                let b = indicatif::ProgressBar::new(0);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} sweep points {pos}/{len} {wide_bar} {eta}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            };
+            let started = std::time::Instant::now();
+            let summary = sweep
+                .run(&out, index, count, &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .map_err(usage)?;
+            bar.finish_and_clear();
+            let elapsed_s = started.elapsed().as_secs_f64();
+            if json {
+                output::print_json(&serde_json::json!({ "summary": summary, "elapsed_s": elapsed_s, "out": out.display().to_string() }))?;
+            } else {
+                println!(
+                    "wanka sweep: {} points{} into {}: {} written now, {} kept from an earlier run, {} with an error ({:.2} s)",
+                    summary.points,
+                    if count > 1 { format!(" (shard {index}/{count})") } else { String::new() },
+                    out.display(),
+                    summary.written,
+                    summary.resumed,
+                    summary.errors,
+                    elapsed_s
+                );
+            }
+        }
         Command::Bench { only, json } => {
             let only = only.unwrap_or_default();
             let quiet = json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -493,4 +548,11 @@ fn write_atomically(path: &std::path::Path, write: impl FnOnce(&mut dyn std::io:
         return Err(anyhow::Error::new(UsageError(format!("--trace {}: {e}", path.display()))));
     }
     Ok(())
+}
+
+/// `I/N` with 0 <= I < N.
+fn parse_shard(text: &str) -> Option<(u64, u64)> {
+    let (i, n) = text.split_once('/')?;
+    let (i, n): (u64, u64) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+    (n > 0 && i < n).then_some((i, n))
 }

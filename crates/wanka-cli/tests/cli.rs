@@ -449,3 +449,70 @@ fn scaling_by_one_key_names_every_change_at_once() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!err.contains("rerun with"), "{err}");
 }
+
+/// A sweep written in one go, one killed mid-line and resumed, and three shards hold the
+/// same rows; a file of another sweep is refused, not appended to.
+#[test]
+fn sweep_resumes_and_shards_to_the_same_rows() {
+    let dir = std::env::temp_dir().join(format!("wanka-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = repo().join("examples/llama3-405b-16k.toml");
+    let sweep = dir.join("s.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "base = {:?}\n[axes]\n\"cluster.gpus\" = [16384, 32768, 12]\n\"cluster.oversubscription\" = [1, 2, 4, 7]\n\"parallel.micro_batch\" = [1, 2]\n",
+            base.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["sweep", sweep.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        wanka(&args)
+    };
+    let full = dir.join("full.csv");
+    let out = run(&full, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&full).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert_eq!(text.lines().count(), 1 + 24, "{text}");
+    // Points at 12 GPUs do not resolve: their rows carry the error, the others run.
+    assert_eq!(text.lines().filter(|l| l.contains("cluster.gpus = 12")).count(), 8);
+    // Same input, same bytes.
+    let again = dir.join("again.csv");
+    assert!(run(&again, &[]).status.success());
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+    // Killed mid-line: the cut line is dropped and the run picks up from there.
+    let resumed = dir.join("resumed.csv");
+    std::fs::write(&resumed, &bytes[..bytes.len() * 3 / 5]).unwrap();
+    let out = run(&resumed, &[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept from an earlier run"));
+    assert_eq!(std::fs::read(&resumed).unwrap(), bytes);
+    // Run again on a complete file: nothing to do.
+    assert!(String::from_utf8_lossy(&run(&resumed, &[]).stdout).contains(" 0 written now"));
+    // Three shards hold every row once.
+    let mut rows: Vec<String> = Vec::new();
+    for i in 0..3 {
+        let shard = dir.join(format!("shard{i}.csv"));
+        assert!(run(&shard, &["--shard", &format!("{i}/3")]).status.success());
+        rows.extend(std::fs::read_to_string(&shard).unwrap().lines().skip(1).map(String::from));
+    }
+    let point = |l: &String| l.split(',').next().unwrap().parse::<u64>().unwrap();
+    rows.sort_by_key(point);
+    assert_eq!(rows, text.lines().skip(1).map(String::from).collect::<Vec<_>>());
+    // JSON Lines: the same points, deterministic.
+    let (j1, j2) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    assert!(run(&j1, &[]).status.success() && run(&j2, &[]).status.success());
+    assert_eq!(std::fs::read(&j1).unwrap(), std::fs::read(&j2).unwrap());
+    assert_eq!(std::fs::read_to_string(&j1).unwrap().lines().count(), 24);
+    // Another sweep's file, a bad shard, an unknown format: exit 2, file untouched.
+    std::fs::write(&sweep, format!("base = {:?}\n[axes]\n\"cluster.gpus\" = [16384]\n", base.to_str().unwrap())).unwrap();
+    for (out, extra) in [(&full, vec![]), (&dir.join("x.csv"), vec!["--shard", "3/3"]), (&dir.join("x.parquet"), vec![])] {
+        let r = run(out, &extra);
+        assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    assert_eq!(std::fs::read(&full).unwrap(), bytes);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,6 +22,7 @@ pub mod scale;
 pub mod scenario;
 pub mod search;
 pub mod step;
+pub mod sweep;
 pub mod validate;
 pub mod variability;
 

@@ -356,31 +356,49 @@ pub mod defaults {
     pub const MONTE_CARLO_RUNS: u64 = 1000;
 }
 
+/// Largest input file wanka reads (scenario, sweep, Hugging Face config): a file this
+/// large is not one a person wrote, and `/dev/zero` must not be read forever.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a text file of at most [`MAX_FILE_BYTES`].
+pub fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), reason: e.to_string() };
+    let mut text = String::new();
+    std::fs::File::open(path).map_err(io)?.take(MAX_FILE_BYTES + 1).read_to_string(&mut text).map_err(io)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::Io { path: path.display().to_string(), reason: format!("larger than {MAX_FILE_BYTES} bytes; not a scenario") });
+    }
+    Ok(text)
+}
+
 /// Reads and resolves a scenario file with `--set` overrides applied.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    parse(&text, path, overrides)
+    parse(&read_text(path)?, path, overrides)
 }
 
 /// Keys a scenario may need to change together when one changes (the layout written for
 /// another cluster size, say): at most this many are gathered into one error.
 const MAX_FIXES: usize = 8;
 
-/// Resolves a scenario; when it fails on a key whose valid value follows from the rest
-/// (dp from the GPU count, the global batch from dp and the schedule, the switch tiers
-/// or radix from the GPU count), works out every such change the scenario needs and
-/// says them all in one error, with the `--set` flags that make them. Keys the user set
-/// on the command line stay theirs.
-fn resolve_with_fixes(overrides: &[String], attempt: impl Fn(&[String]) -> Result<Scenario>) -> Result<Scenario> {
-    let first = match attempt(overrides) {
-        Ok(s) => return Ok(s),
-        Err(e) => e,
-    };
-    let mut fixes: Vec<(String, String, String)> = Vec::new();
-    let mut last = Some(first.clone());
+/// A key a scenario had to change because another one did (the data-parallel size after
+/// the GPU count, say), the value that works, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Adjustment {
+    pub key: String,
+    pub value: String,
+    pub why: String,
+}
+
+/// After a failed resolution: every key whose valid value follows from the rest (dp from
+/// the GPU count, the global batch from dp and the schedule, the switch tiers or radix
+/// from the GPU count), found one at a time, and the resolution with all of them. Keys
+/// the user set on the command line stay theirs.
+fn gather_adjustments(first: &Error, overrides: &[String], attempt: &impl Fn(&[String]) -> Result<Scenario>) -> (Vec<Adjustment>, Result<Scenario>) {
+    let mut fixes: Vec<Adjustment> = Vec::new();
+    let mut last = Err(first.clone());
     let mut attempts = 0;
-    while let Some(Error::Invalid { key, value, expected, fix: Some((fix_key, fix)) }) = &last {
+    while let Err(Error::Invalid { key, value, expected, fix: Some((fix_key, fix)) }) = &last {
         let theirs = overrides.iter().any(|o| o.split('=').next().map(str::trim) == Some(fix_key.as_str()));
         attempts += 1;
         if theirs || attempts > MAX_FIXES {
@@ -389,37 +407,68 @@ fn resolve_with_fixes(overrides: &[String], attempt: impl Fn(&[String]) -> Resul
         let why = format!("{key} = {value}: {expected}");
         // A key fixed once may need a later value as other keys change (the global batch
         // after dp): the later one replaces it.
-        match fixes.iter_mut().find(|f| &f.0 == fix_key) {
-            Some(f) => *f = (fix_key.clone(), fix.clone(), why),
-            None => fixes.push((fix_key.clone(), fix.clone(), why)),
+        let adjustment = Adjustment { key: fix_key.clone(), value: fix.clone(), why };
+        match fixes.iter_mut().find(|f| &f.key == fix_key) {
+            Some(f) => *f = adjustment,
+            None => fixes.push(adjustment),
         }
         let mut all = overrides.to_vec();
-        all.extend(fixes.iter().map(|(k, v, _)| format!("{k}={v}")));
-        last = attempt(&all).err();
+        all.extend(fixes.iter().map(|f| format!("{}={}", f.key, f.value)));
+        last = attempt(&all);
     }
+    (fixes, last)
+}
+
+/// Resolves a scenario; when it fails on a key whose valid value follows from the rest,
+/// works out every such change the scenario needs and says them all in one error, with
+/// the `--set` flags that make them.
+fn resolve_with_fixes(overrides: &[String], attempt: impl Fn(&[String]) -> Result<Scenario>) -> Result<Scenario> {
+    let first = match attempt(overrides) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let (fixes, last) = gather_adjustments(&first, overrides, &attempt);
+    Err(explain_adjustments(first, &fixes, last.err()))
+}
+
+/// The one error that names every adjustment a scenario needs.
+fn explain_adjustments(first: Error, fixes: &[Adjustment], rest: Option<Error>) -> Error {
     if fixes.is_empty() {
-        return Err(first);
+        return first;
     }
-    let Error::Invalid { key, value, expected, .. } = &first else { return Err(first) };
+    let Error::Invalid { key, value, expected, .. } = &first else { return first };
     // The first error says why its own fix is needed; the others say theirs.
     let mut message = expected.clone();
     if fixes.len() > 1 {
-        let others: Vec<String> = fixes[1..].iter().map(|(k, v, why)| format!("{k} = {v} (as {why})")).collect();
+        let others: Vec<String> = fixes[1..].iter().map(|f| format!("{} = {} (as {})", f.key, f.value, f.why)).collect();
         message += &format!("; then also {}", others.join("; "));
     }
-    let flags: Vec<String> = fixes.iter().map(|(k, v, _)| format!("--set {k}={v}")).collect();
+    let flags: Vec<String> = fixes.iter().map(|f| format!("--set {}={}", f.key, f.value)).collect();
     message += &format!("; rerun with {}", flags.join(" "));
-    if let Some(rest) = last {
+    if let Some(rest) = rest {
         message += &format!("; after that, still: {rest}");
     }
-    Err(Error::invalid(key.clone(), value.clone(), message))
+    Error::invalid(key.clone(), value.clone(), message)
+}
+
+/// [`parse`], making the adjustments a changed key calls for instead of refusing: what a
+/// sweep over GPU counts needs (the layout's dp and the global batch follow the count).
+/// The adjustments made come back with the scenario.
+pub fn parse_adjusting(text: &str, path: &Path, overrides: &[String]) -> Result<(Scenario, Vec<Adjustment>)> {
+    let attempt = |o: &[String]| parse_space(text, path, o)?.into_single();
+    let first = match attempt(overrides) {
+        Ok(s) => return Ok((s, Vec::new())),
+        Err(e) => e,
+    };
+    match gather_adjustments(&first, overrides, &attempt) {
+        (fixes, Ok(s)) => Ok((s, fixes)),
+        (fixes, Err(rest)) => Err(explain_adjustments(first, &fixes, Some(rest))),
+    }
 }
 
 /// Reads a scenario whose `[parallel]` keys may be lists or "auto".
 pub fn load_space(path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    parse_space(&text, path, overrides)
+    parse_space(&read_text(path)?, path, overrides)
 }
 
 /// Parses scenario text; `path` names it in errors and anchors relative `hf_config` paths.

@@ -31,9 +31,7 @@ pub const FAMILIES: [&str; 11] = [
 const MAX_DEFAULT_SEQ_LEN: u64 = 8192;
 
 pub fn load(path: &Path) -> Result<ModelFields> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    parse(&text, &path.display().to_string())
+    parse(&super::read_text(path)?, &path.display().to_string())
 }
 
 pub fn parse(text: &str, name: &str) -> Result<ModelFields> {
