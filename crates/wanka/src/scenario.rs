@@ -451,11 +451,11 @@ fn explain_adjustments(first: Error, fixes: &[Adjustment], rest: Option<Error>) 
     Error::invalid(key.clone(), value.clone(), message)
 }
 
-/// [`parse`], making the adjustments a changed key calls for instead of refusing: what a
+/// [`parse`] of a parsed document, making the adjustments a changed key calls for instead of refusing: what a
 /// sweep over GPU counts needs (the layout's dp and the global batch follow the count).
 /// The adjustments made come back with the scenario.
-pub fn parse_adjusting(text: &str, path: &Path, overrides: &[String]) -> Result<(Scenario, Vec<Adjustment>)> {
-    let attempt = |o: &[String]| parse_space(text, path, o)?.into_single();
+pub fn parse_adjusting(doc: &toml::Table, path: &Path, overrides: &[String]) -> Result<(Scenario, Vec<Adjustment>)> {
+    let attempt = |o: &[String]| parse_space_doc(doc.clone(), path, o)?.into_single();
     let first = match attempt(overrides) {
         Ok(s) => return Ok((s, Vec::new())),
         Err(e) => e,
@@ -544,7 +544,16 @@ pub(crate) fn serde_error(path: &Path, section: &str, message: &str) -> Error {
 
 /// Parses scenario text whose `[parallel]` keys may be lists or "auto".
 pub fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
-    let mut doc: toml::Table = toml::from_str(text).map_err(|e| parse_error(path, e))?;
+    parse_space_doc(parse_document(text, path)?, path, overrides)
+}
+
+/// A scenario file's TOML, not yet resolved (what a sweep parses once and varies).
+pub fn parse_document(text: &str, path: &Path) -> Result<toml::Table> {
+    toml::from_str(text).map_err(|e| parse_error(path, e))
+}
+
+/// [`parse_space`] from a parsed document.
+pub fn parse_space_doc(mut doc: toml::Table, path: &Path, overrides: &[String]) -> Result<ScenarioSpace> {
     for item in overrides {
         apply_override(&mut doc, item)?;
     }

@@ -44,7 +44,8 @@ struct SweepFile {
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub base_path: PathBuf,
-    base_text: String,
+    /// The base scenario's TOML, parsed once.
+    base: toml::Table,
     pub fidelity: Fidelity,
     /// (scenario key, values), in key order.
     pub axes: Vec<(String, Vec<toml::Value>)>,
@@ -64,6 +65,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Sweep> {
     };
     let base_path = path.parent().unwrap_or(Path::new(".")).join(&base);
     let base_text = scenario::read_text(&base_path).map_err(|e| Error::invalid("base", format!("{base:?}"), format!("cannot read it: {e}")))?;
+    let base_doc = scenario::parse_document(&base_text, &base_path)?;
     let Some(axes_table) = file.axes else {
         return Err(Error::missing("axes", "a table of scenario keys and the values each takes, e.g. \"cluster.gpus\" = [8192, 16384]"));
     };
@@ -85,7 +87,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Sweep> {
     if points > MAX_POINTS {
         return Err(Error::invalid("axes", format!("{points} points"), format!("at most {MAX_POINTS} points; split the sweep or drop values")));
     }
-    Ok(Sweep { base_path, base_text, fidelity: file.fidelity.unwrap_or(Fidelity::Analytic), axes })
+    Ok(Sweep { base_path, base: base_doc, fidelity: file.fidelity.unwrap_or(Fidelity::Analytic), axes })
 }
 
 /// One row of a sweep's output.
@@ -215,7 +217,7 @@ impl Sweep {
             })
             .collect();
         let mut row = Row { point: i, inputs: shown, adjusted: String::new(), error: String::new(), outputs: None };
-        let (s, adjustments) = match scenario::parse_adjusting(&self.base_text, &self.base_path, &sets) {
+        let (s, adjustments) = match scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
             Ok(v) => v,
             Err(e) => {
                 row.error = e.to_string();
