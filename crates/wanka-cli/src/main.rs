@@ -16,6 +16,19 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Subcommand)]
+enum SweepAction {
+    /// Join the outputs of `--shard` runs into one file, rows in point order.
+    Merge {
+        /// The joined file (.csv or .jsonl, as the shards).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: PathBuf,
+        /// The shards' output files.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Fidelity {
     Analytic,
@@ -141,12 +154,16 @@ enum Command {
     },
     /// Every combination of a sweep file's axes (scenario keys and their values), one row
     /// per point, into a .csv or .jsonl; a killed run resumes where it stopped.
+    /// `wanka sweep merge -o OUT SHARD...` joins shard outputs.
+    #[command(args_conflicts_with_subcommands = true)]
     Sweep {
+        #[command(subcommand)]
+        action: Option<SweepAction>,
         /// Sweep file (TOML: `base`, `fidelity`, `[axes]`; see README "Sweeps").
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// Output file: .csv or .jsonl. Rows already there from the same sweep are kept.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Run only shard I of N (every N-th point from I), e.g. a Slurm array task.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
@@ -382,7 +399,14 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::validate_table(&v));
             }
         }
-        Command::Sweep { file, out, shard, json } => {
+        Command::Sweep { action: Some(SweepAction::Merge { out, shards }), .. } => {
+            let rows = wanka::sweep::merge(&out, &shards).map_err(usage)?;
+            println!("wanka sweep merge: {rows} rows from {} shards into {}", shards.len(), out.display());
+        }
+        Command::Sweep { action: None, file, out, shard, json } => {
+            let (Some(file), Some(out)) = (file, out) else {
+                return Err(anyhow::Error::new(UsageError("wanka sweep needs a sweep file and -o OUT (.csv or .jsonl)".into())));
+            };
             let sweep = wanka::sweep::load(&file).map_err(usage)?;
             let (index, count) = match shard.as_deref() {
                 None => (0, 1),

@@ -502,6 +502,14 @@ fn sweep_resumes_and_shards_to_the_same_rows() {
     let point = |l: &String| l.split(',').next().unwrap().parse::<u64>().unwrap();
     rows.sort_by_key(point);
     assert_eq!(rows, text.lines().skip(1).map(String::from).collect::<Vec<_>>());
+    // `sweep merge` joins them into the unsharded run's bytes.
+    let merged = dir.join("merged.csv");
+    let shards: Vec<String> = (0..3).map(|i| dir.join(format!("shard{i}.csv")).to_str().unwrap().to_string()).collect();
+    let mut args = vec!["sweep", "merge", "-o", merged.to_str().unwrap()];
+    args.extend(shards.iter().map(String::as_str));
+    let out = wanka(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&merged).unwrap(), bytes);
     // JSON Lines: the same points, deterministic.
     let (j1, j2) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
     assert!(run(&j1, &[]).status.success() && run(&j2, &[]).status.success());

@@ -372,6 +372,11 @@ pub fn read_text(path: &Path) -> Result<String> {
     Ok(text)
 }
 
+/// Reads a text file wanka wrote itself (a sweep's output), of any size.
+pub fn read_text_any(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })
+}
+
 /// Reads and resolves a scenario file with `--set` overrides applied.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
     parse(&read_text(path)?, path, overrides)

@@ -378,6 +378,61 @@ impl Sweep {
     }
 }
 
+/// Joins shard outputs of one sweep into `out`, rows in point order: the bytes one
+/// unsharded run writes. Written to a temporary file and renamed, so `out` is whole or
+/// absent. Returns the rows written.
+pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u64> {
+    let format = Format::of(out)?;
+    if shards.is_empty() {
+        return Err(Error::invalid("merge", "no shards", "name the shard files to join"));
+    }
+    let mut header: Option<String> = None;
+    let mut rows: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+    for shard in shards {
+        if Format::of(shard)? != format {
+            return Err(Error::invalid("merge", shard.display(), format!("is not the same format as {}", out.display())));
+        }
+        let text = scenario::read_text_any(shard)?;
+        let bad = |why: &str| Error::invalid("merge", shard.display(), why.to_string());
+        let mut lines = text.lines();
+        if format == Format::Csv {
+            let h = lines.next().ok_or_else(|| bad("is empty"))?.to_string();
+            match &header {
+                None => header = Some(h),
+                Some(first) if *first == h => {}
+                Some(_) => return Err(bad("has another sweep's header")),
+            }
+        }
+        for line in lines {
+            let point = match format {
+                Format::Csv => line.split(',').next().and_then(|p| p.parse::<u64>().ok()),
+                Format::JsonLines => serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v.get("point").and_then(|p| p.as_u64())),
+            }
+            .ok_or_else(|| bad("has a line without a point number"))?;
+            match rows.get(&point) {
+                Some(existing) if existing != line => return Err(bad(&format!("disagrees with another shard on point {point}"))),
+                _ => {
+                    rows.insert(point, line.to_string());
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    if let Some(h) = header {
+        text.push_str(&h);
+        text.push('\n');
+    }
+    for line in rows.values() {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let tmp = out.with_extension(format!("{}.partial", out.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let io = |e: std::io::Error| Error::Io { path: out.display().to_string(), reason: e.to_string() };
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, out).map_err(io)?;
+    Ok(rows.len() as u64)
+}
+
 /// One CSV line (quoted where needed), ending in a newline.
 fn csv_line(fields: &[String]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
