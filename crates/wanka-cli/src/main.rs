@@ -245,7 +245,7 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(path) = trace {
                     write_atomically(&path, |w| wanka::step::event::write_trace(&step, w))?;
                 }
-                let mut doc = output::simulate_json(&scenario, &step.report);
+                let mut doc = wanka::json::simulate(&scenario, &step.report);
                 doc["fidelity"] = serde_json::json!("event");
                 doc["streams"] = serde_json::to_value(&step.streams)?;
                 if json {
@@ -260,7 +260,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 let report = wanka::step::simulate(&scenario);
                 if json {
-                    output::print_json(&output::simulate_json(&scenario, &report))?;
+                    output::print_json(&wanka::json::simulate(&scenario, &report))?;
                 } else {
                     print!("{}", output::simulate_table(&scenario, &report));
                 }
@@ -353,7 +353,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let elapsed_s = started.elapsed().as_secs_f64();
             if json {
-                output::print_json(&output::search_json(&result, elapsed_s))?;
+                output::print_json(&wanka::json::search(&result, elapsed_s))?;
             } else {
                 print!("{}", output::search_table(&space, &result, elapsed_s));
             }

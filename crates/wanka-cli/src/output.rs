@@ -52,18 +52,6 @@ pub fn count(n: f64) -> String {
 }
 
 /// The simulate document: the scenario's identity, then SCENARIO.md's keys.
-pub fn simulate_json(s: &Scenario, r: &StepReport) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut v {
-        map.insert("name".into(), json!(s.name));
-        map.insert("fidelity".into(), json!("analytic"));
-        map.insert("gpus".into(), json!(s.cluster.gpus));
-        map.insert("parallel".into(), serde_json::to_value(&s.parallel).unwrap_or(Value::Null));
-        map.insert("global_batch".into(), json!(s.parallel.global_batch));
-    }
-    v
-}
-
 pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
     let p = &s.parallel;
     let params = s.model.params();
@@ -430,17 +418,6 @@ pub fn collective_table(s: &Scenario, r: &wanka::collective::flows::CollectiveRe
         let _ = writeln!(o, "  {:>14.0} {:>12} {:>11.2} {:>11.2}  {}", row.bytes, seconds(row.time_s), row.algbw_gb_s, row.busbw_gb_s, row.algorithm);
     }
     o
-}
-
-pub fn search_json(r: &wanka::search::SearchResult, elapsed_s: f64) -> Value {
-    json!({
-        "evaluated": r.evaluated,
-        "feasible": r.feasible,
-        "candidates": r.candidates,
-        "removed": r.removed,
-        "elapsed_s": elapsed_s,
-        "top": r.top,
-    })
 }
 
 /// What separates two layouts, in words: the breakdown term that differs most.

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod framework;
 pub mod hardware;
+pub mod json;
 pub mod model;
 pub mod parallel;
 pub mod reliability;

@@ -552,6 +552,11 @@ pub fn parse_space(text: &str, path: &Path, overrides: &[String]) -> Result<Scen
     parse_space_doc(parse_document(text, path)?, path, overrides)
 }
 
+/// [`parse`] of a parsed document (what the Python package passes for a dict).
+pub fn parse_doc(doc: &toml::Table, path: &Path, overrides: &[String]) -> Result<Scenario> {
+    resolve_with_fixes(overrides, |o| parse_space_doc(doc.clone(), path, o)?.into_single())
+}
+
 /// A scenario file's TOML, not yet resolved (what a sweep parses once and varies).
 pub fn parse_document(text: &str, path: &Path) -> Result<toml::Table> {
     toml::from_str(text).map_err(|e| parse_error(path, e))

@@ -1,0 +1,192 @@
+"""wanka (万卡): simulate and plan LLM training on clusters of 1,000 to 1,000,000 GPUs.
+
+Every function takes a scenario as a path to a TOML file, TOML text, or a dict of the
+same keys; overrides as ``overrides={"parallel.tp": 4}`` or keyword arguments with
+``__`` for the dot (``parallel__tp=4``). Results carry the keys of the command line's
+``--json`` documents (docs/SCENARIO.md) as attributes, ``.to_dict()`` for the document
+and, where the answer is a table, ``.to_pandas()``. A scenario wanka cannot run raises
+:class:`ScenarioError` (a ``ValueError``) naming the key, the value and what would be
+valid. The work runs in Rust with the GIL released, so threads can run calls at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from . import _wanka
+from ._wanka import ScenarioError, __version__
+
+__all__ = [
+    "ScenarioError",
+    "Result",
+    "simulate",
+    "search",
+    "scale",
+    "goodput",
+    "collective",
+    "validate",
+    "sweep",
+    "sweep_merge",
+    "__version__",
+]
+
+Scenario = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+
+
+class Result:
+    """A command's answer: its ``--json`` document, keys as attributes."""
+
+    _table_key: Optional[str] = None
+
+    def __init__(self, doc: Dict[str, Any], table_key: Optional[str] = None):
+        self._doc = doc
+        self._table_key = table_key
+
+    def __getattr__(self, name: str) -> Any:
+        doc = self.__dict__.get("_doc", {})
+        if name in doc:
+            value = doc[name]
+            return Result(value) if isinstance(value, dict) else value
+        raise AttributeError(f"no key {name!r}; keys: {', '.join(sorted(doc))}")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._doc[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._doc
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(object.__dir__(self)) | set(self._doc))
+
+    def keys(self) -> Iterable[str]:
+        return self._doc.keys()
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The document, as ``--json`` prints it."""
+        return json.loads(json.dumps(self._doc))
+
+    def to_pandas(self):
+        """The answer's table as a pandas DataFrame (nested keys flattened with dots):
+        search's layouts, scale's GPU counts, collective's sizes, validate's rows."""
+        try:
+            import pandas
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas needs pandas: pip install pandas") from e
+        rows = self._doc.get(self._table_key) if self._table_key else [self._doc]
+        return pandas.json_normalize(rows, sep=".")
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self._doc.items() if not isinstance(v, (dict, list))}
+        return f"wanka.Result({shown})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_short(v))}</td></tr>"
+            for k, v in self._doc.items()
+        )
+        return f"<table>{rows}</table>"
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _source(scenario: Scenario) -> "tuple[str, str]":
+    if isinstance(scenario, Mapping):
+        return "json", json.dumps(scenario)
+    if isinstance(scenario, os.PathLike):
+        return "path", os.fspath(scenario)
+    if isinstance(scenario, str):
+        # TOML text has a newline or an `=`; a path has neither.
+        if "\n" in scenario or "=" in scenario:
+            return "text", scenario
+        return "path", scenario
+    raise TypeError(f"scenario must be a path, TOML text or a dict, not {type(scenario).__name__}")
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
+    raise TypeError(f"override value {value!r}: a number, string, bool or list")
+
+
+def _overrides(overrides: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any]) -> List[str]:
+    items = dict(overrides or {})
+    items.update({k.replace("__", "."): v for k, v in kwargs.items()})
+    return [f"{k}={_toml_literal(v)}" for k, v in items.items()]
+
+
+def simulate(scenario: Scenario, fidelity: str = "analytic", overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
+    """One training step: ``step_time_s``, ``tokens_per_s``, ``mfu``, ``memory``,
+    ``breakdown_s``... (``wanka simulate --json``). ``fidelity``: "analytic" or "event"."""
+    kind, text = _source(scenario)
+    return Result(json.loads(_wanka.simulate(kind, text, _overrides(overrides, kwargs), fidelity)))
+
+
+def search(scenario: Scenario, top: int = 10, robust: bool = False, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
+    """The best layouts (``wanka search --json``): ``top`` is a list of ranked layouts."""
+    kind, text = _source(scenario)
+    if top < 1:
+        raise ScenarioError(f"top = {top}: must be at least 1")
+    return Result(json.loads(_wanka.search(kind, text, _overrides(overrides, kwargs), top, robust)), table_key="top")
+
+
+def scale(scenario: Scenario, gpus: Sequence[int], overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
+    """Time-to-train, goodput and cost against GPU count (``wanka scale --json``):
+    ``points`` per GPU count, ``knee_gpus``."""
+    kind, text = _source(scenario)
+    counts = [int(g) for g in gpus]
+    return Result(json.loads(_wanka.scale(kind, text, _overrides(overrides, kwargs), counts)), table_key="points")
+
+
+def goodput(scenario: Scenario, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
+    """Failures, checkpoints and restarts (``wanka goodput --json``)."""
+    kind, text = _source(scenario)
+    return Result(json.loads(_wanka.goodput(kind, text, _overrides(overrides, kwargs))))
+
+
+def collective(
+    scenario: Scenario,
+    op: str,
+    group: Union[str, int] = "dp",
+    sizes: Sequence[float] = (1 << 20, 1 << 30),
+    routing: Optional[str] = None,
+    channels: int = 2,
+    overrides: Optional[Mapping[str, Any]] = None,
+    **kwargs: Any,
+) -> Result:
+    """A collective on every concurrent group as flows (``wanka collective --json``):
+    ``rows`` per message size with ``busbw_gb_s``."""
+    kind, text = _source(scenario)
+    doc = _wanka.collective(kind, text, _overrides(overrides, kwargs), op, str(group), [float(s) for s in sizes], routing, int(channels))
+    return Result(json.loads(doc), table_key="rows")
+
+
+def validate(fidelity: str = "analytic", layouts: bool = False) -> Result:
+    """Every published measurement wanka carries, predicted beside published
+    (``wanka validate --json``; ``layouts=True``: ``--layouts``)."""
+    return Result(json.loads(_wanka.validate(fidelity, layouts)), table_key="groups" if layouts else "rows")
+
+
+def sweep(file: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], shard: "tuple[int, int]" = (0, 1)) -> Result:
+    """Runs a sweep file into ``out`` (.csv or .jsonl), resuming a killed run
+    (``wanka sweep``). Returns the run's summary: ``points``, ``written``, ``resumed``,
+    ``errors``."""
+    index, count = shard
+    return Result(json.loads(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count))))
+
+
+def sweep_merge(out: Union[str, "os.PathLike[str]"], shards: Sequence[Union[str, "os.PathLike[str]"]]) -> int:
+    """Joins shard outputs into ``out`` in point order (``wanka sweep merge``)."""
+    return _wanka.sweep_merge(os.fspath(out), [os.fspath(s) for s in shards])

@@ -1,0 +1,211 @@
+//! `wanka._wanka`: the Rust side of the Python package. Each function takes a scenario
+//! (a path, TOML text or a JSON object), `--set`-style overrides and the command's
+//! options, runs the library with the GIL released, and returns the command's `--json`
+//! document as a string; `pysrc/wanka/__init__.py` wraps it in result objects.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::path::{Path, PathBuf};
+use wanka::collective::CollectiveOp;
+use wanka::error::Error;
+
+create_exception!(_wanka, ScenarioError, PyValueError, "A scenario (or option) wanka cannot run: the message names the key, the value and what would be valid.");
+
+fn scenario_error(e: impl std::fmt::Display) -> PyErr {
+    ScenarioError::new_err(e.to_string())
+}
+
+/// The scenario's document and the path errors name: `kind` is "path", "text" or "json".
+fn document(kind: &str, source: &str) -> Result<(toml::Table, PathBuf), Error> {
+    match kind {
+        "path" => {
+            let path = PathBuf::from(source);
+            let text = wanka::scenario::read_text(&path)?;
+            Ok((wanka::scenario::parse_document(&text, &path)?, path))
+        }
+        "text" => {
+            let path = PathBuf::from("<string>.toml");
+            Ok((wanka::scenario::parse_document(source, &path)?, path))
+        }
+        "json" => {
+            let path = PathBuf::from("<dict>.toml");
+            let value: serde_json::Value = serde_json::from_str(source).map_err(|e| Error::Parse { path: "<dict>".into(), message: e.to_string() })?;
+            let table = toml::Table::try_from(value).map_err(|e| Error::Parse {
+                path: "<dict>".into(),
+                message: format!("{e} (TOML has no null: leave the key out instead)"),
+            })?;
+            Ok((table, path))
+        }
+        other => Err(Error::invalid("scenario", format!("{other:?}"), "a path, TOML text or a dict")),
+    }
+}
+
+fn scenario(kind: &str, source: &str, overrides: &[String]) -> Result<wanka::scenario::Scenario, Error> {
+    let (doc, path) = document(kind, source)?;
+    wanka::scenario::parse_doc(&doc, &path, overrides)
+}
+
+fn space(kind: &str, source: &str, overrides: &[String]) -> Result<wanka::scenario::ScenarioSpace, Error> {
+    let (doc, path) = document(kind, source)?;
+    wanka::scenario::parse_space_doc(doc, &path, overrides)
+}
+
+fn to_json(v: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(v).map_err(scenario_error)
+}
+
+/// `wanka simulate --json` (fidelity "analytic" or "event").
+#[pyfunction]
+fn simulate(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, fidelity: &str) -> PyResult<String> {
+    let doc = py.detach(|| -> Result<serde_json::Value, Error> {
+        let s = scenario(kind, source, &overrides)?;
+        match fidelity {
+            "analytic" => Ok(wanka::json::simulate(&s, &wanka::step::simulate(&s))),
+            "event" => {
+                let step = wanka::step::event::simulate_event(&s)?;
+                let mut doc = wanka::json::simulate(&s, &step.report);
+                doc["fidelity"] = serde_json::json!("event");
+                doc["streams"] = serde_json::to_value(&step.streams).unwrap_or_default();
+                Ok(doc)
+            }
+            other => Err(Error::invalid("fidelity", format!("{other:?}"), "\"analytic\" or \"event\"")),
+        }
+    });
+    to_json(&doc.map_err(scenario_error)?)
+}
+
+/// `wanka search --json`.
+#[pyfunction]
+fn search(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, top: usize, robust: bool) -> PyResult<String> {
+    let doc = py.detach(|| -> Result<serde_json::Value, Error> {
+        let sp = space(kind, source, &overrides)?;
+        let started = std::time::Instant::now();
+        let ranking = if robust { wanka::search::Ranking::Robust } else { wanka::search::Ranking::Predicted };
+        let r = wanka::search::search_ranked(&sp, top, &|_, _| {}, ranking)?;
+        Ok(wanka::json::search(&r, started.elapsed().as_secs_f64()))
+    });
+    to_json(&doc.map_err(scenario_error)?)
+}
+
+/// `wanka scale --json` over the given GPU counts.
+#[pyfunction]
+fn scale(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, gpus: Vec<u64>) -> PyResult<String> {
+    let r = py.detach(|| -> Result<wanka::scale::ScaleResult, Error> {
+        let sp = space(kind, source, &overrides)?;
+        if gpus.is_empty() {
+            return Err(Error::invalid("gpus", "[]", "a list of GPU counts"));
+        }
+        wanka::scale::scale(&sp, &gpus)
+    });
+    to_json(&r.map_err(scenario_error)?)
+}
+
+/// `wanka goodput --json`.
+#[pyfunction]
+fn goodput(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>) -> PyResult<String> {
+    let r = py.detach(|| -> Result<wanka::reliability::GoodputReport, Error> {
+        let s = scenario(kind, source, &overrides)?;
+        let step = wanka::step::simulate(&s);
+        Ok(wanka::reliability::goodput(&s, step.tokens_per_s))
+    });
+    to_json(&r.map_err(scenario_error)?)
+}
+
+/// `wanka collective --json`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn collective(
+    py: Python<'_>,
+    kind: &str,
+    source: &str,
+    overrides: Vec<String>,
+    op: &str,
+    group: &str,
+    sizes: Vec<f64>,
+    routing: Option<String>,
+    channels: u64,
+) -> PyResult<String> {
+    let r = py.detach(|| -> Result<wanka::collective::flows::CollectiveReport, Error> {
+        let s = scenario(kind, source, &overrides)?;
+        let op = match op {
+            "all_reduce" => CollectiveOp::AllReduce,
+            "all_gather" => CollectiveOp::AllGather,
+            "reduce_scatter" => CollectiveOp::ReduceScatter,
+            "all_to_all" => CollectiveOp::AllToAll,
+            "broadcast" => CollectiveOp::Broadcast,
+            other => return Err(Error::invalid("op", format!("{other:?}"), "all_reduce, all_gather, reduce_scatter, all_to_all or broadcast")),
+        };
+        let routing = match routing.as_deref() {
+            None => s.cluster.routing.into(),
+            Some("ecmp") => wanka::collective::flows::Routing::Ecmp,
+            Some("adaptive") => wanka::collective::flows::Routing::Adaptive,
+            Some("spray") => wanka::collective::flows::Routing::Spray,
+            Some(other) => return Err(Error::invalid("routing", format!("{other:?}"), "ecmp, adaptive or spray")),
+        };
+        if channels == 0 || channels > 64 {
+            return Err(Error::invalid("channels", channels, "must be between 1 and 64"));
+        }
+        if sizes.is_empty() || sizes.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
+            return Err(Error::invalid("sizes", format!("{sizes:?}"), "a list of positive message sizes in bytes"));
+        }
+        let bad = |m: String| Error::invalid("group", format!("{group:?}"), m);
+        let layout = wanka::collective::flows::named_group(&s, group).map_err(bad)?;
+        wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(|m| Error::invalid("op", format!("{op:?}"), m))?;
+        Ok(wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes))
+    });
+    to_json(&r.map_err(scenario_error)?)
+}
+
+/// `wanka validate --json` (`layouts`: `--layouts`).
+#[pyfunction]
+fn validate(py: Python<'_>, fidelity: &str, layouts: bool) -> PyResult<String> {
+    if layouts {
+        return to_json(&py.detach(wanka::validate::layouts::validate_layouts));
+    }
+    let event = match fidelity {
+        "analytic" => false,
+        "event" => true,
+        other => return Err(scenario_error(Error::invalid("fidelity", format!("{other:?}"), "\"analytic\" or \"event\""))),
+    };
+    to_json(&py.detach(|| wanka::validate::validate_with(event)))
+}
+
+/// `wanka sweep FILE -o OUT --shard I/N`: the run's summary.
+#[pyfunction]
+fn sweep(py: Python<'_>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<String> {
+    let r = py.detach(|| -> Result<wanka::sweep::RunSummary, Error> {
+        let sweep = wanka::sweep::load(Path::new(file))?;
+        sweep.run(Path::new(out), shard_index, shard_count, &|_, _| {})
+    });
+    to_json(&r.map_err(scenario_error)?)
+}
+
+/// The points of a sweep file (how many rows a run writes).
+#[pyfunction]
+fn sweep_points(file: &str) -> PyResult<u64> {
+    Ok(wanka::sweep::load(Path::new(file)).map_err(scenario_error)?.points())
+}
+
+/// `wanka sweep merge -o OUT SHARD...`: rows written.
+#[pyfunction]
+fn sweep_merge(py: Python<'_>, out: &str, shards: Vec<String>) -> PyResult<u64> {
+    let shards: Vec<PathBuf> = shards.into_iter().map(PathBuf::from).collect();
+    py.detach(|| wanka::sweep::merge(Path::new(out), &shards)).map_err(scenario_error)
+}
+
+#[pymodule]
+fn _wanka(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(search, m)?)?;
+    m.add_function(wrap_pyfunction!(scale, m)?)?;
+    m.add_function(wrap_pyfunction!(goodput, m)?)?;
+    m.add_function(wrap_pyfunction!(collective, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_points, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_merge, m)?)?;
+    Ok(())
+}
