@@ -331,16 +331,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search { file, set, top, json, fidelity, robust } => {
             let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
             let started = std::time::Instant::now();
-            let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                indicatif::ProgressBar::hidden()
-            } else {
-                let b = indicatif::ProgressBar::new(0);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} evaluating layouts {pos}/{len} {wide_bar} {eta}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                b
-            };
+            let bar = progress_bar(json, "evaluating layouts");
             let progress = |done: u64, total: u64| {
                 bar.set_length(total);
                 bar.set_position(done);
@@ -412,16 +403,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => (0, 1),
                 Some(text) => parse_shard(text).ok_or_else(|| anyhow::Error::new(UsageError(format!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4"))))?,
             };
-            let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                indicatif::ProgressBar::hidden()
-            } else {
-                let b = indicatif::ProgressBar::new(0);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} sweep points {pos}/{len} {wide_bar} {eta}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                b
-            };
+            let bar = progress_bar(json, "sweep points");
             let started = std::time::Instant::now();
             let summary = sweep
                 .run(&out, index, count, &|done, total| {
@@ -579,4 +561,15 @@ fn parse_shard(text: &str) -> Option<(u64, u64)> {
     let (i, n) = text.split_once('/')?;
     let (i, n): (u64, u64) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
     (n > 0 && i < n).then_some((i, n))
+}
+
+/// A progress bar on stderr, hidden off a terminal and under `--json`.
+fn progress_bar(json: bool, what: &str) -> indicatif::ProgressBar {
+    if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let template = format!("{{spinner}} {what} {{pos}}/{{len}} {{wide_bar}} {{eta}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar
 }

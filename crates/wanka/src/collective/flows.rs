@@ -754,37 +754,22 @@ mod tests {
 
     const BIG: [f64; 1] = [8.0 * 1024.0 * 1024.0 * 1024.0];
 
+    /// `collective_table` at one 8 GiB message, seed 1.
+    fn table(f: &Fabric, n: &Network, l: GroupLayout, op: CollectiveOp, fr: FlowRouting, channels: u64, nvls: bool) -> CollectiveReport {
+        collective_table(f, n, l, op, fr, 1, channels, nvls, &BIG)
+    }
+
     #[test]
     fn h100_node_all_reduce_ring_and_nvls() {
         let (f, n) = fabric(8, 1, 1.0);
         let l = GroupLayout::covering(8, 8, 1);
-        let ring = collective_table(
-            &f,
-            &n,
-            l,
-            CollectiveOp::AllReduce,
-            FlowRouting::new(Routing::Ecmp),
-            1,
-            1,
-            false,
-            &BIG,
-        );
+        let ring = table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, false);
         assert!(
             (busbw(&ring) / 370.0 - 1.0).abs() < 0.10,
             "ring {}",
             busbw(&ring)
         );
-        let nvls = collective_table(
-            &f,
-            &n,
-            l,
-            CollectiveOp::AllReduce,
-            FlowRouting::new(Routing::Ecmp),
-            1,
-            1,
-            true,
-            &BIG,
-        );
+        let nvls = table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 1, true);
         assert!(
             (busbw(&nvls) / 480.0 - 1.0).abs() < 0.10,
             "nvls {}",
@@ -797,17 +782,7 @@ mod tests {
     fn one_nic_per_gpu_across_nodes() {
         let (f, n) = fabric(16, 1, 1.0);
         let l = GroupLayout::covering(16, 2, 8);
-        let r = collective_table(
-            &f,
-            &n,
-            l,
-            CollectiveOp::AllReduce,
-            FlowRouting::new(Routing::Ecmp),
-            1,
-            2,
-            true,
-            &BIG,
-        );
+        let r = table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting::new(Routing::Ecmp), 2, true);
         let bw = busbw(&r);
         assert!((46.0..=49.0).contains(&bw), "{bw}");
     }
@@ -824,17 +799,7 @@ mod tests {
             groups: 128,
         };
         let bw = |r: Routing| {
-            busbw(&collective_table(
-                &f,
-                &n,
-                l,
-                CollectiveOp::ReduceScatter,
-                FlowRouting::new(r),
-                1,
-                1,
-                true,
-                &BIG,
-            ))
+            busbw(&table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), 1, true))
         };
         let (ecmp, adaptive, spray) =
             (bw(Routing::Ecmp), bw(Routing::Adaptive), bw(Routing::Spray));
@@ -856,20 +821,7 @@ mod tests {
             groups: 64,
         };
         let bw = |r: Routing, h: EcmpHash| {
-            busbw(&collective_table(
-                &f,
-                &n,
-                l,
-                CollectiveOp::AllGather,
-                FlowRouting {
-                    hash: h,
-                    ..FlowRouting::new(r)
-                },
-                1,
-                1,
-                false,
-                &BIG,
-            ))
+            busbw(&table(&f, &n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(r) }, 1, false))
         };
         let spray = bw(Routing::Spray, EcmpHash::PerSwitch);
         let (polarized, per_switch) = (
@@ -895,20 +847,7 @@ mod tests {
             groups: 128,
         };
         let bw = |r: Routing, qps: u64| {
-            busbw(&collective_table(
-                &f,
-                &n,
-                l,
-                CollectiveOp::ReduceScatter,
-                FlowRouting {
-                    qps,
-                    ..FlowRouting::new(r)
-                },
-                1,
-                1,
-                true,
-                &BIG,
-            ))
+            busbw(&table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting { qps, ..FlowRouting::new(r) }, 1, true))
         };
         let (one, four, sixteen) = (
             bw(Routing::Ecmp, 1),
@@ -1044,7 +983,7 @@ mod tests {
         let (f, n) = fabric(2048, 2, 1.0);
         let l = GroupLayout { size: 16, stride: 128, groups: 128 };
         let bw = |qps: u64, channels: u64| {
-            busbw(&collective_table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting { qps, ..FlowRouting::new(Routing::Ecmp) }, 1, channels, true, &BIG))
+            busbw(&table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting { qps, ..FlowRouting::new(Routing::Ecmp) }, channels, true))
         };
         let (few, many) = (bw(16, 4) / bw(1, 4), bw(16, 16) / bw(1, 16));
         assert!(few > 1.4 && 1.4 > many && many > 1.0, "16 QPs over 1: {few} with 4 channels, {many} with 16");
@@ -1057,7 +996,7 @@ mod tests {
     #[test]
     fn hpn_two_tiers_avoid_hash_polarization() {
         let bw = |f: &Fabric, n: &Network, l: GroupLayout, h: EcmpHash| {
-            busbw(&collective_table(f, n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(Routing::Ecmp) }, 1, 2, true, &BIG))
+            busbw(&table(&f, &n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(Routing::Ecmp) }, 2, true))
         };
         let (f2, n2) = fabric(2048, 2, 1.0);
         let l2 = GroupLayout { size: 16, stride: 128, groups: 128 };
@@ -1078,7 +1017,7 @@ mod tests {
     fn spectrum_x_keeps_line_rate_where_ecmp_collides() {
         let (f, n) = fabric(131072, 3, 1.0);
         let l = GroupLayout { size: 1024, stride: 128, groups: 128 };
-        let bw = |r: Routing, channels: u64| busbw(&collective_table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), 1, channels, true, &BIG));
+        let bw = |r: Routing, channels: u64| busbw(&table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), channels, true));
         let adaptive = bw(Routing::Adaptive, 4);
         assert!((adaptive / (50.0 * cal::NIC_EFFICIENCY) - 1.0).abs() < 0.05, "{adaptive}");
         let (few, many) = (bw(Routing::Ecmp, 4) / adaptive, bw(Routing::Ecmp, 16) / adaptive);
@@ -1101,17 +1040,7 @@ mod tests {
             groups: 8192,
         }; // every pair in two pods
         let bw = |f: &Fabric, n: &Network, l: GroupLayout| {
-            busbw(&collective_table(
-                f,
-                n,
-                l,
-                CollectiveOp::AllGather,
-                FlowRouting::new(Routing::Spray),
-                1,
-                1,
-                true,
-                &BIG,
-            ))
+            busbw(&table(&f, &n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Spray), 1, true))
         };
         assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
         assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
@@ -1143,17 +1072,7 @@ mod tests {
         for kind in [FabricKind::FatTree, FabricKind::SingleSwitch] {
             let (f, n) = radix16_fabric(kind, 8);
             let l = GroupLayout::covering(1024, 128, 8);
-            let r = collective_table(
-                &f,
-                &n,
-                l,
-                CollectiveOp::AllGather,
-                FlowRouting::new(Routing::Adaptive),
-                1,
-                1,
-                true,
-                &BIG,
-            );
+            let r = table(&f, &n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Adaptive), 1, true);
             let bw = busbw(&r);
             assert!(bw > 40.0 && bw < 50.0, "{kind:?}: {bw}");
         }
