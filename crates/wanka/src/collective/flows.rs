@@ -996,7 +996,7 @@ mod tests {
     #[test]
     fn hpn_two_tiers_avoid_hash_polarization() {
         let bw = |f: &Fabric, n: &Network, l: GroupLayout, h: EcmpHash| {
-            busbw(&table(&f, &n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(Routing::Ecmp) }, 2, true))
+            busbw(&table(f, n, l, CollectiveOp::AllGather, FlowRouting { hash: h, ..FlowRouting::new(Routing::Ecmp) }, 2, true))
         };
         let (f2, n2) = fabric(2048, 2, 1.0);
         let l2 = GroupLayout { size: 16, stride: 128, groups: 128 };
@@ -1040,7 +1040,7 @@ mod tests {
             groups: 8192,
         }; // every pair in two pods
         let bw = |f: &Fabric, n: &Network, l: GroupLayout| {
-            busbw(&table(&f, &n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Spray), 1, true))
+            busbw(&table(f, n, l, CollectiveOp::AllGather, FlowRouting::new(Routing::Spray), 1, true))
         };
         assert!((bw(&f7, &n7, inside) / bw(&f1, &n1, inside) - 1.0).abs() < 1e-9);
         assert!(bw(&f7, &n7, across) < 0.5 * bw(&f1, &n1, across));
