@@ -216,6 +216,12 @@ impl Network {
         }
     }
 
+    /// Whether a link joins two switches (single links or a sprayed flow's bundles):
+    /// a flow that crosses one leaves its leaf.
+    pub fn is_switch_to_switch(&self, link: u32) -> bool {
+        (self.offsets.leaf_up..self.offsets.end).contains(&(link as u64))
+    }
+
     pub fn links(&self) -> usize {
         self.capacity.len()
     }

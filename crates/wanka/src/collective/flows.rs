@@ -342,7 +342,7 @@ impl PhaseFlows {
             d.colliding_flows += usize::from(leaf_spine || spine_core);
             d.colliding_leaf_spine += usize::from(leaf_spine);
             d.colliding_spine_core += usize::from(spine_core);
-            d.crossing_flows += usize::from(path.iter().any(|h| net.switch_tier(h.link).is_some()));
+            d.crossing_flows += usize::from(path.iter().any(|h| net.is_switch_to_switch(h.link)));
         };
         match &self.stored {
             Some(flows) => {
@@ -1022,6 +1022,18 @@ mod tests {
         assert!((adaptive / (50.0 * cal::NIC_EFFICIENCY) - 1.0).abs() < 0.05, "{adaptive}");
         let (few, many) = (bw(Routing::Ecmp, 4) / adaptive, bw(Routing::Ecmp, 16) / adaptive);
         assert!(few < 60.0 / 95.0 && 60.0 / 95.0 < many && many < 1.0, "ECMP keeps {few} with 4 channels, {many} with 16");
+    }
+
+    /// A sprayed flow climbs above its leaf as an ECMP-routed one does (over bundles,
+    /// without colliding): the diagnostics count the same crossing flows for both.
+    #[test]
+    fn sprayed_and_hashed_flows_cross_alike() {
+        let (f, n) = fabric(16384, 3, 1.0);
+        let l = GroupLayout { size: 128, stride: 128, groups: 128 };
+        let report = |r: Routing| table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), 2, true);
+        let (ecmp, spray) = (report(Routing::Ecmp), report(Routing::Spray));
+        assert!(ecmp.crossing_flows > 0 && ecmp.crossing_flows == spray.crossing_flows);
+        assert!(ecmp.colliding_flows > 0 && spray.colliding_flows == 0);
     }
 
     /// Oversubscription at the top tier slows only groups whose traffic crosses it.
