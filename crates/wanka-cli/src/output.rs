@@ -657,7 +657,8 @@ pub fn bench_table(outcomes: &[crate::bench::Outcome]) -> String {
             (true, true) => "refused in bounded time",
             (false, _) => "MISSED",
         };
-        let _ = writeln!(o, "  {:<72} {:>12} {:>12} {:>10}  {verdict}: {}", c.case, measured, target, rss, c.answer);
+        let answer = c.answer.strip_prefix("refused: ").unwrap_or(&c.answer);
+        let _ = writeln!(o, "  {:<72} {:>12} {:>12} {:>10}  {verdict}: {answer}", c.case, measured, target, rss);
     }
     let missed = outcomes.iter().filter(|c| !c.meets_target).count();
     let refused = outcomes.iter().filter(|c| c.refused).count();
