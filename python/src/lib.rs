@@ -6,6 +6,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::path::{Path, PathBuf};
 use wanka::collective::CollectiveOp;
 use wanka::error::Error;
@@ -181,6 +182,34 @@ fn sweep(py: Python<'_>, file: &str, out: &str, shard_index: u64, shard_count: u
     to_json(&r.map_err(scenario_error)?)
 }
 
+/// Readies `out` for a sweep run by another executor: (points still to run, the summary
+/// so far as JSON). See `Sweep::prepare`.
+#[pyfunction]
+fn sweep_prepare(py: Python<'_>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<(Vec<u64>, String)> {
+    let r = py.detach(|| -> Result<(Vec<u64>, wanka::sweep::RunSummary), Error> {
+        wanka::sweep::load(Path::new(file))?.prepare(Path::new(out), shard_index, shard_count)
+    });
+    let (todo, summary) = r.map_err(scenario_error)?;
+    Ok((todo, to_json(&summary)?))
+}
+
+/// The output lines of some points of a sweep ("csv" or "jsonl"), and how many are
+/// errors: what a Ray task computes.
+#[pyfunction]
+fn sweep_encode<'py>(py: Python<'py>, file: &str, format: &str, points: Vec<u64>) -> PyResult<(Bound<'py, PyBytes>, u64)> {
+    let format = match format {
+        "csv" => wanka::sweep::Format::Csv,
+        "jsonl" => wanka::sweep::Format::JsonLines,
+        other => return Err(scenario_error(Error::invalid("format", format!("{other:?}"), "\"csv\" or \"jsonl\""))),
+    };
+    let sweep = wanka::sweep::load(Path::new(file)).map_err(scenario_error)?;
+    if let Some(p) = points.iter().find(|p| **p >= sweep.points()) {
+        return Err(scenario_error(Error::invalid("points", p, format!("the sweep has {} points", sweep.points()))));
+    }
+    let (bytes, errors) = py.detach(|| sweep.encode(&points, format));
+    Ok((PyBytes::new(py, &bytes), errors))
+}
+
 /// The points of a sweep file (how many rows a run writes).
 #[pyfunction]
 fn sweep_points(file: &str) -> PyResult<u64> {
@@ -206,6 +235,8 @@ fn _wanka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_points, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_prepare, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_encode, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_merge, m)?)?;
     Ok(())
 }

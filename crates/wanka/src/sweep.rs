@@ -301,7 +301,29 @@ impl Sweep {
     /// synced, and a line cut short by a kill is dropped, so a killed and resumed run
     /// writes the same bytes as one that was not interrupted.
     pub fn run(&self, out: &Path, index: u64, count: u64, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<RunSummary> {
-        use rayon::prelude::*;
+        use std::io::Write;
+        let format = Format::of(out)?;
+        let (todo, mut summary) = self.prepare(out, index, count)?;
+        let io = |e: std::io::Error| Error::Io { path: out.display().to_string(), reason: e.to_string() };
+        let mut file = std::fs::OpenOptions::new().append(true).open(out).map_err(io)?;
+        progress(summary.resumed, summary.points);
+        for chunk in todo.chunks(CHUNK_POINTS) {
+            let (bytes, errors) = self.encode(chunk, format);
+            file.write_all(&bytes).map_err(io)?;
+            file.sync_data().map_err(io)?;
+            summary.written += chunk.len() as u64;
+            summary.errors += errors;
+            progress(summary.resumed + summary.written, summary.points);
+        }
+        Ok(summary)
+    }
+
+    /// Readies `out` for shard `index` of `count`: keeps an earlier run's rows (cutting a
+    /// line a kill left unfinished), writes the CSV header into a new file, and returns
+    /// the points still to run, in order, with the summary so far. Another executor (Ray
+    /// tasks) can then [`Sweep::encode`] chunks of them anywhere and append the bytes in
+    /// order: the same file as [`Sweep::run`].
+    pub fn prepare(&self, out: &Path, index: u64, count: u64) -> Result<(Vec<u64>, RunSummary)> {
         use std::io::Write;
         let format = Format::of(out)?;
         if count == 0 || index >= count {
@@ -310,29 +332,29 @@ impl Sweep {
         let io = |e: std::io::Error| Error::Io { path: out.display().to_string(), reason: e.to_string() };
         let (done, errors_before) = self.resume(out, format)?;
         let todo: Vec<u64> = shard_points(self.points(), index, count).filter(|p| !done.contains(p)).collect();
-        let shard_points = shard_points(self.points(), index, count).count() as u64;
+        let points = shard_points(self.points(), index, count).count() as u64;
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(out).map_err(io)?;
         if done.is_empty() && format == Format::Csv && file.metadata().map_err(io)?.len() == 0 {
             file.write_all(&csv_line(&self.csv_header())).map_err(io)?;
         }
-        let mut summary = RunSummary { points: shard_points, resumed: done.len() as u64, written: 0, errors: errors_before };
-        progress(summary.resumed, shard_points);
-        for chunk in todo.chunks(CHUNK_POINTS) {
-            let rows: Vec<Row> = chunk.par_iter().map(|&i| self.row(i)).collect();
-            let mut bytes = Vec::new();
-            for r in &rows {
-                summary.errors += u64::from(!r.error.is_empty());
-                bytes.extend(match format {
-                    Format::Csv => csv_line(&csv_record(r)),
-                    Format::JsonLines => json_line(r),
-                });
-            }
-            file.write_all(&bytes).map_err(io)?;
-            file.sync_data().map_err(io)?;
-            summary.written += rows.len() as u64;
-            progress(summary.resumed + summary.written, shard_points);
+        Ok((todo, RunSummary { points, resumed: done.len() as u64, written: 0, errors: errors_before }))
+    }
+
+    /// The output lines of `points` (evaluated in parallel, written in the order given)
+    /// and how many of them are errors.
+    pub fn encode(&self, points: &[u64], format: Format) -> (Vec<u8>, u64) {
+        use rayon::prelude::*;
+        let rows: Vec<Row> = points.par_iter().map(|&i| self.row(i)).collect();
+        let mut bytes = Vec::new();
+        let mut errors = 0;
+        for r in &rows {
+            errors += u64::from(!r.error.is_empty());
+            bytes.extend(match format {
+                Format::Csv => csv_line(&csv_record(r)),
+                Format::JsonLines => json_line(r),
+            });
         }
-        Ok(summary)
+        (bytes, errors)
     }
 
     /// The points `out` already holds (and how many of them are errors), after cutting a

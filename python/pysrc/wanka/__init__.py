@@ -179,12 +179,59 @@ def validate(fidelity: str = "analytic", layouts: bool = False) -> Result:
     return Result(json.loads(_wanka.validate(fidelity, layouts)), table_key="groups" if layouts else "rows")
 
 
-def sweep(file: Union[str, "os.PathLike[str]"], out: Union[str, "os.PathLike[str]"], shard: "tuple[int, int]" = (0, 1)) -> Result:
+def sweep(
+    file: Union[str, "os.PathLike[str]"],
+    out: Union[str, "os.PathLike[str]"],
+    shard: "tuple[int, int]" = (0, 1),
+    executor: str = "local",
+    chunk_points: int = 1024,
+    ray_address: Optional[str] = None,
+) -> Result:
     """Runs a sweep file into ``out`` (.csv or .jsonl), resuming a killed run
     (``wanka sweep``). Returns the run's summary: ``points``, ``written``, ``resumed``,
-    ``errors``."""
+    ``errors``.
+
+    ``executor="local"`` uses every core of this machine; ``executor="ray"`` sends chunks
+    of ``chunk_points`` points to Ray tasks (``ray.init(address=ray_address)`` unless Ray
+    is already initialised; the sweep file and its base must be readable at the same
+    path on the workers) and appends their rows in point order as they come back: the
+    same bytes as the local executor."""
     index, count = shard
-    return Result(json.loads(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count))))
+    if executor == "local":
+        return Result(json.loads(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count))))
+    if executor == "ray":
+        return _sweep_ray(os.path.abspath(os.fspath(file)), os.path.abspath(os.fspath(out)), int(index), int(count), int(chunk_points), ray_address)
+    raise ScenarioError(f'executor = {executor!r}: "local" or "ray"')
+
+
+def _encode_chunk(file: str, fmt: str, points: List[int]) -> "tuple[bytes, int]":
+    """A Ray task: the output lines of some points."""
+    from wanka import _wanka as native
+
+    return native.sweep_encode(file, fmt, points)
+
+
+def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, address: Optional[str]) -> Result:
+    import ray
+
+    if chunk_points < 1:
+        raise ScenarioError(f"chunk_points = {chunk_points}: must be at least 1")
+    if not ray.is_initialized():
+        ray.init(address=address)
+    todo, summary_json = _wanka.sweep_prepare(file, out, index, count)
+    summary = json.loads(summary_json)
+    fmt = "csv" if out.endswith(".csv") else "jsonl"
+    encode = ray.remote(_encode_chunk)
+    refs = [encode.remote(file, fmt, todo[k : k + chunk_points]) for k in range(0, len(todo), chunk_points)]
+    with open(out, "ab") as f:
+        for k, ref in enumerate(refs):
+            data, errors = ray.get(ref)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+            summary["written"] += len(todo[k * chunk_points : (k + 1) * chunk_points])
+            summary["errors"] += errors
+    return Result(summary)
 
 
 def sweep_merge(out: Union[str, "os.PathLike[str]"], shards: Sequence[Union[str, "os.PathLike[str]"]]) -> int:
