@@ -1,7 +1,7 @@
 //! `wanka._wanka`: the Rust side of the Python package. Each function takes a scenario
 //! (a path, TOML text or a JSON object), `--set`-style overrides and the command's
 //! options, runs the library with the GIL released, and returns the command's `--json`
-//! document as a string; `pysrc/wanka/__init__.py` wraps it in result objects.
+//! document as Python objects; `pysrc/wanka/__init__.py` wraps it in result objects.
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -52,13 +52,15 @@ fn space(kind: &str, source: &str, overrides: &[String]) -> Result<wanka::scenar
     wanka::scenario::parse_space_doc(doc, &path, overrides)
 }
 
-fn to_json(v: &impl serde::Serialize) -> PyResult<String> {
-    serde_json::to_string(v).map_err(scenario_error)
+/// A `--json` document as Python objects (dicts, lists, numbers, strings), built
+/// directly rather than through JSON text.
+fn to_py<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, v).map_err(scenario_error)
 }
 
 /// `wanka simulate --json` (fidelity "analytic" or "event").
 #[pyfunction]
-fn simulate(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, fidelity: &str) -> PyResult<String> {
+fn simulate<'py>(py: Python<'py>, kind: &str, source: &str, overrides: Vec<String>, fidelity: &str) -> PyResult<Bound<'py, PyAny>> {
     let doc = py.detach(|| -> Result<serde_json::Value, Error> {
         let s = scenario(kind, source, &overrides)?;
         match fidelity {
@@ -73,12 +75,12 @@ fn simulate(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, fi
             other => Err(Error::invalid("fidelity", format!("{other:?}"), "\"analytic\" or \"event\"")),
         }
     });
-    to_json(&doc.map_err(scenario_error)?)
+    to_py(py, &doc.map_err(scenario_error)?)
 }
 
 /// `wanka search --json`.
 #[pyfunction]
-fn search(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, top: usize, robust: bool) -> PyResult<String> {
+fn search<'py>(py: Python<'py>, kind: &str, source: &str, overrides: Vec<String>, top: usize, robust: bool) -> PyResult<Bound<'py, PyAny>> {
     let doc = py.detach(|| -> Result<serde_json::Value, Error> {
         let sp = space(kind, source, &overrides)?;
         let started = std::time::Instant::now();
@@ -86,12 +88,12 @@ fn search(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, top:
         let r = wanka::search::search_ranked(&sp, top, &|_, _| {}, ranking)?;
         Ok(wanka::json::search(&r, started.elapsed().as_secs_f64()))
     });
-    to_json(&doc.map_err(scenario_error)?)
+    to_py(py, &doc.map_err(scenario_error)?)
 }
 
 /// `wanka scale --json` over the given GPU counts.
 #[pyfunction]
-fn scale(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, gpus: Vec<u64>) -> PyResult<String> {
+fn scale<'py>(py: Python<'py>, kind: &str, source: &str, overrides: Vec<String>, gpus: Vec<u64>) -> PyResult<Bound<'py, PyAny>> {
     let r = py.detach(|| -> Result<wanka::scale::ScaleResult, Error> {
         let sp = space(kind, source, &overrides)?;
         if gpus.is_empty() {
@@ -99,25 +101,25 @@ fn scale(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>, gpus:
         }
         wanka::scale::scale(&sp, &gpus)
     });
-    to_json(&r.map_err(scenario_error)?)
+    to_py(py, &r.map_err(scenario_error)?)
 }
 
 /// `wanka goodput --json`.
 #[pyfunction]
-fn goodput(py: Python<'_>, kind: &str, source: &str, overrides: Vec<String>) -> PyResult<String> {
+fn goodput<'py>(py: Python<'py>, kind: &str, source: &str, overrides: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
     let r = py.detach(|| -> Result<wanka::reliability::GoodputReport, Error> {
         let s = scenario(kind, source, &overrides)?;
         let step = wanka::step::simulate(&s);
         Ok(wanka::reliability::goodput(&s, step.tokens_per_s))
     });
-    to_json(&r.map_err(scenario_error)?)
+    to_py(py, &r.map_err(scenario_error)?)
 }
 
 /// `wanka collective --json`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-fn collective(
-    py: Python<'_>,
+fn collective<'py>(
+    py: Python<'py>,
     kind: &str,
     source: &str,
     overrides: Vec<String>,
@@ -126,7 +128,7 @@ fn collective(
     sizes: Vec<f64>,
     routing: Option<String>,
     channels: u64,
-) -> PyResult<String> {
+) -> PyResult<Bound<'py, PyAny>> {
     let r = py.detach(|| -> Result<wanka::collective::flows::CollectiveReport, Error> {
         let s = scenario(kind, source, &overrides)?;
         let op = match op {
@@ -155,42 +157,44 @@ fn collective(
         wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(|m| Error::invalid("op", format!("{op:?}"), m))?;
         Ok(wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes))
     });
-    to_json(&r.map_err(scenario_error)?)
+    to_py(py, &r.map_err(scenario_error)?)
 }
 
 /// `wanka validate --json` (`layouts`: `--layouts`).
 #[pyfunction]
-fn validate(py: Python<'_>, fidelity: &str, layouts: bool) -> PyResult<String> {
+fn validate<'py>(py: Python<'py>, fidelity: &str, layouts: bool) -> PyResult<Bound<'py, PyAny>> {
     if layouts {
-        return to_json(&py.detach(wanka::validate::layouts::validate_layouts));
+        let v = py.detach(wanka::validate::layouts::validate_layouts);
+        return to_py(py, &v);
     }
     let event = match fidelity {
         "analytic" => false,
         "event" => true,
         other => return Err(scenario_error(Error::invalid("fidelity", format!("{other:?}"), "\"analytic\" or \"event\""))),
     };
-    to_json(&py.detach(|| wanka::validate::validate_with(event)))
+    let v = py.detach(|| wanka::validate::validate_with(event));
+    to_py(py, &v)
 }
 
 /// `wanka sweep FILE -o OUT --shard I/N`: the run's summary.
 #[pyfunction]
-fn sweep(py: Python<'_>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<String> {
+fn sweep<'py>(py: Python<'py>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<Bound<'py, PyAny>> {
     let r = py.detach(|| -> Result<wanka::sweep::RunSummary, Error> {
         let sweep = wanka::sweep::load(Path::new(file))?;
         sweep.run(Path::new(out), shard_index, shard_count, &|_, _| {})
     });
-    to_json(&r.map_err(scenario_error)?)
+    to_py(py, &r.map_err(scenario_error)?)
 }
 
 /// Readies `out` for a sweep run by another executor: (points still to run, the summary
 /// so far as JSON). See `Sweep::prepare`.
 #[pyfunction]
-fn sweep_prepare(py: Python<'_>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<(Vec<u64>, String)> {
+fn sweep_prepare<'py>(py: Python<'py>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<(Vec<u64>, Bound<'py, PyAny>)> {
     let r = py.detach(|| -> Result<(Vec<u64>, wanka::sweep::RunSummary), Error> {
         wanka::sweep::load(Path::new(file))?.prepare(Path::new(out), shard_index, shard_count)
     });
     let (todo, summary) = r.map_err(scenario_error)?;
-    Ok((todo, to_json(&summary)?))
+    Ok((todo, to_py(py, &summary)?))
 }
 
 /// The output lines of some points of a sweep ("csv" or "jsonl"), and how many are

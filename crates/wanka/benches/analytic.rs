@@ -17,6 +17,12 @@ fn bench(c: &mut Criterion) {
     }
     let s = load("llama3-405b-16k.toml");
     c.bench_function("simulate llama3-405b-16k (builds fabric)", |b| b.iter(|| wanka::step::simulate(black_box(&s))));
+    // What one `wanka.simulate(text)` from Python runs in Rust, less the conversion.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
+    let text = std::fs::read_to_string(&path).expect("example reads");
+    c.bench_function("parse + simulate llama3-405b-16k from TOML text", |b| {
+        b.iter(|| wanka::step::simulate(&wanka::scenario::parse(black_box(&text), &path, &[]).expect("example parses")))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -131,7 +131,7 @@ def simulate(scenario: Scenario, fidelity: str = "analytic", overrides: Optional
     """One training step: ``step_time_s``, ``tokens_per_s``, ``mfu``, ``memory``,
     ``breakdown_s``... (``wanka simulate --json``). ``fidelity``: "analytic" or "event"."""
     kind, text = _source(scenario)
-    return Result(json.loads(_wanka.simulate(kind, text, _overrides(overrides, kwargs), fidelity)))
+    return Result(_wanka.simulate(kind, text, _overrides(overrides, kwargs), fidelity))
 
 
 def search(scenario: Scenario, top: int = 10, robust: bool = False, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
@@ -139,7 +139,7 @@ def search(scenario: Scenario, top: int = 10, robust: bool = False, overrides: O
     kind, text = _source(scenario)
     if top < 1:
         raise ScenarioError(f"top = {top}: must be at least 1")
-    return Result(json.loads(_wanka.search(kind, text, _overrides(overrides, kwargs), top, robust)), table_key="top")
+    return Result(_wanka.search(kind, text, _overrides(overrides, kwargs), top, robust), table_key="top")
 
 
 def scale(scenario: Scenario, gpus: Sequence[int], overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
@@ -147,13 +147,13 @@ def scale(scenario: Scenario, gpus: Sequence[int], overrides: Optional[Mapping[s
     ``points`` per GPU count, ``knee_gpus``."""
     kind, text = _source(scenario)
     counts = [int(g) for g in gpus]
-    return Result(json.loads(_wanka.scale(kind, text, _overrides(overrides, kwargs), counts)), table_key="points")
+    return Result(_wanka.scale(kind, text, _overrides(overrides, kwargs), counts), table_key="points")
 
 
 def goodput(scenario: Scenario, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
     """Failures, checkpoints and restarts (``wanka goodput --json``)."""
     kind, text = _source(scenario)
-    return Result(json.loads(_wanka.goodput(kind, text, _overrides(overrides, kwargs))))
+    return Result(_wanka.goodput(kind, text, _overrides(overrides, kwargs)))
 
 
 def collective(
@@ -170,13 +170,13 @@ def collective(
     ``rows`` per message size with ``busbw_gb_s``."""
     kind, text = _source(scenario)
     doc = _wanka.collective(kind, text, _overrides(overrides, kwargs), op, str(group), [float(s) for s in sizes], routing, int(channels))
-    return Result(json.loads(doc), table_key="rows")
+    return Result(doc, table_key="rows")
 
 
 def validate(fidelity: str = "analytic", layouts: bool = False) -> Result:
     """Every published measurement wanka carries, predicted beside published
     (``wanka validate --json``; ``layouts=True``: ``--layouts``)."""
-    return Result(json.loads(_wanka.validate(fidelity, layouts)), table_key="groups" if layouts else "rows")
+    return Result(_wanka.validate(fidelity, layouts), table_key="groups" if layouts else "rows")
 
 
 def sweep(
@@ -198,7 +198,7 @@ def sweep(
     same bytes as the local executor."""
     index, count = shard
     if executor == "local":
-        return Result(json.loads(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count))))
+        return Result(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count)))
     if executor == "ray":
         return _sweep_ray(os.path.abspath(os.fspath(file)), os.path.abspath(os.fspath(out)), int(index), int(count), int(chunk_points), ray_address)
     raise ScenarioError(f'executor = {executor!r}: "local" or "ray"')
@@ -218,8 +218,7 @@ def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, a
         raise ScenarioError(f"chunk_points = {chunk_points}: must be at least 1")
     if not ray.is_initialized():
         ray.init(address=address)
-    todo, summary_json = _wanka.sweep_prepare(file, out, index, count)
-    summary = json.loads(summary_json)
+    todo, summary = _wanka.sweep_prepare(file, out, index, count)
     fmt = "csv" if out.endswith(".csv") else "jsonl"
     encode = ray.remote(_encode_chunk)
     refs = [encode.remote(file, fmt, todo[k : k + chunk_points]) for k in range(0, len(todo), chunk_points)]
