@@ -42,6 +42,25 @@ pub struct ScaleResult {
     pub knee_gpus: Option<u64>,
 }
 
+/// The best layout for a space's model and cluster, every layout key of `[parallel]`
+/// searched afresh (the file's layout is one candidate among all); `order` and the
+/// overlap switches stay as written; `dp` and `global_batch` follow from the layout and
+/// the batch ceiling. What `scale` does at each GPU count and a sweep at each point.
+pub fn best_layout(space: &ScenarioSpace) -> Result<(crate::scenario::Scenario, search::Ranked)> {
+    let mut sp = space.clone();
+    sp.parallel.keys.remove("dp");
+    sp.parallel.keys.remove("global_batch");
+    for key in ["tp", "pp", "vpp", "cp", "ep", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"] {
+        sp.parallel.keys.insert(key, Values::Auto);
+    }
+    let mut found = search::search_with(&sp, 1, &|_, _| {}, true)?;
+    if found.top.is_empty() {
+        return Err(crate::error::Error::invalid("parallel", "auto", "no layout of this model fits this cluster"));
+    }
+    let best = found.top.swap_remove(0);
+    Ok((sp.scenario(best.parallel.clone()), best))
+}
+
 /// Runs the sweep. Every layout key of `[parallel]` is searched afresh at each GPU count
 /// (the file's layout is one candidate among all); `order` and the overlap switches stay
 /// as written; `dp` and `global_batch` follow from the layout and the batch ceiling.
@@ -50,14 +69,8 @@ pub fn scale(space: &ScenarioSpace, gpu_counts: &[u64]) -> Result<ScaleResult> {
     for &gpus in gpu_counts {
         let mut sp = space.clone();
         sp.cluster.gpus = gpus;
-        sp.parallel.keys.remove("dp");
-        sp.parallel.keys.remove("global_batch");
-        for key in ["tp", "pp", "vpp", "cp", "ep", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"] {
-            sp.parallel.keys.insert(key, Values::Auto);
-        }
-        let found = search::search_with(&sp, 1, &|_, _| {}, true)?;
-        let best = &found.top[0];
-        let s = sp.scenario(best.parallel.clone());
+        let (s, best) = best_layout(&sp)?;
+        let best = &best;
         let r = &best.report;
         let g = reliability::goodput(&s, r.tokens_per_s);
         let ettr = g.ettr.max(1e-12);

@@ -6,6 +6,7 @@
 //! ```toml
 //! base = "../llama3-405b-16k.toml"   # relative to the sweep file
 //! fidelity = "analytic"              # or "event"
+//! layout = "file"                    # or "best": search the best layout at each point
 //! [axes]
 //! "cluster.gpus" = [8192, 16384, 32768]
 //! "cluster.oversubscription" = [1, 4]
@@ -32,11 +33,23 @@ pub enum Fidelity {
     Event,
 }
 
+/// Which layout a point runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// The base file's `[parallel]` keys (dp and the batch adjusted to the GPU count).
+    File,
+    /// The best layout `wanka search` finds at the point (analytic), as `wanka scale`
+    /// does at each GPU count.
+    Best,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SweepFile {
     base: Option<String>,
     fidelity: Option<Fidelity>,
+    layout: Option<Layout>,
     axes: Option<toml::Table>,
 }
 
@@ -47,6 +60,7 @@ pub struct Sweep {
     /// The base scenario's TOML, parsed once.
     base: toml::Table,
     pub fidelity: Fidelity,
+    pub layout: Layout,
     /// (scenario key, values), in key order.
     pub axes: Vec<(String, Vec<toml::Value>)>,
 }
@@ -87,7 +101,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Sweep> {
     if points > MAX_POINTS {
         return Err(Error::invalid("axes", format!("{points} points"), format!("at most {MAX_POINTS} points; split the sweep or drop values")));
     }
-    Ok(Sweep { base_path, base: base_doc, fidelity: file.fidelity.unwrap_or(Fidelity::Analytic), axes })
+    let fidelity = file.fidelity.unwrap_or(Fidelity::Analytic);
+    let layout = file.layout.unwrap_or(Layout::File);
+    if layout == Layout::Best && fidelity == Fidelity::Event {
+        return Err(Error::invalid("layout", "\"best\"", "searches layouts at analytic fidelity: set fidelity = \"analytic\""));
+    }
+    Ok(Sweep { base_path, base: base_doc, fidelity, layout, axes })
 }
 
 /// One row of a sweep's output.
@@ -98,6 +117,8 @@ pub struct Row {
     pub inputs: Vec<(String, String)>,
     /// Keys changed because an axis did (`key=value`, `;`-separated).
     pub adjusted: String,
+    /// The layout the point ran ([`crate::scenario::ParallelConfig::compact`]).
+    pub layout: String,
     /// The error that stopped this point ("" when it ran).
     pub error: String,
     pub outputs: Option<Outputs>,
@@ -216,7 +237,26 @@ impl Sweep {
                 (k.to_string(), text)
             })
             .collect();
-        let mut row = Row { point: i, inputs: shown, adjusted: String::new(), error: String::new(), outputs: None };
+        let mut row = Row { point: i, inputs: shown, adjusted: String::new(), layout: String::new(), error: String::new(), outputs: None };
+        if self.layout == Layout::Best {
+            // The fabric keys a point needs (tiers, radix) adjusted as for the file's
+            // layout; the search then picks dp and the batch itself.
+            let mut sets = sets;
+            if let Ok((_, adjustments)) = scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
+                let fabric: Vec<&Adjustment> = adjustments.iter().filter(|a| a.key.starts_with("cluster.")).collect();
+                row.adjusted = fabric.iter().map(|a| format!("{}={}", a.key, a.value)).collect::<Vec<_>>().join(";");
+                sets.extend(fabric.iter().map(|a| format!("{}={}", a.key, a.value)));
+            }
+            let best = scenario::parse_space_doc(self.base.clone(), &self.base_path, &sets).and_then(|sp| crate::scale::best_layout(&sp));
+            match best {
+                Ok((s, ranked)) => {
+                    row.layout = s.parallel.compact();
+                    row.outputs = Some(Outputs::of(&ranked.report));
+                }
+                Err(e) => row.error = e.to_string(),
+            }
+            return row;
+        }
         let (s, adjustments) = match scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
             Ok(v) => v,
             Err(e) => {
@@ -225,6 +265,7 @@ impl Sweep {
             }
         };
         row.adjusted = adjusted(&adjustments);
+        row.layout = s.parallel.compact();
         let report = match self.fidelity {
             Fidelity::Analytic => crate::step::simulate(&s),
             Fidelity::Event => match crate::step::event::simulate_event(&s) {
@@ -291,6 +332,7 @@ impl Sweep {
         let mut h = vec!["point".to_string()];
         h.extend(self.axes.iter().map(|(k, _)| k.clone()));
         h.push("adjusted".into());
+        h.push("layout".into());
         h.push("error".into());
         h.extend(OUTPUT_COLUMNS.iter().map(|c| c.to_string()));
         h
@@ -382,7 +424,7 @@ impl Sweep {
                 let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
                 let record = reader.records().next().and_then(|r| r.ok()).ok_or_else(|| other("a line is not CSV"))?;
                 let point: u64 = record.get(0).and_then(|p| p.parse().ok()).ok_or_else(|| other("a line has no point number"))?;
-                errors += u64::from(!record.get(self.axes.len() + 2).unwrap_or("").is_empty());
+                errors += u64::from(!record.get(self.axes.len() + 3).unwrap_or("").is_empty());
                 done.insert(point);
             }
         } else {
@@ -468,6 +510,7 @@ fn csv_record(r: &Row) -> Vec<String> {
     let mut f = vec![r.point.to_string()];
     f.extend(r.inputs.iter().map(|(_, v)| v.clone()));
     f.push(r.adjusted.clone());
+    f.push(r.layout.clone());
     f.push(r.error.replace('\n', " "));
     match &r.outputs {
         Some(o) => f.extend(o.values()),
@@ -485,6 +528,7 @@ fn json_line(r: &Row) -> Vec<u8> {
         m.insert(k.clone(), v.clone().into());
     }
     m.insert("adjusted".into(), r.adjusted.clone().into());
+    m.insert("layout".into(), r.layout.clone().into());
     m.insert("error".into(), r.error.clone().into());
     let outputs = r.outputs.map(|o| serde_json::to_value(o).unwrap_or_default());
     for c in OUTPUT_COLUMNS {
@@ -543,6 +587,21 @@ mod tests {
         assert!(bad("base = \"../llama3-405b-16k.toml\"\nfidelity = \"exact\"\n[axes]\n\"cluster.gpus\" = [8]\n").contains("fidelity"));
         let many: Vec<String> = (0..5).map(|k| format!("\"k{k}\" = [{}]", (0..1000).map(|v| v.to_string()).collect::<Vec<_>>().join(","))).collect();
         assert!(bad(&format!("base = \"../llama3-405b-16k.toml\"\n[axes]\n{}\n", many.join("\n"))).contains("points"));
+    }
+
+    /// With `layout = "best"` each point runs the layout search finds there: at 8,192
+    /// GPUs a layout that fits, where the file's (written for 16,384) does not.
+    #[test]
+    fn best_layout_per_point() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sweeps");
+        let text = "base = \"../llama3-405b-16k.toml\"\nlayout = \"best\"\n[axes]\n\"cluster.gpus\" = [8192]\n";
+        let best = parse(text, &dir.join("t.toml")).unwrap().row(0);
+        let file = sweep("\"cluster.gpus\" = [8192]\n").row(0);
+        assert!(best.error.is_empty(), "{}", best.error);
+        assert!(best.outputs.unwrap().memory_fits && !file.outputs.unwrap().memory_fits);
+        assert!(best.outputs.unwrap().tokens_per_s_per_gpu > 0.0 && best.layout.starts_with("tp"));
+        let event = "base = \"../llama3-405b-16k.toml\"\nlayout = \"best\"\nfidelity = \"event\"\n[axes]\n\"seed\" = [1]\n";
+        assert!(parse(event, &dir.join("t.toml")).unwrap_err().to_string().contains("layout"));
     }
 
     #[test]

@@ -262,6 +262,29 @@ pub struct ParallelConfig {
 }
 
 impl ParallelConfig {
+    /// The layout in one short line: `tp8 pp16 vpp4 cp1 ep1 dp128 zero1 sp mb1 gb2048
+    /// interleaved recompute=none`.
+    pub fn compact(&self) -> String {
+        format!(
+            "tp{} pp{} vpp{} cp{} ep{} dp{} zero{}{} mb{} gb{} {:?} recompute={:?}",
+            self.tp,
+            self.pp,
+            self.vpp,
+            self.cp,
+            self.ep,
+            self.dp,
+            self.zero,
+            if self.sequence_parallel { " sp" } else { "" },
+            self.micro_batch,
+            self.global_batch,
+            self.schedule,
+            self.recompute
+        )
+        .to_lowercase()
+    }
+}
+
+impl ParallelConfig {
     /// Micro-batches each pipeline runs per step.
     pub fn microbatches(&self) -> u64 {
         self.global_batch / (self.micro_batch * self.dp)
