@@ -214,6 +214,18 @@ fn sweep_encode<'py>(py: Python<'py>, file: &str, format: &str, points: Vec<u64>
     Ok((PyBytes::new(py, &bytes), errors))
 }
 
+/// Where a run appends its rows (beside a .parquet output, else the output itself).
+#[pyfunction]
+fn sweep_rows_path(out: &str) -> String {
+    wanka::sweep::rows_path(Path::new(out)).display().to_string()
+}
+
+/// Ends a run another executor made: writes a .parquet output from its rows.
+#[pyfunction]
+fn sweep_finish(py: Python<'_>, file: &str, out: &str) -> PyResult<()> {
+    py.detach(|| wanka::sweep::load(Path::new(file))?.finish(Path::new(out))).map_err(scenario_error)
+}
+
 /// The points of a sweep file (how many rows a run writes).
 #[pyfunction]
 fn sweep_points(file: &str) -> PyResult<u64> {
@@ -241,6 +253,8 @@ fn _wanka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_points, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_prepare, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_rows_path, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_finish, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_merge, m)?)?;
     Ok(())
 }

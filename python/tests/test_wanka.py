@@ -243,7 +243,7 @@ def test_sweep_errors(tmp_path):
         bad.write_text("[axes]\n\"cluster.gpus\" = [8]\n")
         wanka.sweep(bad, tmp_path / "o.csv")
     with pytest.raises(wanka.ScenarioError):
-        wanka.sweep(SWEEP, tmp_path / "o.parquet")
+        wanka.sweep(SWEEP, tmp_path / "o.txt")
 
 
 def test_ray_sweep_equals_local_byte_for_byte(tmp_path):
@@ -268,6 +268,11 @@ def test_ray_sweep_equals_local_byte_for_byte(tmp_path):
         cut.write_bytes(data[: len(data) // 3])
         again = wanka.sweep(sweep, cut, executor="ray", chunk_points=300)
         assert again.resumed > 0 and cut.read_bytes() == data
+        # Parquet through Ray: the local executor's file.
+        pl, pr = tmp_path / "local.parquet", tmp_path / "ray.parquet"
+        wanka.sweep(sweep, pl)
+        wanka.sweep(sweep, pr, executor="ray", chunk_points=500)
+        assert pr.read_bytes() == pl.read_bytes() and pl.read_bytes()[:4] == b"PAR1"
     finally:
         ray.shutdown()
 

@@ -153,7 +153,7 @@ enum Command {
         layouts: bool,
     },
     /// Every combination of a sweep file's axes (scenario keys and their values), one row
-    /// per point, into a .csv or .jsonl; a killed run resumes where it stopped.
+    /// per point, into a .csv, .jsonl or .parquet; a killed run resumes where it stopped.
     /// `wanka sweep merge -o OUT SHARD...` joins shard outputs.
     #[command(args_conflicts_with_subcommands = true)]
     Sweep {
@@ -161,7 +161,7 @@ enum Command {
         action: Option<SweepAction>,
         /// Sweep file (TOML: `base`, `fidelity`, `[axes]`; see README "Sweeps").
         file: Option<PathBuf>,
-        /// Output file: .csv or .jsonl. Rows already there from the same sweep are kept.
+        /// Output file: .csv, .jsonl or .parquet. Rows already there from the same sweep are kept.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
         /// Run only shard I of N (every N-th point from I), e.g. a Slurm array task.
@@ -396,7 +396,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sweep { action: None, file, out, shard, json } => {
             let (Some(file), Some(out)) = (file, out) else {
-                return Err(anyhow::Error::new(UsageError("wanka sweep needs a sweep file and -o OUT (.csv or .jsonl)".into())));
+                return Err(anyhow::Error::new(UsageError("wanka sweep needs a sweep file and -o OUT (.csv, .jsonl or .parquet)".into())));
             };
             let sweep = wanka::sweep::load(&file).map_err(usage)?;
             let (index, count) = match shard.as_deref() {

@@ -515,9 +515,21 @@ fn sweep_resumes_and_shards_to_the_same_rows() {
     assert!(run(&j1, &[]).status.success() && run(&j2, &[]).status.success());
     assert_eq!(std::fs::read(&j1).unwrap(), std::fs::read(&j2).unwrap());
     assert_eq!(std::fs::read_to_string(&j1).unwrap().lines().count(), 24);
+    // Parquet: written whole at the end; a run killed mid-way leaves its rows as JSON
+    // Lines beside it and picks up from there to the same file.
+    let (p1, p2) = (dir.join("a.parquet"), dir.join("b.parquet"));
+    assert!(run(&p1, &[]).status.success());
+    let parquet = std::fs::read(&p1).unwrap();
+    assert!(parquet.starts_with(b"PAR1") && !dir.join("a.parquet.rows.jsonl").exists());
+    assert!(String::from_utf8_lossy(&run(&p1, &[]).stdout).contains(" 0 written now"));
+    let lines = std::fs::read(&j1).unwrap();
+    std::fs::write(dir.join("b.parquet.rows.jsonl"), &lines[..lines.len() * 3 / 5]).unwrap();
+    let out = run(&p2, &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept from an earlier run"));
+    assert_eq!(std::fs::read(&p2).unwrap(), parquet);
     // Another sweep's file, a bad shard, an unknown format: exit 2, file untouched.
     std::fs::write(&sweep, format!("base = {:?}\n[axes]\n\"cluster.gpus\" = [16384]\n", base.to_str().unwrap())).unwrap();
-    for (out, extra) in [(&full, vec![]), (&dir.join("x.csv"), vec!["--shard", "3/3"]), (&dir.join("x.parquet"), vec![])] {
+    for (out, extra) in [(&full, vec![]), (&dir.join("x.csv"), vec!["--shard", "3/3"]), (&dir.join("x.txt"), vec![])] {
         let r = run(out, &extra);
         assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
     }

@@ -298,6 +298,10 @@ pub enum Format {
     Csv,
     /// One JSON object per line, its keys in a fixed order.
     JsonLines,
+    /// Apache Parquet (arrow-rs), one column per CSV column, typed. Parquet cannot be
+    /// appended to: rows collect as JSON Lines in `OUT.rows.jsonl` (resumable as any
+    /// JSON Lines output) and become `OUT` when the last point is in.
+    Parquet,
 }
 
 impl Format {
@@ -305,8 +309,29 @@ impl Format {
         match path.extension().and_then(|e| e.to_str()) {
             Some("csv") => Ok(Format::Csv),
             Some("jsonl") => Ok(Format::JsonLines),
-            other => Err(Error::invalid("-o", path.display(), format!("unknown extension {other:?}: write .csv or .jsonl"))),
+            Some("parquet") => Ok(Format::Parquet),
+            other => Err(Error::invalid("-o", path.display(), format!("unknown extension {other:?}: write .csv, .jsonl or .parquet"))),
         }
+    }
+
+    /// The format rows are appended in while a run is under way.
+    pub fn lines(self) -> Format {
+        match self {
+            Format::Parquet => Format::JsonLines,
+            f => f,
+        }
+    }
+}
+
+/// Where a run appends its rows: `out` itself, or beside a Parquet `out`.
+pub fn rows_path(out: &Path) -> PathBuf {
+    match Format::of(out) {
+        Ok(Format::Parquet) => {
+            let mut name = out.as_os_str().to_owned();
+            name.push(".rows.jsonl");
+            PathBuf::from(name)
+        }
+        _ => out.to_path_buf(),
     }
 }
 
@@ -344,10 +369,14 @@ impl Sweep {
     /// writes the same bytes as one that was not interrupted.
     pub fn run(&self, out: &Path, index: u64, count: u64, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<RunSummary> {
         use std::io::Write;
-        let format = Format::of(out)?;
+        let format = Format::of(out)?.lines();
+        if let Some(done) = self.finished_parquet(out, index, count)? {
+            return Ok(done);
+        }
         let (todo, mut summary) = self.prepare(out, index, count)?;
-        let io = |e: std::io::Error| Error::Io { path: out.display().to_string(), reason: e.to_string() };
-        let mut file = std::fs::OpenOptions::new().append(true).open(out).map_err(io)?;
+        let rows = rows_path(out);
+        let io = |e: std::io::Error| Error::Io { path: rows.display().to_string(), reason: e.to_string() };
+        let mut file = std::fs::OpenOptions::new().append(true).open(&rows).map_err(io)?;
         progress(summary.resumed, summary.points);
         for chunk in todo.chunks(CHUNK_POINTS) {
             let (bytes, errors) = self.encode(chunk, format);
@@ -357,7 +386,41 @@ impl Sweep {
             summary.errors += errors;
             progress(summary.resumed + summary.written, summary.points);
         }
+        self.finish(out)?;
         Ok(summary)
+    }
+
+    /// A Parquet `out` a run has already finished (no rows file beside it): the summary
+    /// of a run with nothing left to do.
+    fn finished_parquet(&self, out: &Path, index: u64, count: u64) -> Result<Option<RunSummary>> {
+        if Format::of(out)? != Format::Parquet || !out.exists() || rows_path(out).exists() {
+            return Ok(None);
+        }
+        let points = shard_points(self.points(), index, count).count() as u64;
+        let io = |e: String| Error::Io { path: out.display().to_string(), reason: e };
+        let file = std::fs::File::open(out).map_err(|e| io(e.to_string()))?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| io(e.to_string()))?;
+        let rows = reader.metadata().file_metadata().num_rows() as u64;
+        if rows != points {
+            return Err(Error::invalid("-o", out.display(), format!("holds {rows} rows, not this sweep's {points}; remove it or write elsewhere")));
+        }
+        Ok(Some(RunSummary { points, resumed: points, written: 0, errors: 0 }))
+    }
+
+    /// Ends a run: a Parquet output is written from its rows file (to a temporary file,
+    /// then renamed) and the rows file removed; other formats are already complete.
+    pub fn finish(&self, out: &Path) -> Result<()> {
+        if Format::of(out)? != Format::Parquet {
+            return Ok(());
+        }
+        let rows = rows_path(out);
+        let text = scenario::read_text_any(&rows)?;
+        let bytes = parquet_bytes(&self.csv_header(), &text).map_err(|e| Error::Io { path: out.display().to_string(), reason: e })?;
+        let tmp = out.with_extension("parquet.partial");
+        let io = |e: std::io::Error| Error::Io { path: out.display().to_string(), reason: e.to_string() };
+        std::fs::write(&tmp, bytes).map_err(io)?;
+        std::fs::rename(&tmp, out).map_err(io)?;
+        std::fs::remove_file(&rows).map_err(io)
     }
 
     /// Readies `out` for shard `index` of `count`: keeps an earlier run's rows (cutting a
@@ -367,7 +430,8 @@ impl Sweep {
     /// order: the same file as [`Sweep::run`].
     pub fn prepare(&self, out: &Path, index: u64, count: u64) -> Result<(Vec<u64>, RunSummary)> {
         use std::io::Write;
-        let format = Format::of(out)?;
+        let format = Format::of(out)?.lines();
+        let out = &rows_path(out);
         if count == 0 || index >= count {
             return Err(Error::invalid("--shard", format!("{index}/{count}"), "must be i/N with 0 <= i < N"));
         }
@@ -393,7 +457,7 @@ impl Sweep {
             errors += u64::from(!r.error.is_empty());
             bytes.extend(match format {
                 Format::Csv => csv_line(&csv_record(r)),
-                Format::JsonLines => json_line(r),
+                Format::JsonLines | Format::Parquet => json_line(r),
             });
         }
         (bytes, errors)
@@ -447,6 +511,9 @@ impl Sweep {
 /// absent. Returns the rows written.
 pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u64> {
     let format = Format::of(out)?;
+    if format == Format::Parquet {
+        return Err(Error::invalid("merge", out.display(), "joins .csv or .jsonl shards; write shards as .jsonl and merge into .jsonl"));
+    }
     if shards.is_empty() {
         return Err(Error::invalid("merge", "no shards", "name the shard files to join"));
     }
@@ -470,7 +537,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u64> {
         for line in lines {
             let point = match format {
                 Format::Csv => line.split(',').next().and_then(|p| p.parse::<u64>().ok()),
-                Format::JsonLines => serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v.get("point").and_then(|p| p.as_u64())),
+                Format::JsonLines | Format::Parquet => serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v.get("point").and_then(|p| p.as_u64())),
             }
             .ok_or_else(|| bad("has a line without a point number"))?;
             match rows.get(&point) {
@@ -495,6 +562,39 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u64> {
     std::fs::write(&tmp, text).map_err(io)?;
     std::fs::rename(&tmp, out).map_err(io)?;
     Ok(rows.len() as u64)
+}
+
+/// A Parquet file of JSON Lines rows, columns in `header` order: `point` as u64, the
+/// outputs as f64 (`memory_fits` as bool), the rest as text; nulls where a point did
+/// not run.
+fn parquet_bytes(header: &[String], jsonl: &str) -> std::result::Result<Vec<u8>, String> {
+    use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let rows: Vec<serde_json::Value> = jsonl.lines().map(serde_json::from_str).collect::<std::result::Result<_, _>>().map_err(|e| e.to_string())?;
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for name in header {
+        let values = rows.iter().map(|r| r.get(name.as_str()));
+        let (kind, column): (DataType, ArrayRef) = if name == "point" {
+            (DataType::UInt64, Arc::new(UInt64Array::from(values.map(|v| v.and_then(|v| v.as_u64()).unwrap_or(0)).collect::<Vec<_>>())))
+        } else if name == "memory_fits" {
+            (DataType::Boolean, Arc::new(BooleanArray::from(values.map(|v| v.and_then(|v| v.as_bool())).collect::<Vec<_>>())))
+        } else if OUTPUT_COLUMNS.contains(&name.as_str()) {
+            (DataType::Float64, Arc::new(Float64Array::from(values.map(|v| v.and_then(|v| v.as_f64())).collect::<Vec<_>>())))
+        } else {
+            (DataType::Utf8, Arc::new(StringArray::from(values.map(|v| v.and_then(|v| v.as_str()).unwrap_or("").to_string()).collect::<Vec<_>>())))
+        };
+        fields.push(Field::new(name, kind, name != "point"));
+        columns.push(column);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).map_err(|e| e.to_string())?;
+    writer.write(&batch).map_err(|e| e.to_string())?;
+    writer.close().map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 /// One CSV line (quoted where needed), ending in a newline.

@@ -187,7 +187,7 @@ def sweep(
     chunk_points: int = 1024,
     ray_address: Optional[str] = None,
 ) -> Result:
-    """Runs a sweep file into ``out`` (.csv or .jsonl), resuming a killed run
+    """Runs a sweep file into ``out`` (.csv, .jsonl or .parquet), resuming a killed run
     (``wanka sweep``). Returns the run's summary: ``points``, ``written``, ``resumed``,
     ``errors``.
 
@@ -220,9 +220,10 @@ def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, a
         ray.init(address=address)
     todo, summary = _wanka.sweep_prepare(file, out, index, count)
     fmt = "csv" if out.endswith(".csv") else "jsonl"
+    rows = _wanka.sweep_rows_path(out)
     encode = ray.remote(_encode_chunk)
     refs = [encode.remote(file, fmt, todo[k : k + chunk_points]) for k in range(0, len(todo), chunk_points)]
-    with open(out, "ab") as f:
+    with open(rows, "ab") as f:
         for k, ref in enumerate(refs):
             data, errors = ray.get(ref)
             f.write(data)
@@ -230,6 +231,7 @@ def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, a
             os.fsync(f.fileno())
             summary["written"] += len(todo[k * chunk_points : (k + 1) * chunk_points])
             summary["errors"] += errors
+    _wanka.sweep_finish(file, out)
     return Result(summary)
 
 
