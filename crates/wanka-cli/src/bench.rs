@@ -6,6 +6,7 @@ use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
 use wanka::collective::CollectiveOp;
+use wanka::error::Result;
 
 const LLAMA3_405B: &str = include_str!("../../../examples/llama3-405b-16k.toml");
 const DEEPSEEK_V3: &str = include_str!("../../../examples/deepseek-v3-2048.toml");
@@ -47,15 +48,16 @@ pub struct Outcome {
     pub answer: String,
 }
 
-fn scenario(text: &str, name: &str, sets: &[&str]) -> wanka::scenario::Scenario {
+/// A built-in example, scaled by `sets` (the examples are tested to load; an error here
+/// is a bug, reported rather than panicked on).
+fn scenario(text: &str, name: &str, sets: &[&str]) -> Result<wanka::scenario::Scenario> {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    // The examples are part of the binary and tested to load: a failure here is a bug.
-    wanka::scenario::parse(text, Path::new(name), &sets).unwrap_or_else(|e| panic!("built-in example {name}: {e}"))
+    wanka::scenario::parse(text, Path::new(name), &sets)
 }
 
-fn space(text: &str, name: &str, sets: &[&str]) -> wanka::scenario::ScenarioSpace {
+fn space(text: &str, name: &str, sets: &[&str]) -> Result<wanka::scenario::ScenarioSpace> {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    wanka::scenario::parse_space(text, Path::new(name), &sets).unwrap_or_else(|e| panic!("built-in example {name}: {e}"))
+    wanka::scenario::parse_space(text, Path::new(name), &sets)
 }
 
 /// Resets the kernel's peak-RSS mark (Linux ≥ 4.0: `echo 5 > /proc/self/clear_refs`).
@@ -91,14 +93,14 @@ fn timed(case: String, target: Target, memory_limit_bytes: Option<u64>, work: im
 }
 
 /// Every case whose name contains `only` (all when empty), in a fixed order.
-pub fn run(only: &str, progress: &dyn Fn(&str)) -> Vec<Outcome> {
+pub fn run(only: &str, progress: &dyn Fn(&str)) -> Result<Vec<Outcome>> {
     let wanted = |name: &str| only.is_empty() || name.contains(only);
     let mut out = Vec::new();
 
     let name = "analytic step, Llama 3 405B on 16,384 GPUs (evaluations/s)".to_string();
     if wanted(&name) {
         progress(&name);
-        let s = scenario(LLAMA3_405B, "llama3-405b-16k.toml", &[]);
+        let s = scenario(LLAMA3_405B, "llama3-405b-16k.toml", &[])?;
         let fabric = wanka::parallel::fabric(&s.cluster);
         let started = Instant::now();
         let mut n = 0u64;
@@ -131,7 +133,7 @@ pub fn run(only: &str, progress: &dyn Fn(&str)) -> Vec<Outcome> {
         let name = format!("event step, Llama 3 405B on {label} GPUs");
         if wanted(&name) {
             progress(&name);
-            let s = scenario(LLAMA3_405B, "llama3-405b-16k.toml", sets);
+            let s = scenario(LLAMA3_405B, "llama3-405b-16k.toml", sets)?;
             out.push(timed(name, Target::SecondsAtMost(limit_s), memory, || match wanka::step::event::simulate_event(&s) {
                 Ok(step) => format!("step {:.2} s", step.report.step_time_s),
                 Err(e) => format!("error: {e}"),
@@ -150,7 +152,7 @@ pub fn run(only: &str, progress: &dyn Fn(&str)) -> Vec<Outcome> {
         ("Llama 3 405B", LLAMA3_405B, "llama3-405b-16k.toml", LLAMA_1M, &["tp", "dp", "pp"][..]),
         ("DeepSeek-V3", DEEPSEEK_V3, "deepseek-v3-2048.toml", DEEPSEEK_1M, &["ep", "expert_dp", "dp", "pp"][..]),
     ] {
-        let s = scenario(text, file, sets);
+        let s = scenario(text, file, sets)?;
         for group in groups {
             for (op_name, op) in ops {
                 let name = format!("collective {op_name} over {group}, {model} on 1,048,576 GPUs");
@@ -180,7 +182,7 @@ pub fn run(only: &str, progress: &dyn Fn(&str)) -> Vec<Outcome> {
         let name = format!("search, {label} on 131,072 GPUs (2 threads)");
         if wanted(&name) {
             progress(&name);
-            let sp = space(text, file, &["cluster.gpus=131072"]);
+            let sp = space(text, file, &["cluster.gpus=131072"])?;
             out.push(timed(name, Target::SecondsAtMost(3.0), None, || {
                 let pool = match rayon::ThreadPoolBuilder::new().num_threads(2).build() {
                     Ok(p) => p,
@@ -197,12 +199,12 @@ pub fn run(only: &str, progress: &dyn Fn(&str)) -> Vec<Outcome> {
     let name = "scale, Llama 3 405B over 1k..1M GPUs".to_string();
     if wanted(&name) {
         progress(&name);
-        let sp = space(LLAMA3_405B, "llama3-405b-16k.toml", &[]);
+        let sp = space(LLAMA3_405B, "llama3-405b-16k.toml", &[])?;
         let counts: Vec<u64> = (10..=20).map(|p| 1u64 << p).collect();
         out.push(timed(name, Target::SecondsAtMost(20.0), None, || match wanka::scale::scale(&sp, &counts) {
             Ok(r) => format!("{} GPU counts", r.points.len()),
             Err(e) => format!("error: {e}"),
         }));
     }
-    out
+    Ok(out)
 }

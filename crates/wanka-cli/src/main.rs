@@ -435,7 +435,8 @@ fn run(cli: Cli) -> Result<()> {
                 if !quiet {
                     eprintln!("  running: {case}");
                 }
-            });
+            })
+            .map_err(usage)?;
             if outcomes.is_empty() {
                 return Err(anyhow::Error::new(UsageError(format!("--only {only:?}: no bench case has that in its name"))));
             }
