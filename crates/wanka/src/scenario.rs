@@ -568,24 +568,22 @@ pub fn parse_space_doc(mut doc: toml::Table, path: &Path, overrides: &[String]) 
         apply_override(&mut doc, item)?;
     }
     // Check top-level keys and section types first, then each section on its own so an
-    // error names the section.
-    let mut top = toml::Table::new();
-    for (k, v) in &doc {
-        let placeholder = match (k.as_str(), v) {
-            ("cluster" | "training" | "reliability", toml::Value::Table(_)) => toml::Value::Table(toml::Table::new()),
-            _ => v.clone(),
-        };
-        top.insert(k.clone(), placeholder);
-    }
-    let raw: RawScenario = section(path, "top level", toml::Value::Table(top))?;
-    let cluster: ClusterSection = match doc.get("cluster") {
-        Some(v) => section(path, "cluster", v.clone())?,
+    // error names the section. The sections are taken out (an empty table stands in for
+    // the top-level check) rather than copied: a sweep resolves a document per point.
+    let mut take = |name: &str| -> Option<toml::Value> {
+        if !matches!(doc.get(name), Some(toml::Value::Table(_))) {
+            return None;
+        }
+        doc.insert(name.to_string(), toml::Value::Table(toml::Table::new()))
+    };
+    let (cluster_v, training_v, reliability_v) = (take("cluster"), take("training"), take("reliability"));
+    let raw: RawScenario = section(path, "top level", toml::Value::Table(doc))?;
+    let cluster: ClusterSection = match cluster_v {
+        Some(v) => section(path, "cluster", v)?,
         None => return Err(Error::missing("cluster", "a [cluster] section with at least gpu and gpus")),
     };
-    let training: TrainingSection =
-        doc.get("training").map(|v| section(path, "training", v.clone())).transpose()?.unwrap_or_default();
-    let reliability: ReliabilitySection =
-        doc.get("reliability").map(|v| section(path, "reliability", v.clone())).transpose()?.unwrap_or_default();
+    let training: TrainingSection = training_v.map(|v| section(path, "training", v)).transpose()?.unwrap_or_default();
+    let reliability: ReliabilitySection = reliability_v.map(|v| section(path, "reliability", v)).transpose()?.unwrap_or_default();
     let _ = (raw.cluster, raw.training, raw.reliability);
 
     let (model_source, model) = resolve_model(path, raw.model)?;
