@@ -389,12 +389,12 @@ fn event_fidelity_json_and_trace() {
 }
 
 /// The repository's scenario reference (docs/SCENARIO.md) works as written: its example
-/// file simulates, and every key of its additions block is accepted.
+/// file simulates, every key of its additions block is accepted, and its sweep file runs.
 #[test]
 fn scenario_reference_example_runs() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/SCENARIO.md")).unwrap();
     let blocks: Vec<&str> = doc.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
-    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks.len(), 3);
     let dir = std::env::temp_dir().join(format!("wanka-scenario-doc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("example.toml");
@@ -418,6 +418,17 @@ fn scenario_reference_example_runs() {
     args.extend(sets);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = wanka(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The sweep file, its base pointed at the repository's example.
+    let base = repo().join("examples/llama3-405b-16k.toml");
+    let sweep: String = blocks[2]
+        .lines()
+        .map(|l| if l.starts_with("base =") { format!("base = {:?}", base.to_str().unwrap()) } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let sweep_file = dir.join("sweep.toml");
+    std::fs::write(&sweep_file, sweep).unwrap();
+    let out = wanka(&["sweep", sweep_file.to_str().unwrap(), "-o", dir.join("rows.csv").to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
