@@ -147,15 +147,15 @@ pub fn makespan_per_byte(flows: &FlowSet, capacity: &[f64]) -> f64 {
     for h in &flows.hops {
         load[h.link as usize] += f64::from(h.weight);
     }
-    bottleneck_seconds_per_byte(&load, capacity)
+    bottleneck_seconds_per_byte(load, capacity)
 }
 
 /// [`makespan_per_byte`] from the summed hop weights on each link (`load`), for phases
 /// too large to keep every path.
-pub fn bottleneck_seconds_per_byte(load: &[f64], capacity: &[f64]) -> f64 {
-    load.iter()
+pub fn bottleneck_seconds_per_byte(load: impl IntoIterator<Item = f64>, capacity: &[f64]) -> f64 {
+    load.into_iter()
         .zip(capacity)
-        .filter(|(w, _)| **w > 0.0)
+        .filter(|(w, _)| *w > 0.0)
         .map(|(w, c)| if *c > 0.0 { w / c } else { f64::INFINITY })
         .fold(0.0, f64::max)
 }

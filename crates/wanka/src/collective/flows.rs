@@ -124,6 +124,11 @@ pub struct FlowRouting {
 }
 
 impl FlowRouting {
+    /// `routing` on a cluster: its ECMP hashing and its QPs per connection.
+    pub fn of(cluster: &crate::scenario::ClusterConfig, routing: Routing) -> FlowRouting {
+        FlowRouting { routing, hash: cluster.ecmp_hash, qps: cluster.qps_per_connection }
+    }
+
     /// `routing` with per-switch hashing and one QP per connection.
     pub fn new(routing: Routing) -> FlowRouting {
         FlowRouting {
@@ -281,8 +286,9 @@ struct PhaseFlows {
     spec: PhaseSpec,
     /// Flows on each link.
     placed: Vec<u32>,
-    /// Rate share on each link per unit of flow rate (sprayed hops carry fractions).
-    load: Vec<f64>,
+    /// Rate share on each link per unit of flow rate, kept only for sprayed phases
+    /// (whose hops carry fractions); elsewhere every hop weighs 1 and `placed` is it.
+    load: Option<Vec<f64>>,
     count: usize,
     /// The paths, for phases of at most [`STORED_FLOWS_MAX`] flows.
     stored: Option<FlowSet>,
@@ -292,14 +298,18 @@ impl PhaseFlows {
     /// Routes the phase, keeping the paths when `keep` and the phase is small enough.
     fn route(net: &Network, spec: PhaseSpec, keep: bool) -> PhaseFlows {
         let mut placed = vec![0u32; net.capacity.len()];
-        let mut load = vec![0.0f64; net.capacity.len()];
+        let mut load = (spec.fr.routing == Routing::Spray).then(|| vec![0.0f64; net.capacity.len()]);
         let mut stored = (keep && spec.flow_count() <= STORED_FLOWS_MAX).then(FlowSet::new);
         let mut count = 0usize;
         spec.route(net, &mut |path| {
             count += 1;
             for h in path {
                 placed[h.link as usize] += 1;
-                load[h.link as usize] += f64::from(h.weight);
+            }
+            if let Some(load) = load.as_mut() {
+                for h in path {
+                    load[h.link as usize] += f64::from(h.weight);
+                }
             }
             if let Some(fs) = stored.as_mut() {
                 fs.push(path);
@@ -318,7 +328,10 @@ impl PhaseFlows {
     /// flow of a phase starts together with the same bytes, so the phase ends when its
     /// most loaded link drains (exact, see [`bottleneck_seconds_per_byte`]).
     fn seconds_per_byte(&self, net: &Network) -> f64 {
-        bottleneck_seconds_per_byte(&self.load, &net.capacity)
+        match &self.load {
+            Some(load) => bottleneck_seconds_per_byte(load.iter().copied(), &net.capacity),
+            None => bottleneck_seconds_per_byte(self.placed.iter().map(|n| f64::from(*n)), &net.capacity),
+        }
     }
 
     /// The max-min rates' spread and the flows that collide, by tier.
@@ -397,32 +410,31 @@ pub struct CollectiveReport {
     pub rows: Vec<CollectiveRow>,
 }
 
-/// Times `op` on every concurrent group of `layout`, for each message size (nccl-tests'
-/// S: the whole array), on the explicit network with the given routing, and says how
-/// the main phase's flows collide.
-#[allow(clippy::too_many_arguments)]
-pub fn collective_table(
-    fabric: &Fabric,
-    net: &Network,
-    layout: GroupLayout,
-    op: CollectiveOp,
-    fr: FlowRouting,
-    seed: u64,
-    channels: u64,
-    nvls: bool,
-    sizes: &[f64],
-) -> CollectiveReport {
-    let (rows, phase) = timed_rows(
-        fabric, net, layout, op, fr, seed, channels, nvls, sizes, true,
-    );
+/// One collective to time: `op` on every concurrent group of `layout`, its traffic put
+/// on paths by `fr`, with `channels` NCCL rings (NVLS where the domain has it).
+#[derive(Debug, Clone, Copy)]
+pub struct Collective {
+    pub layout: GroupLayout,
+    pub op: CollectiveOp,
+    pub fr: FlowRouting,
+    /// Seeds the ECMP hashes.
+    pub seed: u64,
+    pub channels: u64,
+    pub nvls: bool,
+}
+
+/// Times `c` for each message size (nccl-tests' S: the whole array) on the explicit
+/// network, and says how the main phase's flows collide.
+pub fn collective_table(fabric: &Fabric, net: &Network, c: &Collective, sizes: &[f64]) -> CollectiveReport {
+    let (rows, phase) = timed_rows(fabric, net, c, sizes, true);
     let d = phase.diagnostics(net);
     CollectiveReport {
-        op,
-        group_size: layout.size,
-        groups: layout.groups,
-        stride: layout.stride,
-        routing: fr.routing,
-        channels: channels.max(1),
+        op: c.op,
+        group_size: c.layout.size,
+        groups: c.layout.groups,
+        stride: c.layout.stride,
+        routing: c.fr.routing,
+        channels: c.channels.max(1),
         flows_per_phase: d.flows,
         colliding_flows: d.colliding_flows,
         colliding_leaf_spine: d.colliding_leaf_spine,
@@ -434,38 +446,13 @@ pub fn collective_table(
 }
 
 /// The rows of [`collective_table`] alone (what the event fidelity asks).
-#[allow(clippy::too_many_arguments)]
-pub fn collective_rows(
-    fabric: &Fabric,
-    net: &Network,
-    layout: GroupLayout,
-    op: CollectiveOp,
-    fr: FlowRouting,
-    seed: u64,
-    channels: u64,
-    nvls: bool,
-    sizes: &[f64],
-) -> Vec<CollectiveRow> {
-    timed_rows(
-        fabric, net, layout, op, fr, seed, channels, nvls, sizes, false,
-    )
-    .0
+pub fn collective_rows(fabric: &Fabric, net: &Network, c: &Collective, sizes: &[f64]) -> Vec<CollectiveRow> {
+    timed_rows(fabric, net, c, sizes, false).0
 }
 
 /// The rows, and the main phase's flows for the diagnostics.
-#[allow(clippy::too_many_arguments)]
-fn timed_rows(
-    fabric: &Fabric,
-    net: &Network,
-    layout: GroupLayout,
-    op: CollectiveOp,
-    fr: FlowRouting,
-    seed: u64,
-    channels: u64,
-    nvls: bool,
-    sizes: &[f64],
-    keep_paths: bool,
-) -> (Vec<CollectiveRow>, PhaseFlows) {
+fn timed_rows(fabric: &Fabric, net: &Network, c: &Collective, sizes: &[f64], keep_paths: bool) -> (Vec<CollectiveRow>, PhaseFlows) {
+    let Collective { layout, op, fr, seed, channels, nvls } = *c;
     let span = fabric.span(layout.size, layout.stride);
     let n = layout.size.max(1) as f64;
     let channels = channels.max(1);
@@ -601,7 +588,7 @@ pub fn named_group(s: &crate::scenario::Scenario, name: &str) -> Result<GroupLay
 /// Refuses a phase of more than [`PHASE_FLOWS_MAX`] flows, naming what makes it large.
 pub fn check_phase_size(s: &crate::scenario::Scenario, layout: GroupLayout, op: CollectiveOp, channels: u64) -> Result<(), String> {
     let qps = s.cluster.qps_per_connection;
-    let flows = flows_per_phase(layout, op, channels, qps, &s.cluster);
+    let flows = flows_per_phase(layout, op, channels, &s.cluster);
     if flows > PHASE_FLOWS_MAX {
         return Err(format!(
             "--op {op:?} on {} groups of {} ranks ({channels} channels, cluster.qps_per_connection = {qps}): {flows} flows in one phase, above the {PHASE_FLOWS_MAX} the flow model routes in bounded time; use fewer --channels or a smaller group",
@@ -616,15 +603,11 @@ pub fn flows_per_phase(
     layout: GroupLayout,
     op: CollectiveOp,
     channels: u64,
-    qps: u64,
     cluster: &crate::scenario::ClusterConfig,
 ) -> u64 {
     let fabric = crate::parallel::fabric(cluster);
     let span = fabric.span(layout.size, layout.stride);
-    let fr = FlowRouting {
-        qps,
-        ..FlowRouting::new(Routing::Ecmp)
-    };
+    let fr = FlowRouting::of(cluster, Routing::Ecmp);
     PhaseSpec {
         layout,
         fr,
@@ -648,22 +631,8 @@ pub fn run(
     let fabric = crate::parallel::fabric(&s.cluster);
     let spec = crate::parallel::fabric_spec(&s.cluster);
     let net = Network::new(&spec, link_rates());
-    let fr = FlowRouting {
-        routing,
-        hash: s.cluster.ecmp_hash,
-        qps: s.cluster.qps_per_connection,
-    };
-    collective_table(
-        &fabric,
-        &net,
-        layout,
-        op,
-        fr,
-        s.seed,
-        channels,
-        crate::parallel::has_nvls(&s.cluster),
-        sizes,
-    )
+    let c = Collective { layout, op, fr: FlowRouting::of(&s.cluster, routing), seed: s.seed, channels, nvls: crate::parallel::has_nvls(&s.cluster) };
+    collective_table(&fabric, &net, &c, sizes)
 }
 
 #[cfg(test)]
@@ -756,7 +725,7 @@ mod tests {
 
     /// `collective_table` at one 8 GiB message, seed 1.
     fn table(f: &Fabric, n: &Network, l: GroupLayout, op: CollectiveOp, fr: FlowRouting, channels: u64, nvls: bool) -> CollectiveReport {
-        collective_table(f, n, l, op, fr, 1, channels, nvls, &BIG)
+        collective_table(f, n, &Collective { layout: l, op, fr, seed: 1, channels, nvls }, &BIG)
     }
 
     #[test]
@@ -1064,17 +1033,8 @@ mod tests {
     fn tree_for_small_ring_for_large_all_reduce() {
         let (f, n) = fabric(1024, 2, 1.0);
         let l = GroupLayout::covering(1024, 128, 8);
-        let r = collective_table(
-            &f,
-            &n,
-            l,
-            CollectiveOp::AllReduce,
-            FlowRouting::new(Routing::Spray),
-            1,
-            2,
-            true,
-            &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0],
-        );
+        let c = Collective { layout: l, op: CollectiveOp::AllReduce, fr: FlowRouting::new(Routing::Spray), seed: 1, channels: 2, nvls: true };
+        let r = collective_table(&f, &n, &c, &[64.0 * 1024.0, 8.0 * 1024.0 * 1024.0 * 1024.0]);
         assert_eq!(r.rows[0].algorithm, "tree");
         assert_eq!(r.rows[1].algorithm, "ring");
     }

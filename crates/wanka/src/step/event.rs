@@ -551,19 +551,17 @@ impl<'a> FlowTimer<'a> {
                 // One flow phase, timed at two sizes (the phase itself is solved once).
                 const A: f64 = 1e9;
                 const B: f64 = 2e9;
-                let rows = flows::collective_rows(
-                    self.fabric,
-                    &self.net,
+                let c = flows::Collective {
                     layout,
                     op,
-                    flows::FlowRouting { routing: s.cluster.routing.into(), hash: s.cluster.ecmp_hash, qps: s.cluster.qps_per_connection },
-                    s.seed,
+                    fr: flows::FlowRouting::of(&s.cluster, s.cluster.routing.into()),
+                    seed: s.seed,
                     // NCCL opens at least one channel per NIC the group can use; an
                     // all-to-all's pairs are connections of their own.
-                    if op == CollectiveOp::AllToAll { 1 } else { FLOW_CHANNELS.max(self.fabric.span(layout.size, layout.stride).ranks_per_domain) },
-                    parallel::has_nvls(&s.cluster),
-                    &[A, B],
-                );
+                    channels: if op == CollectiveOp::AllToAll { 1 } else { FLOW_CHANNELS.max(self.fabric.span(layout.size, layout.stride).ranks_per_domain) },
+                    nvls: parallel::has_nvls(&s.cluster),
+                };
+                let rows = flows::collective_rows(self.fabric, &self.net, &c, &[A, B]);
                 let (ta, tb) = (rows[0].time_s, rows[1].time_s);
                 let slope = (tb - ta) / (B - A);
                 let v = (ta - slope * A, slope);
