@@ -395,6 +395,13 @@ pub struct Adjustment {
     pub why: String,
 }
 
+impl Adjustment {
+    /// As a `--set` override: `key=value`.
+    pub fn as_set(&self) -> String {
+        format!("{}={}", self.key, self.value)
+    }
+}
+
 /// After a failed resolution: every key whose valid value follows from the rest (dp from
 /// the GPU count, the global batch from dp and the schedule, the switch tiers or radix
 /// from the GPU count), found one at a time, and the resolution with all of them. Keys
@@ -418,7 +425,7 @@ fn gather_adjustments(first: &Error, overrides: &[String], attempt: &impl Fn(&[S
             None => fixes.push(adjustment),
         }
         let mut all = overrides.to_vec();
-        all.extend(fixes.iter().map(|f| format!("{}={}", f.key, f.value)));
+        all.extend(fixes.iter().map(Adjustment::as_set));
         last = attempt(&all);
     }
     (fixes, last)
@@ -448,7 +455,7 @@ fn explain_adjustments(first: Error, fixes: &[Adjustment], rest: Option<Error>) 
         let others: Vec<String> = fixes[1..].iter().map(|f| format!("{} = {} (as {})", f.key, f.value, f.why)).collect();
         message += &format!("; then also {}", others.join("; "));
     }
-    let flags: Vec<String> = fixes.iter().map(|f| format!("--set {}={}", f.key, f.value)).collect();
+    let flags: Vec<String> = fixes.iter().map(|f| format!("--set {}", f.as_set())).collect();
     message += &format!("; rerun with {}", flags.join(" "));
     if let Some(rest) = rest {
         message += &format!("; after that, still: {rest}");

@@ -181,27 +181,6 @@ impl Outputs {
             exposed_dp_s: b.exposed_comm.dp,
         }
     }
-
-    /// The values in [`OUTPUT_COLUMNS`] order, as text (shortest round-trip decimals).
-    pub fn values(&self) -> [String; 14] {
-        let f = |x: f64| format!("{x}");
-        [
-            f(self.step_time_s),
-            f(self.tokens_per_s),
-            f(self.tokens_per_s_per_gpu),
-            f(self.mfu),
-            f(self.memory_total_bytes),
-            self.memory_fits.to_string(),
-            f(self.comm_fraction),
-            f(self.compute_s),
-            f(self.bubble_s),
-            f(self.exposed_tp_s),
-            f(self.exposed_cp_s),
-            f(self.exposed_ep_s),
-            f(self.exposed_pp_s),
-            f(self.exposed_dp_s),
-        ]
-    }
 }
 
 impl Sweep {
@@ -242,10 +221,10 @@ impl Sweep {
             // The fabric keys a point needs (tiers, radix) adjusted as for the file's
             // layout; the search then picks dp and the batch itself.
             let mut sets = sets;
-            if let Ok((_, adjustments)) = scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
-                let fabric: Vec<&Adjustment> = adjustments.iter().filter(|a| a.key.starts_with("cluster.")).collect();
-                row.adjusted = fabric.iter().map(|a| format!("{}={}", a.key, a.value)).collect::<Vec<_>>().join(";");
-                sets.extend(fabric.iter().map(|a| format!("{}={}", a.key, a.value)));
+            if let Ok((_, mut adjustments)) = scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
+                adjustments.retain(|a| a.key.starts_with("cluster."));
+                row.adjusted = adjusted(&adjustments);
+                sets.extend(adjustments.iter().map(Adjustment::as_set));
             }
             let best = scenario::parse_space_doc(self.base.clone(), &self.base_path, &sets).and_then(|sp| crate::scale::best_layout(&sp));
             match best {
@@ -281,8 +260,9 @@ impl Sweep {
     }
 }
 
+/// Adjustments as the `adjusted` column writes them: `key=value;key=value`.
 fn adjusted(a: &[Adjustment]) -> String {
-    a.iter().map(|a| format!("{}={}", a.key, a.value)).collect::<Vec<_>>().join(";")
+    a.iter().map(Adjustment::as_set).collect::<Vec<_>>().join(";")
 }
 
 /// Which points a shard `index` of `count` runs: every `count`-th from `index`.
@@ -293,8 +273,8 @@ pub fn shard_points(points: u64, index: u64, count: u64) -> impl Iterator<Item =
 /// The formats a sweep writes, chosen by the output's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Comma-separated, one header line (`point`, the axes, `adjusted`, `error`, the
-    /// outputs), then a line per point.
+    /// Comma-separated, one header line (`point`, the axes, `adjusted`, `layout`,
+    /// `error`, the outputs), then a line per point.
     Csv,
     /// One JSON object per line, its keys in a fixed order.
     JsonLines,
@@ -612,10 +592,14 @@ fn csv_record(r: &Row) -> Vec<String> {
     f.push(r.adjusted.clone());
     f.push(r.layout.clone());
     f.push(r.error.replace('\n', " "));
-    match &r.outputs {
-        Some(o) => f.extend(o.values()),
-        None => f.extend(std::iter::repeat(String::new()).take(OUTPUT_COLUMNS.len())),
-    }
+    // The outputs as their JSON fields, numbers written as Rust writes an f64 (the
+    // shortest text that reads back to the same value).
+    let outputs = r.outputs.map(|o| serde_json::to_value(o).unwrap_or_default());
+    f.extend(OUTPUT_COLUMNS.iter().map(|c| match outputs.as_ref().and_then(|o| o.get(*c)) {
+        Some(serde_json::Value::Number(n)) => n.as_f64().map(|x| format!("{x}")).unwrap_or_default(),
+        Some(serde_json::Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }));
     f
 }
 
