@@ -32,6 +32,8 @@ pub struct GpuSpec {
     pub matmul_peak_fraction: f64,
     /// The same for FP8.
     pub fp8_matmul_peak_fraction: f64,
+    /// Streaming multiprocessors (NVIDIA) or compute units (AMD).
+    pub sm_count: u32,
 }
 
 /// One catalog model: architecture plus its published parameter count.

@@ -115,6 +115,11 @@ pub struct FrameworkFacts {
     /// which Q is a view of, and a contiguous copy of K and V (2·(k + v) more bytes
     /// per token than Q, K and V alone).
     pub mha_keeps_qkv_and_kv_copies: bool,
+    /// The linears that read one input run as one GEMM: Q, K and V (Megatron-Core's
+    /// `linear_qkv`, nanotron's `qkv_proj`) and the gate and up projections
+    /// (`linear_fc1`, `gate_up_proj`). Otherwise each is its own GEMM (torchtitan's
+    /// `wq`, `wk`, `wv` and `w1`, `w3`; Hugging Face's `q_proj`… `up_proj`).
+    pub fused_input_projections: bool,
 }
 
 /// Element-wise ops a framework runs eagerly, one PyTorch kernel per tensor operation.
@@ -196,6 +201,7 @@ impl Framework {
             pipeline_accumulates_unsharded_fp32_grads: false,
             fp32_params_without_fsdp: false,
             mha_keeps_qkv_and_kv_copies: false,
+            fused_input_projections: true,
         };
         match self {
             Framework::MegatronCore => megatron_core,
@@ -242,6 +248,7 @@ impl Framework {
                 transformer_engine: false,
                 eager: EagerOps::ALL,
                 pipeline_accumulates_unsharded_fp32_grads: true,
+                fused_input_projections: false,
                 ..megatron_core
             },
             // torchtitan: FSDP2 with `mixed_precision_reduce = "float32"` (job_config.py)
@@ -280,6 +287,8 @@ impl Framework {
                 // ~8% E2E speedup in Llama3 7B" (PyTorch forum, "Introducing Async Tensor
                 // Parallelism in PyTorch"): the forward's collectives, not the backward's.
                 tp_overlap_in_backward: false,
+                // models/llama3/model.py: `self.wq`, `self.wk`, `self.wv`; `self.w1`, `self.w3`.
+                fused_input_projections: false,
                 ..megatron_core
             },
             // Before PR #1033 the loss stayed eager under torch.compile ("compiling loss

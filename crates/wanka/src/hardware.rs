@@ -20,6 +20,11 @@ pub struct Device {
     pub fp8: bool,
     /// How FP8 operands are scaled.
     pub fp8_recipe: Fp8Recipe,
+    /// Streaming multiprocessors (NVIDIA) or compute units (AMD) the GEMM tiles share.
+    pub sm_count: f64,
+    /// Rowwise-scaled FP8 GEMMs run PyTorch's CUTLASS kernel (NVIDIA), whose persistent
+    /// scheduler splits only the output into tiles; on ROCm they go through hipBLASLt.
+    pub cutlass_rowwise: bool,
 }
 
 impl Device {
@@ -28,7 +33,15 @@ impl Device {
         let bf16_gemm_flops = gpu.bf16_flops * gpu.matmul_peak_fraction * sustained;
         let fp8 = precision == Precision::Fp8;
         let gemm_flops = if fp8 { gpu.fp8_flops * gpu.fp8_matmul_peak_fraction * sustained } else { bf16_gemm_flops };
-        Device { bf16_gemm_flops, gemm_flops, hbm_bytes_per_s: gpu.hbm_bytes_per_s * cal::HBM_EFFICIENCY, fp8, fp8_recipe: Fp8Recipe::Tensorwise }
+        Device {
+            bf16_gemm_flops,
+            gemm_flops,
+            hbm_bytes_per_s: gpu.hbm_bytes_per_s * cal::HBM_EFFICIENCY,
+            fp8,
+            fp8_recipe: Fp8Recipe::Tensorwise,
+            sm_count: gpu.sm_count as f64,
+            cutlass_rowwise: gpu.vendor == "nvidia",
+        }
     }
 
     /// The scenario's GPU at its precision and FP8 recipe.
@@ -36,33 +49,66 @@ impl Device {
         Device { fp8_recipe: s.training.fp8_recipe, ..Device::new(&s.cluster.gpu, s.training.precision) }
     }
 
-    /// The FP8 GEMM kernel's speed relative to cuBLAS's per-tensor-scaled one.
-    fn fp8_kernel_efficiency(&self) -> f64 {
-        match self.fp8_recipe {
-            Fp8Recipe::Rowwise | Fp8Recipe::RowwiseGwHp if self.fp8 => cal::ROWWISE_FP8_GEMM_EFFICIENCY,
-            _ => 1.0,
-        }
+    /// Rowwise-scaled FP8 GEMMs go through PyTorch's CUTLASS kernel.
+    fn runs_cutlass_rowwise(&self, fp8: bool) -> bool {
+        fp8 && self.cutlass_rowwise && matches!(self.fp8_recipe, Fp8Recipe::Rowwise | Fp8Recipe::RowwiseGwHp)
+    }
+
+    /// Share of the GPU's tile slots that PyTorch's rowwise FP8 kernel fills for an
+    /// output of `rows × cols` (aten/src/ATen/native/cuda/RowwiseScaledMM.cu): its
+    /// persistent scheduler tiles only the output, with no split-K; it takes 64×128
+    /// tiles when they fit in one wave over the SMs, else 128×128 tiles over
+    /// ⌈tiles / SMs⌉ waves. cuBLAS splits the reduction of such shapes instead
+    /// (the smooth [`Self::gemm_shape_efficiency`]).
+    pub fn rowwise_tile_fill(&self, rows: f64, cols: f64) -> f64 {
+        let sms = self.sm_count.max(1.0);
+        let small = (rows / 64.0).ceil() * (cols / 128.0).ceil();
+        let slots = if small <= sms {
+            sms * 64.0 * 128.0
+        } else {
+            let tiles = (rows / 128.0).ceil() * (cols / 128.0).ceil();
+            (tiles / sms).ceil() * sms * 128.0 * 128.0
+        };
+        (rows * cols / slots).min(1.0)
+    }
+
+    /// Time of one GEMM `(m×k)·(k×n)`, FP8 or BF16, without quantising its inputs:
+    /// compute bound at the shape's efficiency, or HBM bound on its operands, plus launch.
+    fn gemm_s(&self, m: f64, n: f64, k: f64, fp8: bool) -> f64 {
+        let flops = 2.0 * m * n * k;
+        let compute = if self.runs_cutlass_rowwise(fp8) {
+            let shape = self.rowwise_tile_fill(m, n) * k / (k + cal::GEMM_HALF_DIM);
+            flops / (self.gemm_flops * cal::ROWWISE_FP8_GEMM_EFFICIENCY * shape)
+        } else {
+            let rate = if fp8 { self.gemm_flops } else { self.bf16_gemm_flops };
+            flops / (rate * Self::gemm_shape_efficiency(m, n, k))
+        };
+        let elem_bytes = if fp8 { 1.0 } else { 2.0 };
+        let memory = (elem_bytes * (m * k + k * n) + 2.0 * m * n) / self.hbm_bytes_per_s;
+        compute.max(memory) + cal::KERNEL_OVERHEAD_S
     }
 
     /// Backward time of one FP8 linear `(m×k)·(k×n)` beyond twice its forward (what
     /// per-tensor scaling costs): re-quantising the input, the weight and the output
     /// gradient along the other axis (rowwise, MX: read 2 + write 1 bytes each, with
-    /// the scale pass the forward's casts also pay), and, with a BF16 weight gradient,
-    /// that GEMM at the BF16 rate.
+    /// the scale pass the forward's casts also pay); the rowwise kernel's own shapes for
+    /// the input gradient (`m×k` out) and the weight gradient (`k×n` out, reduced over
+    /// the `m` tokens); with a BF16 weight gradient, that GEMM at the BF16 rate.
     pub fn fp8_backward_extra_s(&self, m: f64, n: f64, k: f64) -> f64 {
         if !self.fp8 || m <= 0.0 || n <= 0.0 || k <= 0.0 {
             return 0.0;
         }
-        let recast = cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n) / self.hbm_bytes_per_s;
-        match self.fp8_recipe {
-            Fp8Recipe::Tensorwise => 0.0,
-            Fp8Recipe::Rowwise | Fp8Recipe::Mxfp8 => recast,
-            Fp8Recipe::RowwiseGwHp => {
-                let shape = Self::gemm_shape_efficiency(m, n, k);
-                let flops = 2.0 * m * n * k;
-                flops / (self.bf16_gemm_flops * shape) - flops / (self.gemm_flops * shape * self.fp8_kernel_efficiency())
-            }
-        }
+        let forward = self.gemm_s(m, n, k, true);
+        let gemms = match self.fp8_recipe {
+            Fp8Recipe::Tensorwise | Fp8Recipe::Mxfp8 => 0.0,
+            Fp8Recipe::Rowwise => self.gemm_s(m, k, n, true) + self.gemm_s(k, n, m, true) - 2.0 * forward,
+            Fp8Recipe::RowwiseGwHp => self.gemm_s(m, k, n, true) + self.gemm_s(k, n, m, false) - 2.0 * forward,
+        };
+        let casts = match self.fp8_recipe {
+            Fp8Recipe::Tensorwise | Fp8Recipe::RowwiseGwHp => 0.0,
+            Fp8Recipe::Rowwise | Fp8Recipe::Mxfp8 => cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n),
+        };
+        gemms + casts / self.hbm_bytes_per_s
     }
 
     /// Efficiency of a GEMM of shape (m, n, k) relative to a big one: each dimension
@@ -79,13 +125,21 @@ impl Device {
         if m <= 0.0 || n <= 0.0 || k <= 0.0 {
             return 0.0;
         }
-        let flops = 2.0 * m * n * k;
-        let compute = flops / (self.gemm_flops * Self::gemm_shape_efficiency(m, n, k) * self.fp8_kernel_efficiency());
-        let elem_bytes = if self.fp8 { 1.0 } else { 2.0 };
-        let operand_bytes = elem_bytes * (m * k + k * n) + 2.0 * m * n;
-        let cast_bytes = if self.fp8 { cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n) } else { 0.0 };
-        let memory = operand_bytes / self.hbm_bytes_per_s;
-        compute.max(memory) + cast_bytes / self.hbm_bytes_per_s + cal::KERNEL_OVERHEAD_S
+        self.gemm_s(m, n, k, self.fp8) + self.fp8_forward_cast_s(m, n, k)
+    }
+
+    /// Quantising an `m×k` input and a `k×n` weight for a forward GEMM (nothing at BF16).
+    fn fp8_forward_cast_s(&self, m: f64, n: f64, k: f64) -> f64 {
+        if self.fp8 { cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n) / self.hbm_bytes_per_s } else { 0.0 }
+    }
+
+    /// Forward and backward cast time of an `m×k` input (see
+    /// [`Self::fp8_backward_extra_s`]): what each linear beyond the first that reads
+    /// the same input saves when its casts are computed once.
+    pub fn fp8_input_cast_s(&self, m: f64, k: f64) -> (f64, f64) {
+        let fwd = self.fp8_forward_cast_s(m, 0.0, k);
+        let recast = self.fp8 && matches!(self.fp8_recipe, Fp8Recipe::Rowwise | Fp8Recipe::Mxfp8);
+        (fwd, if recast { fwd } else { 0.0 })
     }
 
     /// Time of `count` independent GEMMs of one shape (experts of a grouped GEMM): one
@@ -163,13 +217,45 @@ mod tests {
         let extra = |r: Fp8Recipe| at(r).fp8_backward_extra_s(m, n, k);
         assert_eq!(extra(Fp8Recipe::Tensorwise), 0.0);
         let recast = cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n) / at(Fp8Recipe::Rowwise).hbm_bytes_per_s;
-        assert!((extra(Fp8Recipe::Rowwise) - recast).abs() < 1e-12);
         assert_eq!(extra(Fp8Recipe::Mxfp8), recast);
+        // Rowwise: the re-cast, and the kernel's own shapes for the two backward GEMMs.
+        let rw = at(Fp8Recipe::Rowwise);
+        let shapes = rw.gemm_s(m, k, n, true) + rw.gemm_s(k, n, m, true) - 2.0 * rw.gemm_s(m, n, k, true);
+        assert!((extra(Fp8Recipe::Rowwise) - recast - shapes).abs() < 1e-12);
         assert!(extra(Fp8Recipe::RowwiseGwHp) > 0.0);
-        // The rowwise kernel runs at FBGEMM's measured share of cuBLAS's tensorwise one.
+        // The rowwise kernel runs at FBGEMM's measured share of cuBLAS's tensorwise one
+        // on big shapes, less the waves its output tiles leave part-filled.
         let (tw, rw) = (at(Fp8Recipe::Tensorwise).linear_gemm_s(m, n, k), at(Fp8Recipe::Rowwise).linear_gemm_s(m, n, k));
-        assert!(rw > tw && rw < tw / cal::ROWWISE_FP8_GEMM_EFFICIENCY + 1e-9, "{tw} {rw}");
+        let fill = at(Fp8Recipe::Rowwise).rowwise_tile_fill(m, n);
+        assert!(rw > tw && rw < tw / (cal::ROWWISE_FP8_GEMM_EFFICIENCY * fill) + 1e-9, "{tw} {rw}");
         // BF16 training has no recipe.
         assert_eq!(Device { fp8_recipe: Fp8Recipe::Rowwise, ..Device::new(gpu, Precision::Bf16) }.fp8_backward_extra_s(m, n, k), 0.0);
+    }
+
+    /// PyTorch's rowwise kernel tiles only the output (RowwiseScaledMM.cu): 64×128
+    /// tiles when one wave holds them, else 128×128 tiles over whole waves of SMs.
+    #[test]
+    fn rowwise_tiles_fill_the_sms_by_waves() {
+        let d = Device { fp8_recipe: Fp8Recipe::Rowwise, ..Device::new(catalog::gpu("g", "h100-sxm").unwrap(), Precision::Fp8) };
+        assert_eq!(d.sm_count, 132.0);
+        // The weight gradient of a thin projection (4,096 × 128 out): 64 small tiles
+        // on 132 SMs.
+        assert!((d.rowwise_tile_fill(4096.0, 128.0) - 4096.0 * 128.0 / (132.0 * 64.0 * 128.0)).abs() < 1e-12);
+        // 133 tiles of 128×128 need a second wave that holds one tile.
+        assert!((d.rowwise_tile_fill(133.0 * 128.0, 128.0) - 133.0 / 264.0).abs() < 1e-12);
+        // Big outputs fill the waves almost completely.
+        assert!(d.rowwise_tile_fill(98304.0, 4096.0) > 0.99);
+        // So a projection 384 wide (compute bound: 768 FLOP per FP8 byte of input) has
+        // a weight gradient (8,192 × 384 out: 192 tiles, two waves) well below the rate
+        // of its forward, which spreads 98,304 tokens over 18 waves.
+        let (m, n, k) = (98304.0, 384.0, 8192.0);
+        let rate = |t: f64, mm: f64, nn: f64, kk: f64| 2.0 * mm * nn * kk / t;
+        assert!(rate(d.gemm_s(k, n, m, true), k, n, m) < 0.8 * rate(d.gemm_s(m, n, k, true), m, n, k));
+        // cuBLAS (tensorwise, BF16) splits the reduction instead: no such loss.
+        let tw = Device { fp8_recipe: Fp8Recipe::Tensorwise, ..d };
+        assert!(rate(tw.gemm_s(k, n, m, true), k, n, m) > 0.9 * rate(tw.gemm_s(m, n, k, true), m, n, k));
+        // ROCm runs rowwise scaling through hipBLASLt, not this kernel.
+        let amd = Device { fp8_recipe: Fp8Recipe::Rowwise, ..Device::new(catalog::gpu("g", "mi300x").unwrap(), Precision::Fp8) };
+        assert!(!amd.runs_cutlass_rowwise(true));
     }
 }

@@ -273,15 +273,18 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
     let mut up_proj_gemm = 0.0;
     // Every linear's forward, and its backward beyond twice that.
     let mut extra = 0.0;
+    if m.mla.is_none() {
+        let kv = (m.kv_heads * m.head_dim) as f64;
+        let (fwd, bwd_extra) = input_sharing_linears(s, d, tokens, &[q / tp, kv / tp, kv / tp], h);
+        gemm += fwd;
+        extra += bwd_extra;
+    }
     let mut linear = |m: f64, n: f64, k: f64| -> f64 {
         extra += d.fp8_backward_extra_s(m, n, k);
         d.linear_gemm_s(m, n, k)
     };
     match m.mla {
-        None => {
-            let kv = (m.kv_heads * m.head_dim) as f64;
-            gemm += linear(tokens, (q + 2.0 * kv) / tp, h);
-        }
+        None => {}
         Some(mla) => {
             let qk = (mla.qk_nope_head_dim + mla.qk_rope_head_dim) as f64;
             if mla.q_lora_rank > 0 {
@@ -348,6 +351,29 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
     }
 }
 
+/// Forward time, and backward time beyond twice that, of linears that read one input
+/// `(m×k)` with outputs `ns` wide: one GEMM where the framework fuses them
+/// (`FrameworkFacts::fused_input_projections`), else one each. Compiled, the separate
+/// linears quantise their shared input once (Inductor computes an identical cast of
+/// one tensor once); eager, each `Float8Linear` casts it again.
+fn input_sharing_linears(s: &Scenario, d: &Device, m: f64, ns: &[f64], k: f64) -> (f64, f64) {
+    if s.training.framework.facts().fused_input_projections {
+        let n: f64 = ns.iter().sum();
+        return (d.linear_gemm_s(m, n, k), d.fp8_backward_extra_s(m, n, k));
+    }
+    let fwd: f64 = ns.iter().map(|&n| d.linear_gemm_s(m, n, k)).sum();
+    let bwd_extra: f64 = ns.iter().map(|&n| d.fp8_backward_extra_s(m, n, k)).sum();
+    let repeats = ns.len().saturating_sub(1) as f64;
+    if s.training.compile {
+        // Backward = 2 × forward + extra: the forward's saving carries into the first
+        // term; the extra holds only the backward's own re-cast.
+        let (cast_fwd, recast) = d.fp8_input_cast_s(m, k);
+        (fwd - repeats * cast_fwd, bwd_extra - repeats * recast)
+    } else {
+        (fwd, bwd_extra)
+    }
+}
+
 /// Cost of one layer (dense or MoE) given its attention half.
 pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, moe_layer: bool) -> LayerCost {
     let m = &s.model;
@@ -365,9 +391,10 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     let (mut routed_elems, mut shared_elems, mut dense_elems) = (0.0, 0.0, 0.0);
     let gated = m.activation == Activation::Swiglu;
     let up = if gated { 2.0 } else { 1.0 };
-    let mlp = |tok: f64, f: f64| -> f64 { d.linear_gemm_s(tok, up * f / tp, h) + d.linear_gemm_s(tok, h, f / tp) };
+    let up_projections = |f: f64| if gated { vec![f / tp, f / tp] } else { vec![f / tp] };
+    let mlp = |tok: f64, f: f64| -> f64 { input_sharing_linears(s, d, tok, &up_projections(f), h).0 + d.linear_gemm_s(tok, h, f / tp) };
     // What the FP8 recipe adds to the backward of this layer's GEMMs.
-    let mlp_bwd_extra = |tok: f64, f: f64| -> f64 { d.fp8_backward_extra_s(tok, up * f / tp, h) + d.fp8_backward_extra_s(tok, h, f / tp) };
+    let mlp_bwd_extra = |tok: f64, f: f64| -> f64 { input_sharing_linears(s, d, tok, &up_projections(f), h).1 + d.fp8_backward_extra_s(tok, h, f / tp) };
     let mut gemm_bwd_extra = a.gemm_bwd_extra_s;
     let mut ep_fwd_s = 0.0;
     let mut etp_fwd_s = 0.0;
@@ -725,5 +752,30 @@ mod tests {
         assert_eq!((p.norm, p.rope, p.act), (18.0, 10.0, 5.0));
         let f = ElementwisePasses::of(&llama8b(&[]), true);
         assert_eq!((f.norm, f.rope, f.act), (2.0, 2.0, 3.0));
+    }
+
+    /// torchtitan runs Q, K and V (and gate and up) as separate GEMMs, Megatron-Core as
+    /// one; under torch.compile the separate FP8 linears quantise their shared input
+    /// once, eager each casts it again.
+    #[test]
+    fn separate_projections_are_separate_gemms_sharing_compiled_casts() {
+        let s = llama8b(&["training.framework=\"torchtitan\"", "training.precision=\"fp8\"", "training.compile=true"]);
+        let d = Device::of(&s);
+        let (m, h) = (8192.0, 4096.0);
+        let qkv = [4096.0, 1024.0, 1024.0];
+        let (fwd, _) = input_sharing_linears(&s, &d, m, &qkv, h);
+        let gemms: f64 = qkv.iter().map(|&n| d.linear_gemm_s(m, n, h)).sum();
+        let (cast, _) = d.fp8_input_cast_s(m, h);
+        assert!(cast > 0.0);
+        assert!((fwd - (gemms - 2.0 * cast)).abs() < 1e-12);
+        let eager = llama8b(&["training.framework=\"torchtitan\"", "training.precision=\"fp8\""]);
+        assert!((input_sharing_linears(&eager, &d, m, &qkv, h).0 - gemms).abs() < 1e-12);
+        let mcore = llama8b(&["training.precision=\"fp8\""]);
+        let fused = input_sharing_linears(&mcore, &Device::of(&mcore), m, &qkv, h);
+        assert_eq!(fused.0, Device::of(&mcore).linear_gemm_s(m, 6144.0, h));
+        // In BF16, thin separate GEMMs run below the fused one's rate.
+        let bf16 = llama8b(&["training.framework=\"torchtitan\""]);
+        let (sep, fus) = (input_sharing_linears(&bf16, &Device::of(&bf16), m, &qkv, h).0, input_sharing_linears(&llama8b(&[]), &Device::of(&bf16), m, &qkv, h).0);
+        assert!(sep > fus, "{sep} {fus}");
     }
 }
