@@ -126,6 +126,42 @@ pub fn run(only: &str, progress: &dyn Fn(&str)) -> Result<Vec<Outcome>> {
         });
     }
 
+    let name = "analytic sweep, Llama 3 405B, CSV rows (points/s on 1 thread)".to_string();
+    if wanted(&name) {
+        progress(&name);
+        // A design sweep as users write one: layout keys (micro-batch, recompute, ZeRO,
+        // global batch) against fabric and cost keys, 28,800 points.
+        let text = r#"
+fidelity = "analytic"
+[axes]
+"parallel.micro_batch" = [1, 2]
+"parallel.recompute" = ["none", "selective", "full"]
+"parallel.zero" = [1, 2]
+"parallel.global_batch" = [2048, 4096, 8192]
+"cluster.oversubscription" = [1, 2, 4, 7]
+"training.tokens" = [1e12, 2e12, 5e12, 10e12, 15e12]
+"training.gpu_hour_usd" = [1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.25, 4.5, 4.75, 5.0, 5.25, 5.5, 5.75, 6.0, 6.25, 6.5, 6.75, 7.0, 7.25, 7.5, 7.75, 8.0, 8.25, 8.5, 8.75, 9.0, 9.25, 9.5, 9.75, 10.0, 10.25, 10.5, 10.75]
+"#;
+        let sweep = wanka::sweep::parse_with_base_text(text, Path::new("bench-sweep.toml"), LLAMA3_405B, "llama3-405b-16k.toml".into())?;
+        let points: Vec<u64> = (0..sweep.points()).collect();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| wanka::error::Error::Io { path: "thread pool".into(), reason: e.to_string() })?;
+        let started = Instant::now();
+        let (bytes, errors) = pool.install(|| sweep.encode(&points, wanka::sweep::Format::Csv));
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = points.len() as f64 / seconds;
+        out.push(Outcome {
+            case: name,
+            seconds,
+            rate_per_s: Some(rate),
+            target: Target::RateAtLeast(2e5),
+            peak_rss_bytes: None,
+            memory_limit_bytes: None,
+            meets_target: rate >= 2e5,
+            refused: false,
+            answer: format!("{} points ({errors} not valid), {} bytes of rows", points.len(), bytes.len()),
+        });
+    }
+
     for (label, sets, limit_s, memory) in [
         ("131,072", LLAMA_131K, 4.0, None),
         ("1,048,576", LLAMA_1M, 30.0, Some(1u64 << 30)),

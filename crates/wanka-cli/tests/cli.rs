@@ -299,7 +299,7 @@ fn collective_table_and_json() {
 /// case is a usage error. (The long cases run by hand; their figures go in the notes.)
 #[test]
 fn bench_runs_a_chosen_case() {
-    let out = wanka(&["bench", "--only", "analytic", "--json"]);
+    let out = wanka(&["bench", "--only", "analytic step", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cases = v.as_array().unwrap();

@@ -244,7 +244,8 @@ pub struct ReliabilityConfig {
     pub checkpoint_interval_s: Option<f64>,
     /// Multiplies every cause's rate.
     pub scale: f64,
-    pub causes: Vec<crate::reliability::Cause>,
+    /// Shared: every scenario a search or sweep builds from one file has the same.
+    pub causes: std::sync::Arc<[crate::reliability::Cause]>,
     pub detection_s: f64,
     /// Fixed part of a restart: scheduling, container and process start, data loader.
     pub restart_s: f64,
@@ -467,7 +468,82 @@ fn explain_adjustments(first: Error, fixes: &[Adjustment], rest: Option<Error>) 
 /// sweep over GPU counts needs (the layout's dp and the global batch follow the count).
 /// The adjustments made come back with the scenario.
 pub fn parse_adjusting(doc: &toml::Table, path: &Path, overrides: &[String]) -> Result<(Scenario, Vec<Adjustment>)> {
-    let attempt = |o: &[String]| parse_space_doc(doc.clone(), path, o)?.into_single();
+    parse_adjusting_from(None, None, doc, path, overrides)
+}
+
+/// A scenario document resolved but for its `[parallel]` table: the sweep points that
+/// differ from it only in `parallel.*` keys share it and resolve just their layout,
+/// which is most of what resolving a whole document per point costs.
+#[derive(Debug, Clone)]
+pub struct ResolvedButLayout {
+    space: ScenarioSpace,
+    /// The document's `[parallel]` table (empty when it has none).
+    parallel: toml::Table,
+    /// The overrides (none of them `parallel.*`) the document was resolved with.
+    others: Vec<String>,
+}
+
+/// Resolves `doc` with `others` (overrides outside `[parallel]`) all but its layout.
+pub fn resolve_but_layout(doc: &toml::Table, path: &Path, others: &[String]) -> Result<ResolvedButLayout> {
+    let parallel = match doc.get("parallel") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => toml::Table::new(),
+    };
+    let space = parse_space_doc(doc.clone(), path, others)?;
+    Ok(ResolvedButLayout { space, parallel, others: others.to_vec() })
+}
+
+/// Whether an override sets a `[parallel]` key.
+pub fn is_layout_override(item: &str) -> bool {
+    item.trim_start().starts_with("parallel.")
+}
+
+impl ResolvedButLayout {
+    /// The scenario with this layout.
+    pub fn with_layout(&self, choice: ParallelChoice) -> Result<Scenario> {
+        self.space.with_parallel(choice)
+    }
+
+    /// The layout `[parallel]` takes with `layout` (`parallel.*` overrides) applied:
+    /// what [`parse_space_doc`] then [`ScenarioSpace::into_single`] would resolve it to.
+    pub fn layout_choice<'a>(&self, layout: impl IntoIterator<Item = &'a String>) -> Result<ParallelChoice> {
+        let mut wrapper = toml::Table::new();
+        wrapper.insert("parallel".into(), toml::Value::Table(self.parallel.clone()));
+        for item in layout {
+            apply_override(&mut wrapper, item)?;
+        }
+        let Some(toml::Value::Table(parallel)) = wrapper.remove("parallel") else {
+            return Err(Error::invalid("parallel", "not a table", "a [parallel] section"));
+        };
+        ParallelSpace::single_from_table(parallel)
+    }
+}
+
+/// [`parse_adjusting`], taking every attempt whose overrides outside `[parallel]` are
+/// those `shared` was resolved with from `shared` (the same result, faster): only the
+/// layout is resolved again, or not even that for the first attempt when `first_layout`
+/// holds [`ResolvedButLayout::layout_choice`] of `overrides`' layout keys.
+pub fn parse_adjusting_from(
+    shared: Option<&ResolvedButLayout>,
+    first_layout: Option<&Result<ParallelChoice>>,
+    doc: &toml::Table,
+    path: &Path,
+    overrides: &[String],
+) -> Result<(Scenario, Vec<Adjustment>)> {
+    let attempt = |o: &[String]| -> Result<Scenario> {
+        if let Some(shared) = shared {
+            let others: Vec<&String> = o.iter().filter(|i| !is_layout_override(i)).collect();
+            if others.len() == shared.others.len() && others.iter().zip(&shared.others).all(|(a, b)| *a == b) {
+                let choice = match first_layout {
+                    // Adjustments are appended to the overrides: the same length is the first attempt.
+                    Some(first) if o.len() == overrides.len() => first.clone()?,
+                    _ => shared.layout_choice(o.iter().filter(|i| is_layout_override(i)))?,
+                };
+                return shared.space.with_parallel(choice);
+            }
+        }
+        parse_space_doc(doc.clone(), path, o)?.into_single()
+    };
     let first = match attempt(overrides) {
         Ok(s) => return Ok((s, Vec::new())),
         Err(e) => e,
@@ -501,10 +577,7 @@ fn apply_override(doc: &mut toml::Table, item: &str) -> Result<()> {
     let raw = raw.trim();
     // A value is parsed as TOML (numbers, booleans, lists, quoted strings); anything
     // else is taken as a bare string, so `--set cluster.gpu=h200` works unquoted.
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let value = override_value(raw);
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(Error::invalid("--set", format!("{item:?}"), "expected section.key=value, e.g. parallel.tp=4"));
@@ -519,6 +592,40 @@ fn apply_override(doc: &mut toml::Table, item: &str) -> Result<()> {
     }
     table.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// [`apply_override`], for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn apply_override_for_test(doc: &mut toml::Table, item: &str) {
+    apply_override(doc, item).unwrap();
+}
+
+/// An override's value as TOML reads it (numbers, booleans, lists, quoted strings), or
+/// else the text as a bare string. Plain integers, booleans and quoted strings without
+/// escapes, what sweeps set at every point, are read directly: the same values TOML
+/// gives, without parsing a document each time.
+fn override_value(raw: &str) -> toml::Value {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let canonical_integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    if canonical_integer {
+        if let Ok(i) = raw.parse::<i64>() {
+            return toml::Value::Integer(i);
+        }
+    }
+    match raw {
+        "true" => return toml::Value::Boolean(true),
+        "false" => return toml::Value::Boolean(false),
+        _ => {}
+    }
+    if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        if !inner.contains(['"', '\\']) && !inner.chars().any(char::is_control) {
+            return toml::Value::String(inner.to_string());
+        }
+    }
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
 #[derive(Deserialize)]
@@ -722,7 +829,7 @@ fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
     Ok(ReliabilityConfig {
         checkpoint_interval_s,
         scale: non_negative("reliability.scale", r.scale.unwrap_or(1.0))?,
-        causes,
+        causes: causes.into(),
         detection_s: non_negative("reliability.detection_s", r.detection_s.unwrap_or(defaults::DETECTION_S))?,
         restart_s: non_negative("reliability.restart_s", r.restart_s.unwrap_or(defaults::RESTART_S))?,
         restart_per_gpu_s: non_negative("reliability.restart_per_gpu_s", r.restart_per_gpu_s.unwrap_or(defaults::RESTART_PER_GPU_S))?,

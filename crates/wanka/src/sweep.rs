@@ -63,7 +63,22 @@ pub struct Sweep {
     pub layout: Layout,
     /// (scenario key, values), in key order.
     pub axes: Vec<(String, Vec<toml::Value>)>,
+    /// Each axis value as a `--set` override (`key=value`) and as its row shows it
+    /// (strings bare), written once.
+    texts: Vec<Vec<(String, String)>>,
+    /// The base resolved with each combination of the axes outside `[parallel]` (the
+    /// combination's index: those axes in order, the last fastest), filled as points
+    /// need them; `None` in a slot: that combination does not resolve on its own, and
+    /// its points take the full path. Empty when there are more combinations than
+    /// [`SHARED_RESOLUTIONS_MAX`].
+    shared: Vec<std::sync::OnceLock<Option<scenario::ResolvedButLayout>>>,
+    /// The layout each combination of the `parallel.*` axes gives the base's
+    /// `[parallel]` (same indexing, same bound).
+    layouts: Vec<std::sync::OnceLock<Result<crate::scenario::ParallelChoice>>>,
 }
+
+/// Combinations of non-layout axis values whose resolutions a sweep keeps.
+pub const SHARED_RESOLUTIONS_MAX: u64 = 1 << 14;
 
 /// Reads a sweep file and its base scenario. Every axis value is checked by resolving
 /// the point that has it when the sweep runs; here only the shape is checked.
@@ -73,13 +88,24 @@ pub fn load(path: &Path) -> Result<Sweep> {
 
 /// [`load`] from text; `path` places the base scenario and names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Sweep> {
-    let file: SweepFile = toml::from_str(text).map_err(|e| Error::Parse { path: path.display().to_string(), message: e.to_string() })?;
-    let Some(base) = file.base else {
+    let mut file: SweepFile = toml::from_str(text).map_err(|e| Error::Parse { path: path.display().to_string(), message: e.to_string() })?;
+    let Some(base) = file.base.take() else {
         return Err(Error::missing("base", "the scenario file the sweep varies, relative to the sweep file"));
     };
     let base_path = path.parent().unwrap_or(Path::new(".")).join(&base);
     let base_text = scenario::read_text(&base_path).map_err(|e| Error::invalid("base", format!("{base:?}"), format!("cannot read it: {e}")))?;
-    let base_doc = scenario::parse_document(&base_text, &base_path)?;
+    parse_with_base(file, &base_text, base_path)
+}
+
+/// [`parse`] with the base scenario's text given (`base_path` names it in errors; the
+/// file's own `base` is not read): what `wanka bench` sweeps a built-in example with.
+pub fn parse_with_base_text(text: &str, path: &Path, base_text: &str, base_path: PathBuf) -> Result<Sweep> {
+    let file: SweepFile = toml::from_str(text).map_err(|e| Error::Parse { path: path.display().to_string(), message: e.to_string() })?;
+    parse_with_base(file, base_text, base_path)
+}
+
+fn parse_with_base(file: SweepFile, base_text: &str, base_path: PathBuf) -> Result<Sweep> {
+    let base_doc = scenario::parse_document(base_text, &base_path)?;
     let Some(axes_table) = file.axes else {
         return Err(Error::missing("axes", "a table of scenario keys and the values each takes, e.g. \"cluster.gpus\" = [8192, 16384]"));
     };
@@ -106,15 +132,38 @@ pub fn parse(text: &str, path: &Path) -> Result<Sweep> {
     if layout == Layout::Best && fidelity == Fidelity::Event {
         return Err(Error::invalid("layout", "\"best\"", "searches layouts at analytic fidelity: set fidelity = \"analytic\""));
     }
-    Ok(Sweep { base_path, base: base_doc, fidelity, layout, axes })
+    let (shared, layouts) = (slots(&axes, false), slots(&axes, true));
+    let texts = axes
+        .iter()
+        .map(|(key, values)| {
+            values
+                .iter()
+                .map(|v| {
+                    let shown = match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (format!("{key}={v}"), shown)
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Sweep { base_path, base: base_doc, fidelity, layout, axes, texts, shared, layouts })
+}
+
+/// Empty cache slots, one per combination of the layout axes (`layout`) or of the
+/// others; none beyond [`SHARED_RESOLUTIONS_MAX`] combinations.
+fn slots<T>(axes: &[(String, Vec<toml::Value>)], layout: bool) -> Vec<std::sync::OnceLock<T>> {
+    let combinations: u64 = axes.iter().filter(|(k, _)| scenario::is_layout_override(k) == layout).map(|(_, v)| v.len() as u64).product();
+    if combinations <= SHARED_RESOLUTIONS_MAX { (0..combinations).map(|_| std::sync::OnceLock::new()).collect() } else { Vec::new() }
 }
 
 /// One row of a sweep's output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Row {
+pub struct Row<'a> {
     pub point: u64,
     /// The axes' values at this point (strings bare, other values as TOML writes them).
-    pub inputs: Vec<(String, String)>,
+    pub inputs: Vec<(&'a str, &'a str)>,
     /// Keys changed because an axis did (`key=value`, `;`-separated).
     pub adjusted: String,
     /// The layout the point ran ([`crate::scenario::ParallelConfig::compact`]).
@@ -161,7 +210,35 @@ pub const OUTPUT_COLUMNS: [&str; 14] = [
     "exposed_dp_s",
 ];
 
+/// One output's value in a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum OutputValue {
+    Number(f64),
+    Flag(bool),
+}
+
 impl Outputs {
+    /// The values in [`OUTPUT_COLUMNS`] order (a test holds it to the serialised names).
+    fn values(&self) -> [OutputValue; 14] {
+        use OutputValue::{Flag, Number};
+        [
+            Number(self.step_time_s),
+            Number(self.tokens_per_s),
+            Number(self.tokens_per_s_per_gpu),
+            Number(self.mfu),
+            Number(self.memory_total_bytes),
+            Flag(self.memory_fits),
+            Number(self.comm_fraction),
+            Number(self.compute_s),
+            Number(self.bubble_s),
+            Number(self.exposed_tp_s),
+            Number(self.exposed_cp_s),
+            Number(self.exposed_ep_s),
+            Number(self.exposed_pp_s),
+            Number(self.exposed_dp_s),
+        ]
+    }
+
     fn of(r: &crate::report::StepReport) -> Outputs {
         let b = &r.breakdown_s;
         Outputs {
@@ -201,26 +278,61 @@ impl Sweep {
         out
     }
 
+    /// Point `i`'s index along each axis (the last axis varying fastest).
+    fn indices(&self, mut i: u64) -> Vec<usize> {
+        let mut indices = vec![0; self.axes.len()];
+        for (slot, (_, values)) in indices.iter_mut().zip(&self.axes).rev() {
+            let n = values.len() as u64;
+            *slot = (i % n) as usize;
+            i /= n;
+        }
+        indices
+    }
+
+    /// The combination of one kind of axes (layout or not) at a point (`indices`): its
+    /// index (those axes in order, the last fastest) and their `--set` overrides.
+    fn combination(&self, indices: &[usize], layout: bool) -> (usize, Vec<&String>) {
+        let mut combination = 0;
+        let mut sets = Vec::new();
+        for (((key, values), texts), &index) in self.axes.iter().zip(&self.texts).zip(indices) {
+            if scenario::is_layout_override(key) == layout {
+                combination = combination * values.len() + index;
+                sets.push(&texts[index].0);
+            }
+        }
+        (combination, sets)
+    }
+
+    /// The base resolved with a point's axes outside `[parallel]`, shared by every point
+    /// that differs from it only in layout keys; and the layout its layout axes give.
+    fn shared_resolution(&self, indices: &[usize]) -> (Option<&scenario::ResolvedButLayout>, Option<&Result<crate::scenario::ParallelChoice>>) {
+        let (combination, others) = self.combination(indices, false);
+        let Some(shared) = self.shared.get(combination).and_then(|slot| {
+            slot.get_or_init(|| {
+                let others: Vec<String> = others.into_iter().cloned().collect();
+                scenario::resolve_but_layout(&self.base, &self.base_path, &others).ok()
+            })
+            .as_ref()
+        }) else {
+            return (None, None);
+        };
+        let (combination, layout) = self.combination(indices, true);
+        let choice = self.layouts.get(combination).map(|slot| slot.get_or_init(|| shared.layout_choice(layout)));
+        (Some(shared), choice)
+    }
+
     /// Evaluates point `i`: never fails; a point that does not resolve is a row with its
     /// error.
-    pub fn row(&self, i: u64) -> Row {
-        let inputs = self.inputs(i);
-        let sets: Vec<String> = inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let shown = inputs
-            .iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.to_string(), text)
-            })
-            .collect();
+    pub fn row(&self, i: u64) -> Row<'_> {
+        let indices = self.indices(i);
+        let texts = || self.texts.iter().zip(&indices).map(|(t, &j)| &t[j]);
+        let sets = || texts().map(|(set, _)| set.clone()).collect::<Vec<String>>();
+        let shown = self.axes.iter().zip(texts()).map(|((k, _), (_, shown))| (k.as_str(), shown.as_str())).collect();
         let mut row = Row { point: i, inputs: shown, adjusted: String::new(), layout: String::new(), error: String::new(), outputs: None };
         if self.layout == Layout::Best {
             // The fabric keys a point needs (tiers, radix) adjusted as for the file's
             // layout; the search then picks dp and the batch itself.
-            let mut sets = sets;
+            let mut sets = sets();
             if let Ok((_, mut adjustments)) = scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
                 adjustments.retain(|a| a.key.starts_with("cluster."));
                 row.adjusted = adjusted(&adjustments);
@@ -236,7 +348,17 @@ impl Sweep {
             }
             return row;
         }
-        let (s, adjustments) = match scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
+        let (shared, first_layout) = self.shared_resolution(&indices);
+        // The first attempt of `parse_adjusting_from`, without its overrides' text.
+        let first = match (shared, first_layout) {
+            (Some(shared), Some(Ok(choice))) => shared.with_layout(choice.clone()).ok(),
+            _ => None,
+        };
+        let resolved = match first {
+            Some(s) => Ok((s, Vec::new())),
+            None => scenario::parse_adjusting_from(shared, first_layout, &self.base, &self.base_path, &sets()),
+        };
+        let (s, adjustments) = match resolved {
             Ok(v) => v,
             Err(e) => {
                 row.error = e.to_string();
@@ -430,17 +552,34 @@ impl Sweep {
     /// and how many of them are errors.
     pub fn encode(&self, points: &[u64], format: Format) -> (Vec<u8>, u64) {
         use rayon::prelude::*;
-        let rows: Vec<Row> = points.par_iter().map(|&i| self.row(i)).collect();
-        let mut bytes = Vec::new();
-        let mut errors = 0;
-        for r in &rows {
-            errors += u64::from(!r.error.is_empty());
-            bytes.extend(match format {
-                Format::Csv => csv_line(&csv_record(r)),
-                Format::JsonLines | Format::Parquet => json_line(r),
-            });
-        }
-        (bytes, errors)
+        // Each worker writes its run of points' lines into one buffer (through one CSV
+        // writer); the runs are joined in point order.
+        points
+            .par_iter()
+            .fold(
+                || (csv_writer(), Vec::new(), String::new(), 0u64),
+                |(mut csv, mut json, mut number, mut errors), &i| {
+                    let r = self.row(i);
+                    errors += u64::from(!r.error.is_empty());
+                    match format {
+                        Format::Csv => csv_row(&mut csv, &mut number, &r),
+                        Format::JsonLines | Format::Parquet => json.extend(json_line(&r)),
+                    }
+                    (csv, json, number, errors)
+                },
+            )
+            .map(|(csv, mut json, _, errors)| {
+                // Writing to memory cannot fail.
+                json.extend(csv.into_inner().unwrap_or_default());
+                (json, errors)
+            })
+            .reduce(
+                || (Vec::new(), 0),
+                |(mut a, ea), (b, eb)| {
+                    a.extend(b);
+                    (a, ea + eb)
+                },
+            )
     }
 
     /// The points `out` already holds (and how many of them are errors), after cutting a
@@ -577,30 +716,61 @@ fn parquet_bytes(header: &[String], jsonl: &str) -> std::result::Result<Vec<u8>,
     Ok(bytes)
 }
 
+/// A CSV writer into memory: fields quoted where needed, lines ending in a newline.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new())
+}
+
 /// One CSV line (quoted where needed), ending in a newline.
 fn csv_line(fields: &[String]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv_writer();
     // Writing to memory cannot fail.
     let _ = w.write_record(fields);
     w.into_inner().unwrap_or_default()
 }
 
-/// A row's CSV fields; a point that did not run leaves its outputs empty.
-fn csv_record(r: &Row) -> Vec<String> {
-    let mut f = vec![r.point.to_string()];
-    f.extend(r.inputs.iter().map(|(_, v)| v.clone()));
-    f.push(r.adjusted.clone());
-    f.push(r.layout.clone());
-    f.push(r.error.replace('\n', " "));
-    // The outputs as their JSON fields, numbers written as Rust writes an f64 (the
-    // shortest text that reads back to the same value).
-    let outputs = r.outputs.map(|o| serde_json::to_value(o).unwrap_or_default());
-    f.extend(OUTPUT_COLUMNS.iter().map(|c| match outputs.as_ref().and_then(|o| o.get(*c)) {
-        Some(serde_json::Value::Number(n)) => n.as_f64().map(|x| format!("{x}")).unwrap_or_default(),
-        Some(serde_json::Value::Bool(b)) => b.to_string(),
-        _ => String::new(),
-    }));
-    f
+/// A row as one CSV line written through `w` (`number`: a scratch buffer): the point,
+/// the axes' values, the adjustments, the layout, the error and the outputs, which a
+/// point that did not run leaves empty. Numbers as Rust writes an f64 (the shortest
+/// text that reads back to the same value); a non-finite one (JSON's null) empty.
+fn csv_row(w: &mut csv::Writer<Vec<u8>>, number: &mut String, r: &Row) {
+    use std::fmt::Write as _;
+    // Writing to memory cannot fail.
+    let field = |w: &mut csv::Writer<Vec<u8>>, text: &str| {
+        let _ = w.write_field(text);
+    };
+    number.clear();
+    let _ = write!(number, "{}", r.point);
+    field(w, number);
+    for (_, v) in &r.inputs {
+        field(w, v);
+    }
+    field(w, &r.adjusted);
+    field(w, &r.layout);
+    field(w, &r.error.replace('\n', " "));
+    match r.outputs {
+        Some(o) => {
+            for v in o.values() {
+                number.clear();
+                match v {
+                    OutputValue::Number(x) if x.is_finite() => {
+                        let _ = write!(number, "{x}");
+                    }
+                    OutputValue::Number(_) => {}
+                    OutputValue::Flag(b) => {
+                        let _ = write!(number, "{b}");
+                    }
+                }
+                field(w, number);
+            }
+        }
+        None => {
+            for _ in OUTPUT_COLUMNS {
+                field(w, "");
+            }
+        }
+    }
+    let _ = w.write_record(None::<&[u8]>);
 }
 
 /// A row as one JSON line: the point, each axis key with its TOML value as text, the
@@ -609,14 +779,19 @@ fn json_line(r: &Row) -> Vec<u8> {
     let mut m = serde_json::Map::new();
     m.insert("point".into(), r.point.into());
     for (k, v) in &r.inputs {
-        m.insert(k.clone(), v.clone().into());
+        m.insert(k.to_string(), (*v).into());
     }
     m.insert("adjusted".into(), r.adjusted.clone().into());
     m.insert("layout".into(), r.layout.clone().into());
     m.insert("error".into(), r.error.clone().into());
-    let outputs = r.outputs.map(|o| serde_json::to_value(o).unwrap_or_default());
-    for c in OUTPUT_COLUMNS {
-        m.insert(c.into(), outputs.as_ref().and_then(|o| o.get(c)).cloned().unwrap_or(serde_json::Value::Null));
+    let values = r.outputs.map(|o| o.values());
+    for (j, c) in OUTPUT_COLUMNS.iter().enumerate() {
+        let value = match values.map(|v| v[j]) {
+            Some(OutputValue::Number(x)) => serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Some(OutputValue::Flag(b)) => serde_json::Value::Bool(b),
+            None => serde_json::Value::Null,
+        };
+        m.insert((*c).into(), value);
     }
     let mut line = serde_json::to_vec(&m).unwrap_or_default();
     line.push(b'\n');
@@ -630,6 +805,70 @@ mod tests {
     fn sweep(axes: &str) -> Sweep {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sweeps");
         parse(&format!("base = \"../llama3-405b-16k.toml\"\n[axes]\n{axes}"), &dir.join("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn outputs_values_follow_the_column_names() {
+        let o = Outputs {
+            step_time_s: 1.0,
+            tokens_per_s: 2.0,
+            tokens_per_s_per_gpu: 3.0,
+            mfu: 4.0,
+            memory_total_bytes: 5.0,
+            memory_fits: true,
+            comm_fraction: 6.0,
+            compute_s: 7.0,
+            bubble_s: 8.0,
+            exposed_tp_s: 9.0,
+            exposed_cp_s: 10.0,
+            exposed_ep_s: 11.0,
+            exposed_pp_s: 12.0,
+            exposed_dp_s: 13.0,
+        };
+        let json = serde_json::to_value(o).unwrap();
+        let fields: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(fields.len(), OUTPUT_COLUMNS.len());
+        for (c, v) in OUTPUT_COLUMNS.iter().zip(o.values()) {
+            let expected = match v {
+                OutputValue::Number(x) => serde_json::json!(x),
+                OutputValue::Flag(b) => serde_json::json!(b),
+            };
+            assert_eq!(json[*c], expected, "{c}");
+        }
+    }
+
+    /// Points that share their non-layout axes share one resolution, and a layout one
+    /// per layout combination: the rows are those of resolving every point on its own,
+    /// adjustments and errors included.
+    #[test]
+    fn shared_resolutions_give_the_rows_of_full_ones() {
+        let axes = "\"cluster.gpus\" = [8192, 16384]\n\"cluster.oversubscription\" = [1, 4]\n\"parallel.tp\" = [8, 16]\n\
+                    \"parallel.pp\" = [16, 3]\n\"parallel.micro_batch\" = [1, 2]\n\"parallel.schedule\" = [\"interleaved\", \"bogus\"]\n\
+                    \"training.precision\" = [\"bf16\", \"fp8\"]\n";
+        let shared = sweep(axes);
+        let mut alone = shared.clone();
+        alone.shared.clear();
+        alone.layouts.clear();
+        let (mut errors, mut adjusted) = (0, 0);
+        for i in 0..shared.points() {
+            let (a, b) = (shared.row(i), alone.row(i));
+            errors += usize::from(!a.error.is_empty());
+            adjusted += usize::from(!a.adjusted.is_empty());
+            assert_eq!(a, b, "point {i}");
+        }
+        // Both kinds of point are exercised.
+        assert!(errors > 0 && adjusted > 0 && errors < shared.points() as usize, "{errors} {adjusted}");
+    }
+
+    /// An override's value reads as TOML reads it.
+    #[test]
+    fn override_values_read_as_toml_does() {
+        for raw in ["8", "-3", "0", "-0", "08", "+5", "1_000", "99999999999999999999", "true", "false", "\"none\"", "\"a\\\"b\"", "1.5", "1e12", "[1, 2]", "h200", "\"\""] {
+            let mut fast = toml::Table::new();
+            crate::scenario::apply_override_for_test(&mut fast, &format!("parallel.x={raw}"));
+            let toml = toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")).unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            assert_eq!(fast["parallel"]["x"], toml, "{raw}");
+        }
     }
 
     #[test]
@@ -679,8 +918,8 @@ mod tests {
     fn best_layout_per_point() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sweeps");
         let text = "base = \"../llama3-405b-16k.toml\"\nlayout = \"best\"\n[axes]\n\"cluster.gpus\" = [8192]\n";
-        let best = parse(text, &dir.join("t.toml")).unwrap().row(0);
-        let file = sweep("\"cluster.gpus\" = [8192]\n").row(0);
+        let (best_sweep, file_sweep) = (parse(text, &dir.join("t.toml")).unwrap(), sweep("\"cluster.gpus\" = [8192]\n"));
+        let (best, file) = (best_sweep.row(0), file_sweep.row(0));
         assert!(best.error.is_empty(), "{}", best.error);
         assert!(best.outputs.unwrap().memory_fits && !file.outputs.unwrap().memory_fits);
         assert!(best.outputs.unwrap().tokens_per_s_per_gpu > 0.0 && best.layout.starts_with("tp"));

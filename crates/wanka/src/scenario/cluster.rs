@@ -125,7 +125,7 @@ impl Transport {
 /// The resolved cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterConfig {
-    pub gpu: GpuSpec,
+    pub gpu: &'static GpuSpec,
     pub gpus: u64,
     pub gpus_per_node: u64,
     pub nvlink_domain: u64,
@@ -154,7 +154,7 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
     let Some(gpu_id) = c.gpu else {
         return Err(Error::missing("cluster.gpu", "a catalog GPU id (`wanka catalog gpus`)"));
     };
-    let gpu = catalog::gpu("cluster.gpu", &gpu_id)?.clone();
+    let gpu = catalog::gpu("cluster.gpu", &gpu_id)?;
     let gpus = match c.gpus {
         None => return Err(Error::missing("cluster.gpus", "the number of GPUs in the job")),
         Some(0) => return Err(Error::invalid("cluster.gpus", 0, "must be a positive integer")),

@@ -166,7 +166,19 @@ impl ParallelSpace {
             };
             keys.insert(*key, values);
         }
-        // Type-check every listed value now, so errors appear before any search.
+        // Type-check every listed value now, so errors appear before any search. A
+        // layout of single values checks as a whole first (a sweep resolves one per
+        // point); the first bad value is then found key by key, for its own message.
+        let single: Option<toml::Table> = keys
+            .iter()
+            .map(|(k, v)| match v {
+                Values::List(items) if items.len() == 1 => Some((k.to_string(), items[0].clone())),
+                _ => None,
+            })
+            .collect();
+        if single.is_some_and(|t| toml::Value::Table(t).try_into::<ParallelChoice>().is_ok()) {
+            return Ok(ParallelSpace { keys });
+        }
         for (k, v) in &keys {
             if let Values::List(items) = v {
                 for item in items {
@@ -177,6 +189,21 @@ impl ParallelSpace {
             }
         }
         Ok(ParallelSpace { keys })
+    }
+
+    /// `ParallelSpace::parse(&table)?.single()`, with the same result and errors, at
+    /// the cost of one deserialisation when every key is known and has one value (a
+    /// sweep resolves a layout per point).
+    pub fn single_from_table(table: toml::Table) -> Result<ParallelChoice> {
+        let plain = table.iter().all(|(k, v)| {
+            KEYS.contains(&k.as_str()) && !matches!(v, toml::Value::Array(_)) && !matches!(v, toml::Value::String(s) if s == "auto")
+        });
+        if plain {
+            if let Ok(choice) = toml::Value::Table(table.clone()).try_into::<ParallelChoice>() {
+                return Ok(choice);
+            }
+        }
+        ParallelSpace::parse(&table)?.single()
     }
 
     /// The single layout of a `simulate` scenario.
@@ -204,8 +231,10 @@ impl ParallelSpace {
 }
 
 fn choice_from_table(t: toml::Table) -> Result<ParallelChoice> {
-    let shown = t.iter().map(|(k, v)| format!("parallel.{k} = {v}")).collect::<Vec<_>>().join(", ");
+    // The keys are shown only in an error, so formatted only then (from a copy).
+    let copy = t.clone();
     toml::Value::Table(t).try_into::<ParallelChoice>().map_err(|e| {
+        let shown = copy.iter().map(|(k, v)| format!("parallel.{k} = {v}")).collect::<Vec<_>>().join(", ");
         let msg = e.to_string();
         let msg = msg.trim_end();
         let msg = msg.rsplit_once("\nin `").map(|(what, _)| what).unwrap_or(msg);
