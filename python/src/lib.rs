@@ -176,13 +176,30 @@ fn validate<'py>(py: Python<'py>, fidelity: &str, layouts: bool) -> PyResult<Bou
     to_py(py, &v)
 }
 
-/// `wanka sweep FILE -o OUT --shard I/N`: the run's summary.
+/// `wanka sweep FILE -o OUT --shard I/N`: the run's summary. `progress`, when given, is
+/// called with (points done, points of the shard) after each chunk; an exception it
+/// raises is raised once the run ends (the rows written so far are kept).
 #[pyfunction]
-fn sweep<'py>(py: Python<'py>, file: &str, out: &str, shard_index: u64, shard_count: u64) -> PyResult<Bound<'py, PyAny>> {
+#[pyo3(signature = (file, out, shard_index, shard_count, progress=None))]
+fn sweep<'py>(py: Python<'py>, file: &str, out: &str, shard_index: u64, shard_count: u64, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    let raised: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let report = |done: u64, total: u64| {
+        if let Some(callback) = &progress {
+            Python::attach(|py| {
+                if let Err(e) = callback.call1(py, (done, total)) {
+                    let mut first = raised.lock().unwrap_or_else(|p| p.into_inner());
+                    first.get_or_insert(e);
+                }
+            });
+        }
+    };
     let r = py.detach(|| -> Result<wanka::sweep::RunSummary, Error> {
         let sweep = wanka::sweep::load(Path::new(file))?;
-        sweep.run(Path::new(out), shard_index, shard_count, &|_, _| {})
+        sweep.run(Path::new(out), shard_index, shard_count, &report)
     });
+    if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     to_py(py, &r.map_err(scenario_error)?)
 }
 

@@ -277,6 +277,69 @@ def test_ray_sweep_equals_local_byte_for_byte(tmp_path):
         ray.shutdown()
 
 
+def test_sweep_reports_progress(tmp_path):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(f'base = "{LLAMA.as_posix()}"\n[axes]\n"cluster.oversubscription" = [1, 2, 4, 7]\n')
+    seen = []
+    s = wanka.sweep(sweep, tmp_path / "o.csv", progress=lambda done, total: seen.append((done, total)))
+    assert s.points == 4 and seen[0] == (0, 4) and seen[-1] == (4, 4)
+    # A callback that raises: the run ends, its rows are kept, then the exception.
+    def stop(done, total):
+        if done:
+            raise KeyboardInterrupt
+    out = tmp_path / "stopped.csv"
+    with pytest.raises(KeyboardInterrupt):
+        wanka.sweep(sweep, out, progress=stop)
+    assert out.read_bytes() == (tmp_path / "o.csv").read_bytes()
+    # No display when asked for none, or off a terminal by default.
+    wanka.sweep(sweep, tmp_path / "quiet.csv", progress=False)
+
+
+def test_python_m_wanka_sweep(tmp_path):
+    import sys
+
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(f'base = "{LLAMA.as_posix()}"\n[axes]\n"cluster.oversubscription" = [1, 7]\n')
+    out = tmp_path / "o.jsonl"
+    done = subprocess.run([sys.executable, "-m", "wanka", "sweep", str(sweep), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2 points" in done.stdout and len(out.read_text().splitlines()) == 2
+    bad = subprocess.run([sys.executable, "-m", "wanka", "sweep", str(sweep), "-o", str(tmp_path / "o.txt")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_cli_sweep_on_ray_equals_local(tmp_path):
+    import sys
+
+    pytest.importorskip("ray")
+    if not WANKA.exists():
+        pytest.skip("target/release/wanka not built")
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(
+        f'base = "{LLAMA.as_posix()}"\n[axes]\n"cluster.oversubscription" = [1, 2, 4, 7]\n"parallel.micro_batch" = [1, 2, 3]\n'
+    )
+    local, remote = tmp_path / "local.csv", tmp_path / "ray.csv"
+    subprocess.run([str(WANKA), "sweep", str(sweep), "-o", str(local)], check=True, capture_output=True)
+    env = dict(os.environ, WANKA_PYTHON=sys.executable)
+    done = subprocess.run(
+        [str(WANKA), "sweep", str(sweep), "-o", str(remote), "--ray", "local", "--chunk-points", "5", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["written"] == 12
+    assert remote.read_bytes() == local.read_bytes()
+    # Without the package and Ray: exit status 2, saying what to install.
+    missing = subprocess.run(
+        [str(WANKA), "sweep", str(sweep), "-o", str(tmp_path / "x.csv"), "--ray", "local"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, WANKA_PYTHON=str(tmp_path / "no-python")),
+    )
+    assert missing.returncode == 2 and "pip install" in missing.stderr
+
+
 def test_unknown_executor_raises(tmp_path):
     with pytest.raises(wanka.ScenarioError, match="executor"):
         wanka.sweep(SWEEP, tmp_path / "o.csv", executor="dask")

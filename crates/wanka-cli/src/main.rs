@@ -6,7 +6,7 @@ mod output;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -170,6 +170,15 @@ enum Command {
         /// Print the run's summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Run the points as Ray tasks on the cluster at ADDRESS (`ray.init(address=...)`:
+        /// "auto" for the running one, "local" to start one here, or `ray://host:10001`),
+        /// through the Python package (`pip install ./python` and ray; `WANKA_PYTHON` names
+        /// the interpreter, else `python3`). Same rows and bytes as without.
+        #[arg(long, value_name = "ADDRESS")]
+        ray: Option<String>,
+        /// Points per Ray task (with --ray).
+        #[arg(long, value_name = "N", default_value_t = 1024, requires = "ray")]
+        chunk_points: u64,
     },
     /// Time the speed targets at the top of the range (event steps at 131k and 1M
     /// GPUs, every collective at 1M, search at 131k on 2 threads, scale to 1M), each once.
@@ -394,7 +403,7 @@ fn run(cli: Cli) -> Result<()> {
             let rows = wanka::sweep::merge(&out, &shards).map_err(usage)?;
             println!("wanka sweep merge: {rows} rows from {} shards into {}", shards.len(), out.display());
         }
-        Command::Sweep { action: None, file, out, shard, json } => {
+        Command::Sweep { action: None, file, out, shard, json, ray, chunk_points } => {
             let (Some(file), Some(out)) = (file, out) else {
                 return Err(anyhow::Error::new(UsageError("wanka sweep needs a sweep file and -o OUT (.csv, .jsonl or .parquet)".into())));
             };
@@ -403,6 +412,13 @@ fn run(cli: Cli) -> Result<()> {
                 None => (0, 1),
                 Some(text) => parse_shard(text).ok_or_else(|| anyhow::Error::new(UsageError(format!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4"))))?,
             };
+            if let Some(address) = ray {
+                wanka::sweep::Format::of(&out).map_err(usage)?;
+                if chunk_points == 0 {
+                    return Err(anyhow::Error::new(UsageError("--chunk-points 0: must be at least 1".into())));
+                }
+                return sweep_on_ray(&file, &out, index, count, &address, chunk_points, json);
+            }
             let bar = progress_bar(json, "sweep points");
             let started = std::time::Instant::now();
             let summary = sweep
@@ -558,6 +574,36 @@ fn write_atomically(path: &std::path::Path, write: impl FnOnce(&mut dyn std::io:
 }
 
 /// `I/N` with 0 <= I < N.
+/// `wanka sweep --ray ADDRESS`: the Python package's Ray executor (`python -m wanka
+/// sweep`), which prints the summary as the local run does. Exit status 2 when Python,
+/// the package or Ray is missing, with what to install.
+fn sweep_on_ray(file: &Path, out: &Path, index: u64, count: u64, address: &str, chunk_points: u64, json: bool) -> Result<()> {
+    let python = std::env::var_os("WANKA_PYTHON").unwrap_or_else(|| "python3".into());
+    let shown = python.to_string_lossy().into_owned();
+    let missing = |why: String| anyhow::Error::new(UsageError(format!("--ray {address:?}: {why}; install the Python package and Ray (`pip install ./python ray`) or set WANKA_PYTHON to an interpreter that has them")));
+    let check = std::process::Command::new(&python)
+        .args(["-c", "import wanka, ray"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| missing(format!("cannot run {shown:?} ({e})")))?;
+    if !check.success() {
+        return Err(missing(format!("{shown:?} cannot import wanka and ray")));
+    }
+    let mut command = std::process::Command::new(&python);
+    command.args(["-m", "wanka", "sweep"]).arg(file).arg("-o").arg(out);
+    command.arg("--shard").arg(format!("{index}/{count}")).arg("--ray").arg(address).arg("--chunk-points").arg(chunk_points.to_string());
+    if json {
+        command.arg("--json");
+    }
+    let status = command.status().map_err(|e| missing(format!("cannot run {shown:?} ({e})")))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(2) => Err(anyhow::Error::new(UsageError("the Ray sweep stopped on the error above".into()))),
+        _ => Err(anyhow::anyhow!("the Ray sweep failed ({status})")),
+    }
+}
+
 fn parse_shard(text: &str) -> Option<(u64, u64)> {
     let (i, n) = text.split_once('/')?;
     let (i, n): (u64, u64) = (i.trim().parse().ok()?, n.trim().parse().ok()?);

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+import sys
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _wanka
 from ._wanka import ScenarioError, __version__
@@ -186,6 +187,7 @@ def sweep(
     executor: str = "local",
     chunk_points: int = 1024,
     ray_address: Optional[str] = None,
+    progress: Union[None, bool, Callable[[int, int], Any]] = None,
 ) -> Result:
     """Runs a sweep file into ``out`` (.csv, .jsonl or .parquet), resuming a killed run
     (``wanka sweep``). Returns the run's summary: ``points``, ``written``, ``resumed``,
@@ -195,13 +197,57 @@ def sweep(
     of ``chunk_points`` points to Ray tasks (``ray.init(address=ray_address)`` unless Ray
     is already initialised; the sweep file and its base must be readable at the same
     path on the workers) and appends their rows in point order as they come back: the
-    same bytes as the local executor."""
+    same bytes as the local executor.
+
+    ``progress``: ``True`` shows a bar (tqdm's, in a notebook too, when tqdm is
+    installed; else a line on stderr), ``False`` none, ``None`` (the default) a bar when
+    stderr is a terminal; or a callable given (points done, points of the shard) after
+    each chunk."""
     index, count = shard
-    if executor == "local":
-        return Result(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count)))
-    if executor == "ray":
-        return _sweep_ray(os.path.abspath(os.fspath(file)), os.path.abspath(os.fspath(out)), int(index), int(count), int(chunk_points), ray_address)
-    raise ScenarioError(f'executor = {executor!r}: "local" or "ray"')
+    report, close = _progress(progress)
+    try:
+        if executor == "local":
+            return Result(_wanka.sweep(os.fspath(file), os.fspath(out), int(index), int(count), report))
+        if executor == "ray":
+            return _sweep_ray(os.path.abspath(os.fspath(file)), os.path.abspath(os.fspath(out)), int(index), int(count), int(chunk_points), ray_address, report)
+        raise ScenarioError(f'executor = {executor!r}: "local" or "ray"')
+    finally:
+        close()
+
+
+def _progress(progress: Union[None, bool, Callable[[int, int], Any]]) -> "tuple[Optional[Callable[[int, int], Any]], Callable[[], None]]":
+    """The callback a run reports its progress to, and what ends the display."""
+    if callable(progress):
+        return progress, lambda: None
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None, lambda: None
+    try:
+        from tqdm.auto import tqdm  # type: ignore[import-not-found]
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        bar = tqdm(total=0, unit="points", desc="wanka sweep")
+
+        def report(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        return report, bar.close
+    shown = {"any": False}
+
+    def line(done: int, total: int) -> None:
+        shown["any"] = True
+        sys.stderr.write(f"\rwanka sweep: {done}/{total} points")
+        sys.stderr.flush()
+
+    def end() -> None:
+        if shown["any"]:
+            sys.stderr.write("\n")
+
+    return line, end
 
 
 def _encode_chunk(file: str, fmt: str, points: List[int]) -> "tuple[bytes, int]":
@@ -211,7 +257,9 @@ def _encode_chunk(file: str, fmt: str, points: List[int]) -> "tuple[bytes, int]"
     return native.sweep_encode(file, fmt, points)
 
 
-def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, address: Optional[str]) -> Result:
+def _sweep_ray(
+    file: str, out: str, index: int, count: int, chunk_points: int, address: Optional[str], report: Optional[Callable[[int, int], Any]] = None
+) -> Result:
     import ray
 
     if chunk_points < 1:
@@ -223,6 +271,8 @@ def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, a
     rows = _wanka.sweep_rows_path(out)
     encode = ray.remote(_encode_chunk)
     refs = [encode.remote(file, fmt, todo[k : k + chunk_points]) for k in range(0, len(todo), chunk_points)]
+    if report is not None:
+        report(summary["resumed"], summary["points"])
     with open(rows, "ab") as f:
         for k, ref in enumerate(refs):
             data, errors = ray.get(ref)
@@ -231,6 +281,8 @@ def _sweep_ray(file: str, out: str, index: int, count: int, chunk_points: int, a
             os.fsync(f.fileno())
             summary["written"] += len(todo[k * chunk_points : (k + 1) * chunk_points])
             summary["errors"] += errors
+            if report is not None:
+                report(summary["resumed"] + summary["written"], summary["points"])
     _wanka.sweep_finish(file, out)
     return Result(summary)
 
