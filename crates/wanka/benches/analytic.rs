@@ -23,6 +23,13 @@ fn bench(c: &mut Criterion) {
     c.bench_function("parse + simulate llama3-405b-16k from TOML text", |b| {
         b.iter(|| wanka::step::simulate(&wanka::scenario::parse(black_box(&text), &path, &[]).expect("example parses")))
     });
+    // All of what `wanka.simulate(text)` runs in Rust: the `--json` document it returns.
+    c.bench_function("parse + simulate + JSON document llama3-405b-16k from TOML text", |b| {
+        b.iter(|| {
+            let s = wanka::scenario::parse(black_box(&text), &path, &[]).expect("example parses");
+            wanka::json::simulate(&s, &wanka::step::simulate(&s))
+        })
+    });
 }
 
 criterion_group!(benches, bench);
