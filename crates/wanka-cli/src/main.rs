@@ -54,6 +54,26 @@ enum Command {
         /// Write the step's timeline as Chrome trace-event JSON (event fidelity).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Also write an HTML report (one self-contained file: charts, tables, the
+        /// scenario as resolved).
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+    },
+    /// One self-contained HTML report of a scenario's step (what `simulate --report`
+    /// writes): headline numbers, where the step goes, memory against the HBM, the
+    /// scenario as resolved.
+    Report {
+        /// Scenario file (TOML, see docs/SCENARIO.md).
+        file: PathBuf,
+        /// Override a key: --set parallel.tp=4 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// The report to write.
+        #[arg(short = 'o', long = "out", value_name = "FILE.html")]
+        out: PathBuf,
+        /// analytic or event.
+        #[arg(long, value_enum, default_value = "analytic")]
+        fidelity: Fidelity,
     },
     /// Failures, checkpoints, restarts: effective training time ratio and time-to-train.
     Goodput {
@@ -134,6 +154,10 @@ enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write an HTML report: time-to-train, throughput, ETTR, cost and energy
+        /// against GPU count, the knee and the verdict.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
     },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
@@ -247,12 +271,24 @@ fn usage(e: wanka::Error) -> anyhow::Error {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Simulate { file, set, json, fidelity, trace } => {
+        Command::Report { file, set, out, fidelity } => {
+            let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
+            let (report, kind) = match fidelity {
+                Fidelity::Event => (wanka::step::event::simulate_event(&scenario).map_err(usage)?.report, "event"),
+                Fidelity::Analytic => (wanka::step::simulate(&scenario), "analytic"),
+            };
+            write_step_report(&out, &file, &set, &scenario, &report, kind)?;
+            println!("wanka report: {}", out.display());
+        }
+        Command::Simulate { file, set, json, fidelity, trace, report: report_path } => {
             let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
             if fidelity == Fidelity::Event {
                 let step = wanka::step::event::simulate_event(&scenario).map_err(usage)?;
                 if let Some(path) = trace {
                     write_atomically(&path, |w| wanka::step::event::write_trace(&step, w))?;
+                }
+                if let Some(path) = &report_path {
+                    write_step_report(path, &file, &set, &scenario, &step.report, "event")?;
                 }
                 let mut doc = wanka::json::simulate(&scenario, &step.report);
                 doc["fidelity"] = serde_json::json!("event");
@@ -268,6 +304,9 @@ fn run(cli: Cli) -> Result<()> {
                     return Err(anyhow::Error::new(UsageError("--trace needs --fidelity event".into())));
                 }
                 let report = wanka::step::simulate(&scenario);
+                if let Some(path) = &report_path {
+                    write_step_report(path, &file, &set, &scenario, &report, "analytic")?;
+                }
                 if json {
                     output::print_json(&wanka::json::simulate(&scenario, &report))?;
                 } else {
@@ -358,7 +397,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::search_table(&space, &result, elapsed_s));
             }
         }
-        Command::Scale { file, set, gpus, json } => {
+        Command::Scale { file, set, gpus, json, report } => {
             let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
             let counts = parse_gpu_list(&gpus).map_err(|e| anyhow::Error::new(UsageError(e)))?;
             for &n in &counts {
@@ -370,6 +409,11 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             let result = wanka::scale::scale(&space, &counts).map_err(usage)?;
+            if let Some(path) = &report {
+                check_report_path(path)?;
+                let html = wanka::render::scale_report(&space, &result);
+                write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+            }
             if json {
                 output::print_json(&result)?;
             } else {
@@ -553,6 +597,23 @@ fn parse_bytes(text: &str) -> Result<f64, String> {
         return Err(format!("{text:?}: sizes go from 1 byte to 1 PB"));
     }
     Ok(b)
+}
+
+/// A report goes to an `.html` file.
+fn check_report_path(path: &Path) -> Result<()> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html" | "htm") => Ok(()),
+        _ => Err(anyhow::Error::new(UsageError(format!("--report {}: a report is an HTML file; name it FILE.html", path.display())))),
+    }
+}
+
+/// Writes the HTML report of one step, marking the keys `file` and `set` gave.
+fn write_step_report(path: &Path, file: &Path, set: &[String], scenario: &wanka::scenario::Scenario, report: &wanka::report::StepReport, fidelity: &str) -> Result<()> {
+    check_report_path(path)?;
+    let text = wanka::scenario::read_text(file).map_err(usage)?;
+    let doc = wanka::scenario::parse_document(&text, file).map_err(usage)?;
+    let html = wanka::render::simulate_report(scenario, report, fidelity, &wanka::render::keys_set(&doc, set));
+    write_atomically(path, |w| w.write_all(html.as_bytes()))
 }
 
 /// Writes a file through a temporary sibling and a rename, so a failure never leaves a

@@ -562,38 +562,7 @@ pub fn scale_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::scale::Sca
         );
     }
     let _ = writeln!(o);
-    match r.knee_gpus.and_then(|k| r.points.iter().position(|p| p.gpus == k)) {
-        Some(i) if i + 1 < r.points.len() => {
-            let (a, b) = (&r.points[i], &r.points[i + 1]);
-            let mut causes = Vec::new();
-            if b.global_batch * 2 <= a.global_batch * (b.gpus / a.gpus.max(1)) {
-                causes.push(format!("the batch stops growing ({} → {} sequences), so DP cannot grow", a.global_batch, b.global_batch));
-            }
-            if b.bubble_fraction > a.bubble_fraction + 0.02 {
-                causes.push(format!("pipeline bubble {:.0}% → {:.0}%", 100.0 * a.bubble_fraction, 100.0 * b.bubble_fraction));
-            }
-            if b.comm_fraction > a.comm_fraction + 0.02 {
-                causes.push(format!("exposed communication {:.0}% → {:.0}%", 100.0 * a.comm_fraction, 100.0 * b.comm_fraction));
-            }
-            if b.ettr < a.ettr - 0.01 {
-                causes.push(format!("failures: ETTR {:.0}% → {:.0}%", 100.0 * a.ettr, 100.0 * b.ettr));
-            }
-            if b.mfu < a.mfu - 0.02 {
-                causes.push(format!("MFU {:.0}% → {:.0}%", 100.0 * a.mfu, 100.0 * b.mfu));
-            }
-            let _ = writeln!(
-                o,
-                "  Verdict: beyond {} GPUs more GPUs stop paying: {}× the GPUs train only {:.2}× faster ({}).",
-                a.gpus,
-                b.gpus / a.gpus.max(1),
-                a.time_to_train_s / b.time_to_train_s,
-                if causes.is_empty() { "smaller gains everywhere".to_string() } else { causes.join("; ") }
-            );
-        }
-        _ => {
-            let _ = writeln!(o, "  Verdict: every step up in GPUs still pays (each doubling buys at least 1.5×).");
-        }
-    }
+    let _ = writeln!(o, "  Verdict: {}", r.verdict());
     o
 }
 

@@ -547,3 +547,61 @@ fn sweep_resumes_and_shards_to_the_same_rows() {
     assert_eq!(std::fs::read(&full).unwrap(), bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Chromium, when installed (`.ci/run` installs Debian's and sets
+/// WANKA_REQUIRE_CHROMIUM=1, so there a missing one fails the test).
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
+    });
+    if found.is_none() && std::env::var_os("WANKA_REQUIRE_CHROMIUM").is_some_and(|v| v == "1") {
+        panic!("WANKA_REQUIRE_CHROMIUM=1 but no chromium on PATH");
+    }
+    found
+}
+
+/// Every report kind opens in headless Chromium with no console message, and its DOM
+/// holds each chart as inline SVG with axes (tick labels) and data marks. With
+/// WANKA_SCREENSHOT=PATH the step report's screenshot is kept there (the README's).
+#[test]
+fn reports_render_in_headless_chromium() {
+    let dir = std::env::temp_dir().join(format!("wanka-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let (step, scale) = (dir.join("step.html"), dir.join("scale.html"));
+    let out = wanka(&["report", ex.to_str().unwrap(), "-o", step.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wanka(&["scale", ex.to_str().unwrap(), "--gpus", "4k..64k", "--report", scale.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A report is only written whole, and only as .html.
+    let out = wanka(&["report", ex.to_str().unwrap(), "-o", dir.join("r.png").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.join("r.png").exists());
+    let Some(chromium) = chromium() else {
+        eprintln!("no chromium on PATH: the reports were written, not rendered");
+        return;
+    };
+    for (html, charts) in [(&step, 2), (&scale, 5)] {
+        let shot = dir.join(format!("{}.png", html.file_stem().unwrap().to_string_lossy()));
+        let url = format!("file://{}", html.display());
+        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"];
+        let run = Command::new(&chromium).args(common).arg(format!("--screenshot={}", shot.display())).arg("--window-size=1000,1400").arg(&url).output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let log = String::from_utf8_lossy(&run.stderr);
+        assert!(!log.contains(":CONSOLE"), "console messages: {log}");
+        let png = std::fs::read(&shot).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+        let dom = Command::new(&chromium).args(common).arg("--dump-dom").arg(&url).output().unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        assert_eq!(dom.matches("<svg").count(), charts, "{html:?}");
+        for svg in dom.split("<svg").skip(1) {
+            let svg = &svg[..svg.find("</svg>").unwrap()];
+            assert!(svg.matches("<text").count() >= 4, "axes with tick labels");
+            assert!(svg.contains("<rect") || svg.contains("<polyline"), "data marks");
+        }
+        if let (Some(keep), true) = (std::env::var_os("WANKA_SCREENSHOT"), html == &step) {
+            std::fs::copy(&shot, keep).unwrap();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,6 +18,7 @@ pub mod json;
 pub mod model;
 pub mod parallel;
 pub mod reliability;
+pub mod render;
 pub mod report;
 pub mod scale;
 pub mod scenario;

@@ -1,0 +1,266 @@
+//! The charts of the reports, drawn by plotters' SVG backend. Text is measured with a
+//! bundled font (DejaVu Sans, registered once) so a chart's bytes are the same on every
+//! machine, and series take the Okabe–Ito palette, which stays distinguishable for
+//! colour-blind readers (Okabe & Ito 2008, "Color Universal Design").
+
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+use std::sync::Once;
+
+/// The Okabe–Ito colours, by name, in the order series take them (black last; lines
+/// that mark a limit are black too, drawn as lines).
+pub const PALETTE: [(&str, RGBColor); 8] = [
+    ("blue", RGBColor(0, 114, 178)),
+    ("orange", RGBColor(230, 159, 0)),
+    ("bluish green", RGBColor(0, 158, 115)),
+    ("vermillion", RGBColor(213, 94, 0)),
+    ("sky blue", RGBColor(86, 180, 233)),
+    ("reddish purple", RGBColor(204, 121, 167)),
+    ("yellow", RGBColor(240, 228, 66)),
+    ("black", RGBColor(0, 0, 0)),
+];
+
+/// The family every chart's text is set in (registered from the bundled font).
+const FONT: &str = "sans-serif";
+
+fn font_registered() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bundled font always parses; if it did not, text would be left unmeasured
+        // rather than the report refused.
+        let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()].1
+}
+
+/// A chart that could not be drawn: its reason as the figure (never seen in practice;
+/// a report is still written).
+fn failed(why: impl std::fmt::Display) -> String {
+    format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">chart not drawn: {}</text></svg>", super::page::escape(&why.to_string()))
+}
+
+/// One part of a stacked bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub label: String,
+    pub value: f64,
+}
+
+/// A horizontal bar of `segments` stacked left to right (`unit` on the axis), with an
+/// optional limit drawn as a vertical black line (`(label, value)`: the HBM capacity),
+/// and its legend beside it. Segments of zero are left out of the bar and the legend;
+/// the others take the palette's colours in order.
+pub fn stacked_bar(title: &str, unit: &str, segments: &[Segment], limit: Option<(&str, f64)>) -> String {
+    font_registered();
+    let shown: Vec<&Segment> = segments.iter().filter(|s| s.value > 0.0 && s.value.is_finite()).collect();
+    let total: f64 = shown.iter().map(|s| s.value).sum();
+    let right = total.max(limit.map_or(0.0, |l| l.1)).max(f64::MIN_POSITIVE) * 1.05;
+    let entries = shown.len() + usize::from(limit.is_some());
+    let height = (60 + 20 * entries as u32).max(200);
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (plot, legend) = root.split_horizontally(560);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(10)
+            .build_cartesian_2d(0f64..right, 0f64..1f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_y_axis()
+            .x_desc(unit)
+            .x_labels(8)
+            .x_label_formatter(&|v: &f64| short_number(*v))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        let mut left = 0.0;
+        for (i, s) in shown.iter().enumerate() {
+            let (x0, x1) = (left, left + s.value);
+            left = x1;
+            chart.draw_series(std::iter::once(Rectangle::new([(x0, 0.3), (x1, 0.7)], colour(i).filled())))?;
+        }
+        if let Some((_, value)) = limit {
+            chart.draw_series(std::iter::once(PathElement::new(vec![(value, 0.1), (value, 0.9)], BLACK.stroke_width(3))))?;
+        }
+        // The legend: a swatch and the label with its value, one per line.
+        let row = |i: usize| 40 + 20 * i as i32;
+        for (i, s) in shown.iter().enumerate() {
+            legend.draw(&Rectangle::new([(8, row(i) - 6), (22, row(i) + 6)], colour(i).filled()))?;
+            legend.draw(&Text::new(format!("{} {}", s.label, short_number(s.value)), (30, row(i) - 7), (FONT, 13)))?;
+        }
+        if let Some((label, value)) = limit {
+            let i = shown.len();
+            legend.draw(&PathElement::new(vec![(8, row(i)), (22, row(i))], BLACK.stroke_width(3)))?;
+            legend.draw(&Text::new(format!("{label} {}", short_number(value)), (30, row(i) - 7), (FONT, 13)))?;
+        }
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => svg,
+        Err(e) => failed(e),
+    }
+}
+
+/// One line of a [`lines`] chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// How an axis is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Linear,
+    Log,
+}
+
+/// Lines with point marks against x (`x_axis`: linear or log), each series in its own
+/// colour, with an optional vertical marker (`(x, label)`: the knee of a scale curve).
+pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Series], marker: Option<(f64, &str)>) -> String {
+    font_registered();
+    let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite());
+    let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| y.is_finite());
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+    if !(x0.is_finite() && x1.is_finite() && y0.is_finite() && y1.is_finite()) {
+        return failed("no finite points");
+    }
+    let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 * 0.5, x0 * 2.0 + 1.0) };
+    let bottom = if y0 >= 0.0 { 0.0 } else { y0 * 1.1 };
+    let top = if y1 > bottom { y1 * 1.1 } else { bottom + 1.0 };
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (760, 380)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder.caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(78);
+        let number = |v: &f64| short_number(*v);
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_desc)
+                    .y_desc(y_desc)
+                    .x_label_formatter(&number)
+                    .y_label_formatter(&number)
+                    .label_style((FONT, 13))
+                    .axis_desc_style((FONT, 14))
+                    .light_line_style(RGBColor(235, 235, 235))
+                    .draw()?;
+                for (i, s) in series.iter().enumerate() {
+                    let c = colour(i);
+                    let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+                    chart
+                        .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
+                        .label(s.label.as_str())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+                    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+                }
+                if let Some((x, label)) = marker {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(vec![(x, bottom), (x, top)], BLACK.stroke_width(1))))?
+                        .label(label)
+                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(1)));
+                }
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .label_font((FONT, 12))
+                    .background_style(WHITE.mix(0.9))
+                    .border_style(BLACK)
+                    .draw()?;
+            }};
+        }
+        match x_axis {
+            Axis::Log => {
+                // Ticks at the data's x values (the GPU counts), not at every power of ten's steps.
+                let mut keys: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite() && *x > 0.0).collect();
+                keys.sort_by(f64::total_cmp);
+                keys.dedup();
+                draw!(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(keys), bottom..top)?)
+            }
+            Axis::Linear => draw!(builder.build_cartesian_2d(x0..x1, bottom..top)?),
+        }
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => svg,
+        Err(e) => failed(e),
+    }
+}
+
+/// A tick label: whole numbers below a million as they are (GPU counts), larger
+/// values in k, M or G, fractions with up to three significant digits.
+pub fn short_number(v: f64) -> String {
+    let a = v.abs();
+    if v == v.trunc() && a < 1e6 {
+        return format!("{v:.0}");
+    }
+    let (scaled, suffix) = if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let s = if scaled.abs() >= 100.0 || scaled == scaled.trunc() {
+        format!("{scaled:.0}")
+    } else if scaled.abs() >= 10.0 {
+        format!("{scaled:.1}")
+    } else {
+        format!("{scaled:.2}")
+    };
+    format!("{s}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(svg: &str, tag: &str) -> usize {
+        svg.matches(&format!("<{tag}")).count()
+    }
+
+    #[test]
+    fn a_stacked_bar_has_its_axis_segments_legend_and_limit() {
+        let segs = vec![Segment { label: "weights".into(), value: 10.0 }, Segment { label: "activations".into(), value: 30.0 }, Segment { label: "none".into(), value: 0.0 }];
+        let svg = stacked_bar("memory", "GiB", &segs, Some(("HBM", 80.0)));
+        assert!(svg.starts_with("<svg") && svg.contains("GiB"), "{svg}");
+        // Two segments and their two legend swatches, plus the backgrounds.
+        assert!(count(&svg, "rect") >= 5, "{svg}");
+        assert!(svg.contains("weights") && svg.contains("activations") && svg.contains("HBM") && !svg.contains(">none<"));
+        assert_eq!(svg, stacked_bar("memory", "GiB", &segs, Some(("HBM", 80.0))), "same input, same bytes");
+    }
+
+    #[test]
+    fn a_line_chart_has_axes_lines_marks_and_marker() {
+        let s = vec![Series { label: "days".into(), points: vec![(1024.0, 100.0), (2048.0, 55.0), (4096.0, 40.0)] }];
+        let svg = lines("time to train", "GPUs", "days", Axis::Log, &s, Some((2048.0, "knee")));
+        assert!(svg.contains("GPUs") && svg.contains("days") && svg.contains("knee"));
+        assert!(count(&svg, "polyline") >= 1 && count(&svg, "circle") >= 3, "{svg}");
+        assert!(lines("t", "x", "y", Axis::Linear, &[], None).contains("chart not drawn"));
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(short_number(131072.0), "131072");
+        assert_eq!(short_number(2500.5), "2.50k");
+        assert_eq!(short_number(1_048_576.0), "1.05M");
+        assert_eq!(short_number(0.25), "0.25");
+        assert_eq!(short_number(12.5), "12.5");
+    }
+}

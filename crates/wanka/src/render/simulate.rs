@@ -1,0 +1,167 @@
+//! The report of one training step (`wanka simulate --report`, `wanka report`): the
+//! headline numbers, where the step goes, memory per GPU against the HBM, and the
+//! scenario as resolved with the keys the user set told from the defaults.
+
+use super::chart::{self, Segment};
+use super::page::{Cell, Page};
+use crate::report::StepReport;
+use crate::scenario::Scenario;
+use std::collections::BTreeSet;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The keys a scenario file and its `--set` overrides set, dotted
+/// (`cluster.gpus`), to tell them from defaults in a report.
+pub fn keys_set(doc: &toml::Table, overrides: &[String]) -> BTreeSet<String> {
+    fn walk(prefix: &str, t: &toml::Table, out: &mut BTreeSet<String>) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            if let toml::Value::Table(inner) = v {
+                walk(&key, inner, out);
+            } else {
+                out.insert(key);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk("", doc, &mut out);
+    out.extend(overrides.iter().filter_map(|o| o.split_once('=').map(|(k, _)| k.trim().to_string())));
+    out
+}
+
+/// Every resolved value of `s` as (dotted key, value as text), in key order.
+fn resolved(s: &Scenario) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, inner) in map {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, inner, out);
+                }
+            }
+            serde_json::Value::String(text) => out.push((prefix.to_string(), text.clone())),
+            serde_json::Value::Null => out.push((prefix.to_string(), "none".into())),
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &serde_json::to_value(s).unwrap_or(serde_json::Value::Null), &mut out);
+    out
+}
+
+/// Whether `key` (resolved) is one the user set: itself or a section above it.
+fn was_set(key: &str, set: &BTreeSet<String>) -> bool {
+    set.iter().any(|k| key == k || key.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// The report of one step of `s` (`r`, at `fidelity`); `set` names the keys the user
+/// set ([`keys_set`]).
+pub fn simulate_report(s: &Scenario, r: &StepReport, fidelity: &str, set: &BTreeSet<String>) -> String {
+    let p = &s.parallel;
+    let mut page = Page::new(
+        &format!("wanka simulate: {}", s.name),
+        &format!(
+            "{} on {} × {} · TP {} · PP {} (vpp {}) · CP {} · EP {} · DP {} · {} fidelity",
+            s.model_source, s.cluster.gpus, s.cluster.gpu.name, p.tp, p.pp, p.vpp, p.cp, p.ep, p.dp, fidelity
+        ),
+    );
+
+    page.section("Headline");
+    let m = &r.memory;
+    let rows = vec![
+        vec![Cell::text("step time"), Cell::number(format!("{:.3} s", r.step_time_s))],
+        vec![Cell::text("tokens per step"), Cell::number(format!("{:.0}", r.tokens_per_step))],
+        vec![Cell::text("tokens/s"), Cell::number(format!("{:.0}", r.tokens_per_s))],
+        vec![Cell::text("tokens/s per GPU"), Cell::number(format!("{:.1}", r.tokens_per_s_per_gpu))],
+        vec![Cell::text("MFU (model FLOPs)"), Cell::number(format!("{:.1}%", 100.0 * r.mfu))],
+        vec![Cell::text("HFU (with recomputation)"), Cell::number(format!("{:.1}%", 100.0 * r.hfu))],
+        vec![Cell::text("model TFLOP/s per GPU"), Cell::number(format!("{:.0}", r.model_tflops_per_gpu))],
+        vec![
+            Cell::text("memory per GPU (busiest stage, as nvidia-smi shows it)"),
+            match (m.fits, m.allocator_headroom) {
+                (true, true) => Cell::number(format!("{:.1} of {:.1} GiB", m.total_bytes / GIB, m.capacity_bytes / GIB)),
+                (true, false) => Cell::warning(format!(
+                    "{:.1} of {:.1} GiB: the allocated peak fits, the allocator's cache does not (it flushes and retries, slower)",
+                    m.total_bytes / GIB,
+                    m.capacity_bytes / GIB
+                )),
+                (false, _) => Cell::warning(format!("{:.1} of {:.1} GiB: does not fit", m.total_bytes / GIB, m.capacity_bytes / GIB)),
+            },
+        ],
+    ];
+    page.table(&["", "value"], &rows);
+
+    page.section("Where the step goes");
+    let b = &r.breakdown_s;
+    let e = &b.exposed_comm;
+    let parts = [
+        ("compute", b.compute),
+        ("pipeline bubble", b.bubble),
+        ("exposed TP comm", e.tp),
+        ("exposed CP comm", e.cp),
+        ("exposed EP comm", e.ep),
+        ("exposed PP comm", e.pp),
+        ("exposed DP comm", e.dp),
+        ("optimizer", b.optimizer),
+        ("overhead", b.overhead),
+        ("stragglers", b.stragglers),
+        ("host-bound", b.host),
+    ];
+    let segments: Vec<Segment> = parts.iter().map(|(l, v)| Segment { label: l.to_string(), value: *v }).collect();
+    page.figure(&chart::stacked_bar("One training step", "seconds", &segments, None), "The step time split into what the GPUs do and what they wait for.");
+    let rows: Vec<Vec<Cell>> = parts
+        .iter()
+        .map(|(l, v)| vec![Cell::text(*l), Cell::number(format!("{v:.4} s")), Cell::number(format!("{:.1}%", 100.0 * v / r.step_time_s.max(f64::MIN_POSITIVE)))])
+        .collect();
+    page.table(&["part", "time", "share"], &rows);
+
+    page.section("Memory per GPU");
+    let segments = vec![
+        Segment { label: "weights".into(), value: m.weights_bytes / GIB },
+        Segment { label: "gradients".into(), value: m.gradients_bytes / GIB },
+        Segment { label: "optimizer state".into(), value: m.optimizer_bytes / GIB },
+        Segment { label: "activations".into(), value: m.activations_bytes / GIB },
+        Segment { label: "allocator cache".into(), value: (m.torch_reserved_bytes - m.allocated_bytes).max(0.0) / GIB },
+        Segment { label: "CUDA/NCCL runtime".into(), value: m.runtime_bytes / GIB },
+    ];
+    page.figure(
+        &chart::stacked_bar("Memory of the busiest pipeline stage", "GiB", &segments, Some(("HBM capacity", m.capacity_bytes / GIB))),
+        "What one GPU holds at its peak, against its HBM: past the black line the layout does not fit.",
+    );
+
+    page.section("Scenario as resolved");
+    page.paragraph("Every value the simulation used; the keys the scenario file or --set gave are in black, defaults and derived values in grey.");
+    let rows: Vec<Vec<Cell>> = resolved(s)
+        .into_iter()
+        .map(|(k, v)| if was_set(&k, set) { vec![Cell::text(k), Cell::text(v), Cell::text("set")] } else { vec![Cell::muted(k), Cell::muted(v), Cell::muted("default")] })
+        .collect();
+    page.table(&["key", "value", ""], &rows);
+    page.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn example() -> (Scenario, BTreeSet<String>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = crate::scenario::parse_document(&text, &path).unwrap();
+        (crate::scenario::parse(&text, &path, &[]).unwrap(), keys_set(&doc, &["parallel.tp=8".into()]))
+    }
+
+    #[test]
+    fn a_step_report_has_its_charts_and_marks_what_was_set() {
+        let (s, set) = example();
+        let r = crate::step::simulate(&s);
+        let html = simulate_report(&s, &r, "analytic", &set);
+        assert_eq!(html.matches("<svg").count(), 2);
+        assert!(html.contains("HBM capacity") && html.contains("compute") && html.contains("Scenario as resolved"));
+        assert!(set.contains("cluster.gpus") && set.contains("parallel.tp"));
+        assert!(html.contains("<td>cluster.gpus</td>"), "keys the file sets are not muted");
+        assert!(html.contains("<td class=\"default\">cluster.qps_per_connection</td>"), "defaults are muted");
+        assert_eq!(html, simulate_report(&s, &r, "analytic", &set), "same input, same bytes");
+        assert!(!html.contains("<script"));
+    }
+}
