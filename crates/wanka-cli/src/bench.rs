@@ -177,6 +177,21 @@ fidelity = "analytic"
         }
     }
 
+    let name = "HTML report of the event step, Llama 3 405B on 131,072 GPUs (on top of the step; ≤ 5 MB)".to_string();
+    if wanted(&name) {
+        progress(&name);
+        let s = scenario(LLAMA3_405B, "llama3-405b-16k.toml", LLAMA_131K)?;
+        let step = wanka::step::event::simulate_event(&s)?;
+        let mut bytes = 0;
+        let mut outcome = timed(name, Target::SecondsAtMost(2.0), None, || {
+            let html = wanka::render::simulate_report(&s, &step.report, Some(&step), &Default::default());
+            bytes = html.len();
+            format!("{:.2} MB, {} charts", bytes as f64 / 1e6, html.matches("<svg").count())
+        });
+        outcome.meets_target &= bytes <= 5_000_000;
+        out.push(outcome);
+    }
+
     let ops = [
         ("all_reduce", CollectiveOp::AllReduce),
         ("all_gather", CollectiveOp::AllGather),

@@ -273,11 +273,13 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Report { file, set, out, fidelity } => {
             let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
-            let (report, kind) = match fidelity {
-                Fidelity::Event => (wanka::step::event::simulate_event(&scenario).map_err(usage)?.report, "event"),
-                Fidelity::Analytic => (wanka::step::simulate(&scenario), "analytic"),
-            };
-            write_step_report(&out, &file, &set, &scenario, &report, kind)?;
+            match fidelity {
+                Fidelity::Event => {
+                    let step = wanka::step::event::simulate_event(&scenario).map_err(usage)?;
+                    write_step_report(&out, &file, &set, &scenario, &step.report, Some(&step))?;
+                }
+                Fidelity::Analytic => write_step_report(&out, &file, &set, &scenario, &wanka::step::simulate(&scenario), None)?,
+            }
             println!("wanka report: {}", out.display());
         }
         Command::Simulate { file, set, json, fidelity, trace, report: report_path } => {
@@ -288,7 +290,7 @@ fn run(cli: Cli) -> Result<()> {
                     write_atomically(&path, |w| wanka::step::event::write_trace(&step, w))?;
                 }
                 if let Some(path) = &report_path {
-                    write_step_report(path, &file, &set, &scenario, &step.report, "event")?;
+                    write_step_report(path, &file, &set, &scenario, &step.report, Some(&step))?;
                 }
                 let mut doc = wanka::json::simulate(&scenario, &step.report);
                 doc["fidelity"] = serde_json::json!("event");
@@ -305,7 +307,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 let report = wanka::step::simulate(&scenario);
                 if let Some(path) = &report_path {
-                    write_step_report(path, &file, &set, &scenario, &report, "analytic")?;
+                    write_step_report(path, &file, &set, &scenario, &report, None)?;
                 }
                 if json {
                     output::print_json(&wanka::json::simulate(&scenario, &report))?;
@@ -608,11 +610,18 @@ fn check_report_path(path: &Path) -> Result<()> {
 }
 
 /// Writes the HTML report of one step, marking the keys `file` and `set` gave.
-fn write_step_report(path: &Path, file: &Path, set: &[String], scenario: &wanka::scenario::Scenario, report: &wanka::report::StepReport, fidelity: &str) -> Result<()> {
+fn write_step_report(
+    path: &Path,
+    file: &Path,
+    set: &[String],
+    scenario: &wanka::scenario::Scenario,
+    report: &wanka::report::StepReport,
+    event: Option<&wanka::step::event::EventStep>,
+) -> Result<()> {
     check_report_path(path)?;
     let text = wanka::scenario::read_text(file).map_err(usage)?;
     let doc = wanka::scenario::parse_document(&text, file).map_err(usage)?;
-    let html = wanka::render::simulate_report(scenario, report, fidelity, &wanka::render::keys_set(&doc, set));
+    let html = wanka::render::simulate_report(scenario, report, event, &wanka::render::keys_set(&doc, set));
     write_atomically(path, |w| w.write_all(html.as_bytes()))
 }
 

@@ -568,8 +568,10 @@ fn reports_render_in_headless_chromium() {
     let dir = std::env::temp_dir().join(format!("wanka-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ex = repo().join("examples/llama3-405b-16k.toml");
-    let (step, scale) = (dir.join("step.html"), dir.join("scale.html"));
+    let (step, event, scale) = (dir.join("step.html"), dir.join("event.html"), dir.join("scale.html"));
     let out = wanka(&["report", ex.to_str().unwrap(), "-o", step.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wanka(&["simulate", ex.to_str().unwrap(), "--fidelity", "event", "--report", event.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = wanka(&["scale", ex.to_str().unwrap(), "--gpus", "4k..64k", "--report", scale.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -581,7 +583,7 @@ fn reports_render_in_headless_chromium() {
         eprintln!("no chromium on PATH: the reports were written, not rendered");
         return;
     };
-    for (html, charts) in [(&step, 2), (&scale, 5)] {
+    for (html, charts) in [(&step, 2), (&event, 3), (&scale, 5)] {
         let shot = dir.join(format!("{}.png", html.file_stem().unwrap().to_string_lossy()));
         let url = format!("file://{}", html.display());
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"];

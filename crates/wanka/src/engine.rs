@@ -143,6 +143,37 @@ impl Graph {
         Ok(self.tasks.iter().map(|t| t.end_s).fold(0.0, f64::max))
     }
 
+    /// The critical path after [`Graph::run`], first task to last: from the task that
+    /// ends last, back through whichever held each task's start, the task before it on
+    /// its stream or a dependency, whichever ended last (what to shorten to shorten the
+    /// step).
+    pub fn critical_path(&self) -> Vec<usize> {
+        let Some(mut t) = (0..self.tasks.len()).max_by(|&a, &b| self.tasks[a].end_s.total_cmp(&self.tasks[b].end_s).then(b.cmp(&a))) else {
+            return Vec::new();
+        };
+        // Each task's predecessor on its own stream.
+        let mut before = vec![None; self.tasks.len()];
+        for order in &self.streams {
+            for w in order.windows(2) {
+                before[w[1]] = Some(w[0]);
+            }
+        }
+        let mut path = vec![t];
+        // Predecessors come earlier in a DAG, so the walk ends; the bound is a guard.
+        while self.tasks[t].start_s > 0.0 && path.len() <= self.tasks.len() {
+            let held = before[t].into_iter().chain(self.deps[t].iter().copied()).max_by(|&a, &b| self.tasks[a].end_s.total_cmp(&self.tasks[b].end_s).then(b.cmp(&a)));
+            match held {
+                Some(p) if self.tasks[p].end_s <= self.tasks[t].start_s + 1e-12 => {
+                    path.push(p);
+                    t = p;
+                }
+                _ => break,
+            }
+        }
+        path.reverse();
+        path
+    }
+
     /// Busy time of each stream after [`Graph::run`].
     pub fn busy_s(&self) -> Vec<f64> {
         // `+ 0.0`: a float sum over nothing is -0.0.
@@ -167,6 +198,21 @@ mod tests {
         assert_eq!((g.tasks[y].start_s, g.tasks[z].start_s, g.tasks[w].start_s), (2.0, 2.0, 3.0));
         assert_eq!(end, 4.0);
         assert_eq!(g.busy_s(), vec![4.0, 1.0]);
+    }
+
+    #[test]
+    fn the_critical_path_follows_what_held_each_start() {
+        let mut g = Graph::new();
+        let a = g.stream("compute");
+        let b = g.stream("comm");
+        let x = g.add(a, "x", 2.0, &[]);
+        let y = g.add(b, "y", 3.0, &[x]); // 2..5
+        let z = g.add(a, "z", 1.0, &[]); // 2..3
+        let w = g.add(a, "w", 1.0, &[y]); // held by y: 5..6
+        g.run().unwrap();
+        assert_eq!(g.critical_path(), vec![x, y, w]);
+        let _ = z;
+        assert_eq!(Graph::new().critical_path(), Vec::<usize>::new());
     }
 
     #[test]

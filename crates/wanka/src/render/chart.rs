@@ -23,7 +23,7 @@ pub const PALETTE: [(&str, RGBColor); 8] = [
 /// The family every chart's text is set in (registered from the bundled font).
 const FONT: &str = "sans-serif";
 
-fn font_registered() {
+pub(super) fn font_registered() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bundled font always parses; if it did not, text would be left unmeasured
@@ -38,7 +38,7 @@ fn colour(i: usize) -> RGBColor {
 
 /// A chart that could not be drawn: its reason as the figure (never seen in practice;
 /// a report is still written).
-fn failed(why: impl std::fmt::Display) -> String {
+pub(super) fn failed(why: impl std::fmt::Display) -> String {
     format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"25\">chart not drawn: {}</text></svg>", super::page::escape(&why.to_string()))
 }
 

@@ -54,9 +54,11 @@ fn was_set(key: &str, set: &BTreeSet<String>) -> bool {
     set.iter().any(|k| key == k || key.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.')))
 }
 
-/// The report of one step of `s` (`r`, at `fidelity`); `set` names the keys the user
-/// set ([`keys_set`]).
-pub fn simulate_report(s: &Scenario, r: &StepReport, fidelity: &str, set: &BTreeSet<String>) -> String {
+/// The report of one step of `s`: `r` from the analytic fidelity, or the event
+/// fidelity's `event` step (its timeline drawn too); `set` names the keys the user set
+/// ([`keys_set`]).
+pub fn simulate_report(s: &Scenario, r: &StepReport, event: Option<&crate::step::event::EventStep>, set: &BTreeSet<String>) -> String {
+    let fidelity = if event.is_some() { "event" } else { "analytic" };
     let p = &s.parallel;
     let mut page = Page::new(
         &format!("wanka simulate: {}", s.name),
@@ -129,6 +131,20 @@ pub fn simulate_report(s: &Scenario, r: &StepReport, fidelity: &str, set: &BTree
         "What one GPU holds at its peak, against its HBM: past the black line the layout does not fit.",
     );
 
+    if let Some(step) = event {
+        page.section("Timeline of one step");
+        page.figure(
+            &super::timeline::gantt(&step.graph, "One step, stream by stream"),
+            "Every stream of the simulated pipeline (compute, communication and host issue of each stage) over one step; the critical path is outlined. Tasks closer than the chart's resolution are drawn as one bar.",
+        );
+        let rows: Vec<Vec<Cell>> = step
+            .streams
+            .iter()
+            .map(|t| vec![Cell::text(t.stream.clone()), Cell::number(format!("{:.3} s", t.busy_s)), Cell::number(format!("{:.3} s", t.idle_s))])
+            .collect();
+        page.table(&["stream", "busy", "idle"], &rows);
+    }
+
     page.section("Scenario as resolved");
     page.paragraph("Every value the simulation used; the keys the scenario file or --set gave are in black, defaults and derived values in grey.");
     let rows: Vec<Vec<Cell>> = resolved(s)
@@ -155,13 +171,24 @@ mod tests {
     fn a_step_report_has_its_charts_and_marks_what_was_set() {
         let (s, set) = example();
         let r = crate::step::simulate(&s);
-        let html = simulate_report(&s, &r, "analytic", &set);
+        let html = simulate_report(&s, &r, None, &set);
         assert_eq!(html.matches("<svg").count(), 2);
         assert!(html.contains("HBM capacity") && html.contains("compute") && html.contains("Scenario as resolved"));
         assert!(set.contains("cluster.gpus") && set.contains("parallel.tp"));
         assert!(html.contains("<td>cluster.gpus</td>"), "keys the file sets are not muted");
         assert!(html.contains("<td class=\"default\">cluster.qps_per_connection</td>"), "defaults are muted");
-        assert_eq!(html, simulate_report(&s, &r, "analytic", &set), "same input, same bytes");
+        assert_eq!(html, simulate_report(&s, &r, None, &set), "same input, same bytes");
         assert!(!html.contains("<script"));
+    }
+
+    /// At event fidelity the report draws the step's timeline too.
+    #[test]
+    fn an_event_report_has_the_timeline() {
+        let (s, set) = example();
+        let step = crate::step::event::simulate_event(&s).unwrap();
+        let html = simulate_report(&s, &step.report, Some(&step), &set);
+        assert_eq!(html.matches("<svg").count(), 3);
+        assert!(html.contains("Timeline of one step") && html.contains("critical path") && html.contains("event fidelity"));
+        assert!(html.len() < 5_000_000);
     }
 }
