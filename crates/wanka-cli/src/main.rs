@@ -140,6 +140,10 @@ enum Command {
         /// errors, widened where the layout leaves what validation covers).
         #[arg(long)]
         robust: bool,
+        /// Also write an HTML report: the top layouts, every layout that fits against
+        /// memory with the front, what the constraints removed.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
     },
     /// Time-to-train, goodput and cost against GPU count (best layout at each).
     Scale {
@@ -175,6 +179,10 @@ enum Command {
         /// per group of measured layouts the rank correlation and the regret of wanka's pick.
         #[arg(long, conflicts_with_all = ["scenario", "fidelity"])]
         layouts: bool,
+        /// Also write an HTML report: predicted against published on log-log axes with
+        /// the ±10% and ±25% bands, the error by group, every row.
+        #[arg(long, value_name = "FILE.html", conflicts_with_all = ["scenario", "layouts"])]
+        report: Option<PathBuf>,
     },
     /// Every combination of a sweep file's axes (scenario keys and their values), one row
     /// per point, into a .csv, .jsonl or .parquet; a killed run resumes where it stopped.
@@ -378,7 +386,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::collective_table(&s, &report));
             }
         }
-        Command::Search { file, set, top, json, fidelity, robust } => {
+        Command::Search { file, set, top, json, fidelity, robust, report } => {
             let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
             let started = std::time::Instant::now();
             let bar = progress_bar(json, "evaluating layouts");
@@ -393,6 +401,11 @@ fn run(cli: Cli) -> Result<()> {
                 wanka::search::refine_with_event(&space, &mut result);
             }
             let elapsed_s = started.elapsed().as_secs_f64();
+            if let Some(path) = &report {
+                check_report_path(path)?;
+                let html = wanka::render::search_report(&space, &result);
+                write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+            }
             if json {
                 output::print_json(&wanka::json::search(&result, elapsed_s))?;
             } else {
@@ -422,7 +435,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::scale_table(&space, &result));
             }
         }
-        Command::Validate { json, scenario, fidelity, layouts } => {
+        Command::Validate { json, scenario, fidelity, layouts, report } => {
             if layouts {
                 let v = wanka::validate::layouts::validate_layouts();
                 if json {
@@ -439,6 +452,11 @@ fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             let v = wanka::validate::validate_with(fidelity == Fidelity::Event);
+            if let Some(path) = &report {
+                check_report_path(path)?;
+                let html = wanka::render::validate_report(&v, if fidelity == Fidelity::Event { "event" } else { "analytic" });
+                write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+            }
             if json {
                 output::print_json(&v)?;
             } else {

@@ -11,11 +11,15 @@
 pub mod chart;
 pub mod page;
 mod scale;
+mod search;
 mod simulate;
 pub mod timeline;
+mod validate;
 
 pub use scale::scale_report;
+pub use search::search_report;
 pub use simulate::{keys_set, simulate_report};
+pub use validate::validate_report;
 
 #[cfg(test)]
 mod tests {

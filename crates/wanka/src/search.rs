@@ -57,6 +57,10 @@ pub struct SearchResult {
     /// Candidates removed, by the key (or "memory") that removed them.
     pub removed: BTreeMap<String, u64>,
     pub top: Vec<Ranked>,
+    /// Every layout that fits, as (memory per GPU in bytes, tokens/s per GPU), in rank
+    /// order: what a report plots the front from.
+    #[serde(skip)]
+    pub landscape: Vec<(f64, f64)>,
 }
 
 /// Candidate values of each key.
@@ -328,10 +332,25 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
             .then_with(|| format!("{:?}", a.parallel).cmp(&format!("{:?}", b.parallel)))
     });
     let feasible_count = feasible.len() as u64;
+    let landscape = feasible.iter().map(|r| (r.memory_total_bytes, r.tokens_per_s_per_gpu)).collect();
     feasible.truncate(top_n.max(1));
-    Ok(SearchResult { evaluated, feasible: feasible_count, candidates: total, removed, top: feasible })
+    Ok(SearchResult { evaluated, feasible: feasible_count, candidates: total, removed, top: feasible, landscape })
 }
 
+
+/// The layouts no other beats on both counts (less memory and more tokens/s per GPU),
+/// from (memory, tokens/s) pairs, by memory: the trade-off a planner picks from.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<(f64, f64)> = points.iter().copied().filter(|(m, t)| m.is_finite() && t.is_finite()).collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut front: Vec<(f64, f64)> = Vec::new();
+    for p in sorted {
+        if front.last().is_none_or(|last| p.1 > last.1) {
+            front.push(p);
+        }
+    }
+    front
+}
 
 /// Re-evaluates the ranked layouts with the event fidelity (contention and real overlap)
 /// and re-ranks them by its step time where it can run them; the analytic figures stay.
@@ -348,6 +367,12 @@ pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn the_front_keeps_only_undominated_layouts() {
+        let pts = [(10.0, 100.0), (20.0, 90.0), (20.0, 150.0), (30.0, 140.0), (40.0, 200.0), (5.0, 50.0)];
+        assert_eq!(pareto_front(&pts), vec![(5.0, 50.0), (10.0, 100.0), (20.0, 150.0), (40.0, 200.0)]);
+    }
 
     fn space(extra: &[&str]) -> ScenarioSpace {
         let text = r#"

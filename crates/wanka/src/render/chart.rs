@@ -201,6 +201,140 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
     }
 }
 
+/// A scatter of many points (drawn one per cell of a 160 × 100 grid, so a search's
+/// 100,000s of layouts stay at most 16,000 marks), a front drawn as a black line over them, and
+/// named points (`(x, y, label)`: the top layouts) marked and labelled.
+pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], front: &[(f64, f64)], named: &[(f64, f64, String)]) -> String {
+    font_registered();
+    let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let all: Vec<(f64, f64)> = points.iter().filter(finite).copied().chain(named.iter().map(|n| (n.0, n.1))).collect();
+    if all.is_empty() {
+        return failed("no finite points");
+    }
+    let (x0, x1) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (_, y1) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let pad = ((x1 - x0) * 0.05).max(x1.abs() * 0.01).max(1e-9);
+    let (left, right, top) = ((x0 - pad).max(0.0), x1 + pad, (y1 * 1.1).max(1e-9));
+    // One mark per grid cell, the first point (in the order given) of each.
+    let mut seen = std::collections::BTreeSet::new();
+    let cells: Vec<(f64, f64)> = points
+        .iter()
+        .filter(finite)
+        .copied()
+        .filter(|p| seen.insert((((p.0 - left) / (right - left) * 160.0) as i64, (p.1 / top * 100.0) as i64)))
+        .collect();
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (760, 440)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root).caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(70).build_cartesian_2d(left..right, 0f64..top)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&|v: &f64| short_number(*v))
+            .y_label_formatter(&|v: &f64| short_number(*v))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        let dots = PALETTE[4].1;
+        chart
+            .draw_series(cells.iter().map(|&p| Circle::new(p, 2, dots.filled())))?
+            .label(format!("layouts that fit ({} drawn of {})", cells.len(), points.len()))
+            .legend(move |(x, y)| Circle::new((x + 6, y), 3, dots.filled()));
+        chart
+            .draw_series(LineSeries::new(front.iter().copied(), BLACK.stroke_width(2)))?
+            .label("front: nothing faster in less memory")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+        let mark = PALETTE[3].1;
+        chart
+            .draw_series(named.iter().map(|(x, y, _)| Cross::new((*x, *y), 6, mark.stroke_width(2))))?
+            .label("the top layouts")
+            .legend(move |(x, y)| Cross::new((x + 6, y), 5, mark.stroke_width(2)));
+        chart.draw_series(named.iter().map(|(x, y, l)| Text::new(l.clone(), (*x, *y), (FONT, 12))))?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 12))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => svg,
+        Err(e) => failed(e),
+    }
+}
+
+/// Predicted against measured on log–log axes, one colour per group, with the line of
+/// perfect agreement and the ±10% and ±25% bands around it.
+pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> String {
+    font_registered();
+    let all: Vec<f64> = groups.iter().flat_map(|(_, ps)| ps.iter().flat_map(|p| [p.0, p.1])).filter(|v| v.is_finite() && *v > 0.0).collect();
+    if all.is_empty() {
+        return failed("no positive points");
+    }
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
+    let hi = all.iter().copied().fold(0.0, f64::max) * 1.5;
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (760, 600)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(46)
+            .y_label_area_size(70)
+            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("published ({unit})"))
+            .y_desc(format!("predicted ({unit})"))
+            .x_label_formatter(&|v: &f64| short_number(*v))
+            .y_label_formatter(&|v: &f64| short_number(*v))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        for (factor, style, label) in [
+            (1.0, BLACK.stroke_width(2), "agreement"),
+            (1.10, RGBColor(120, 120, 120).stroke_width(1), "±10%"),
+            (0.90, RGBColor(120, 120, 120).stroke_width(1), ""),
+            (1.25, RGBColor(180, 180, 180).stroke_width(1), "±25%"),
+            (0.75, RGBColor(180, 180, 180).stroke_width(1), ""),
+        ] {
+            let series = chart.draw_series(LineSeries::new([(lo, lo * factor), (hi, hi * factor)], style))?;
+            if !label.is_empty() {
+                series.label(label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], style));
+            }
+        }
+        for (i, (name, ps)) in groups.iter().enumerate() {
+            let c = colour(i);
+            let ps: Vec<(f64, f64)> = ps.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
+            chart
+                .draw_series(ps.iter().map(|&p| Circle::new(p, 4, c.filled())))?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 12))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => svg,
+        Err(e) => failed(e),
+    }
+}
+
 /// A tick label: whole numbers below a million as they are (GPU counts), larger
 /// values in k, M or G, fractions with up to three significant digits.
 pub fn short_number(v: f64) -> String {
