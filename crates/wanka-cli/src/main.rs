@@ -118,6 +118,10 @@ enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write an HTML report: busbw against size for every routing the
+        /// transport allows (ECMP, adaptive, spray), the algorithm at each size.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
     },
     /// Best parallel layouts for the model on the cluster, ranked by throughput.
     Search {
@@ -347,7 +351,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Collective { file, set, op, group, min_bytes, max_bytes, routing, channels, json } => {
+        Command::Collective { file, set, op, group, min_bytes, max_bytes, routing, channels, json, report: report_path } => {
             let s = wanka::scenario::load(&file, &set).map_err(usage)?;
             let bad = |m: String| anyhow::Error::new(UsageError(m));
             let lo = parse_bytes(&min_bytes).map_err(bad)?;
@@ -380,6 +384,19 @@ fn run(cli: Cli) -> Result<()> {
             let layout = wanka::collective::flows::named_group(&s, &group).map_err(bad)?;
             wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(bad)?;
             let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
+            if let Some(path) = &report_path {
+                check_report_path(path)?;
+                // Every routing the transport allows, the one asked for first.
+                let mut runs = vec![report.clone()];
+                use wanka::scenario::Routing as Scenario;
+                for (other, as_key) in [(wanka_net_routing::ECMP, Scenario::Ecmp), (wanka_net_routing::ADAPTIVE, Scenario::Adaptive), (wanka_net_routing::SPRAY, Scenario::Spray)] {
+                    if other != routing && s.cluster.transport.is_none_or(|t| t.refuses(as_key).is_none()) {
+                        runs.push(wanka::collective::flows::run(&s, layout, op, other, channels, &sizes));
+                    }
+                }
+                let html = wanka::render::collective_report(&s, &group, &runs);
+                write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+            }
             if json {
                 output::print_json(&report)?;
             } else {

@@ -9,6 +9,7 @@
 //! - one module per report kind.
 
 pub mod chart;
+mod collective;
 pub mod page;
 mod scale;
 mod search;
@@ -16,6 +17,7 @@ mod simulate;
 pub mod timeline;
 mod validate;
 
+pub use collective::collective_report;
 pub use scale::scale_report;
 pub use search::search_report;
 pub use simulate::{keys_set, simulate_report};

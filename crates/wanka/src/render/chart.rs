@@ -122,6 +122,8 @@ pub struct Series {
 pub enum Axis {
     Linear,
     Log,
+    /// Log, labelled in binary sizes (1K, 8M, 1G) as nccl-tests prints them.
+    LogBytes,
 }
 
 /// Lines with point marks against x (`x_axis`: linear or log), each series in its own
@@ -145,6 +147,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
         let mut builder = ChartBuilder::on(&root);
         builder.caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(78);
         let number = |v: &f64| short_number(*v);
+        let x_number = |v: &f64| if x_axis == Axis::LogBytes { binary_size(*v) } else { short_number(*v) };
         macro_rules! draw {
             ($chart:expr) => {{
                 let mut chart = $chart;
@@ -152,7 +155,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc(y_desc)
-                    .x_label_formatter(&number)
+                    .x_label_formatter(&x_number)
                     .y_label_formatter(&number)
                     .label_style((FONT, 13))
                     .axis_desc_style((FONT, 14))
@@ -183,7 +186,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
             }};
         }
         match x_axis {
-            Axis::Log => {
+            Axis::Log | Axis::LogBytes => {
                 // Ticks at the data's x values (the GPU counts), not at every power of ten's steps.
                 let mut keys: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite() && *x > 0.0).collect();
                 keys.sort_by(f64::total_cmp);
@@ -333,6 +336,17 @@ pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> 
         Ok(()) => svg,
         Err(e) => failed(e),
     }
+}
+
+/// A byte count in binary units (1K, 8M, 1G), or as it is when not a whole number of them.
+pub fn binary_size(b: f64) -> String {
+    for (unit, n) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+        let x = b / n as f64;
+        if x >= 1.0 && x.fract() == 0.0 {
+            return format!("{x}{unit}");
+        }
+    }
+    short_number(b)
 }
 
 /// A tick label: whole numbers below a million as they are (GPU counts), larger
