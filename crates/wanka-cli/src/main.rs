@@ -89,6 +89,10 @@ enum Command {
         /// blocking, asynchronous and in-memory checkpoints and a 10× faster restart.
         #[arg(long, value_name = "LIST")]
         gpus: Option<String>,
+        /// Also write an HTML report: the time-to-train distribution, interruptions by
+        /// cause, ETTR against the checkpoint interval with Daly's optimum.
+        #[arg(long, value_name = "FILE.html", conflicts_with = "gpus")]
+        report: Option<PathBuf>,
     },
     /// nccl-tests-style table of a collective on the scenario's fabric, every concurrent
     /// instance of the group running at once (flow-level network model).
@@ -328,12 +332,17 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Goodput { file, set, json, gpus } => {
+        Command::Goodput { file, set, json, gpus, report: report_path } => {
             let scenario = wanka::scenario::load(&file, &set).map_err(usage)?;
             let step = wanka::step::simulate(&scenario);
             match gpus {
                 None => {
                     let report = wanka::reliability::goodput(&scenario, step.tokens_per_s);
+                    if let Some(path) = &report_path {
+                        check_report_path(path)?;
+                        let html = wanka::render::goodput_report(&scenario, &report);
+                        write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+                    }
                     if json {
                         output::print_json(&report)?;
                     } else {

@@ -110,6 +110,14 @@ pub struct GoodputReport {
     pub time_to_train_s: Percentiles,
     pub interruptions: Percentiles,
     pub monte_carlo_runs: u64,
+    /// The Monte Carlo's time-to-train in 30 bins.
+    pub time_to_train_histogram: Vec<Bin>,
+    /// Daly's optimal useful time between checkpoints (Daly 2006, eq. 37).
+    pub daly_interval_s: f64,
+    /// Expected ETTR (closed form) against the useful time between checkpoints, from a
+    /// sixteenth to 16 times the interval used, 33 points: the cost of checkpointing too
+    /// often or too rarely.
+    pub ettr_by_checkpoint_interval: Vec<(f64, f64)>,
     pub by_cause: Vec<CauseRate>,
 }
 
@@ -232,7 +240,10 @@ pub fn goodput(s: &Scenario, tokens_per_s: f64) -> GoodputReport {
         .checkpoint_interval_s
         .unwrap_or_else(|| if mtbi.is_finite() { daly_interval_s(ckpt.blocking_s, mtbi) } else { 86_400.0 })
         .max(min_interval);
-    let ettr = interval / daly_segment_s(interval, ckpt.blocking_s, restart + rollback, lambda);
+    let ettr_at = |tau: f64| tau / daly_segment_s(tau, ckpt.blocking_s, restart + rollback, lambda);
+    let ettr = ettr_at(interval);
+    let daly = if mtbi.is_finite() { daly_interval_s(ckpt.blocking_s, mtbi).max(min_interval) } else { interval };
+    let ettr_by_checkpoint_interval = (0..=32).map(|i| interval * 2f64.powf(i as f64 / 4.0 - 4.0)).filter(|t| *t >= min_interval).map(|t| (t, ettr_at(t))).collect();
     let useful_time_s = s.training.tokens / tokens_per_s;
     let mc = monte_carlo(
         &MonteCarloInput {
@@ -262,6 +273,9 @@ pub fn goodput(s: &Scenario, tokens_per_s: f64) -> GoodputReport {
         time_to_train_s: mc.wall_s,
         interruptions: mc.interruptions,
         monte_carlo_runs: mc.runs,
+        time_to_train_histogram: mc.wall_histogram,
+        daly_interval_s: daly,
+        ettr_by_checkpoint_interval,
         by_cause,
     }
 }
@@ -285,8 +299,38 @@ pub struct MonteCarloInput {
     pub recovery_s: Vec<f64>,
 }
 
+/// One bin of a histogram: `count` values in `[low, high)` (the last bin includes its
+/// high edge).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bin {
+    pub low: f64,
+    pub high: f64,
+    pub count: u64,
+}
+
+/// `values` counted in `bins` equal bins from their minimum to their maximum (none for
+/// no finite values; one bin when all are equal).
+pub fn histogram(values: &[f64], bins: usize) -> Vec<Bin> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (Some(lo), Some(hi)) = (finite.iter().copied().reduce(f64::min), finite.iter().copied().reduce(f64::max)) else {
+        return Vec::new();
+    };
+    if hi <= lo || bins <= 1 {
+        return vec![Bin { low: lo, high: hi, count: finite.len() as u64 }];
+    }
+    let width = (hi - lo) / bins as f64;
+    let mut out: Vec<Bin> = (0..bins).map(|i| Bin { low: lo + i as f64 * width, high: lo + (i + 1) as f64 * width, count: 0 }).collect();
+    for v in finite {
+        let i = (((v - lo) / width) as usize).min(bins - 1);
+        out[i].count += 1;
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonteCarloResult {
+    /// Time-to-train of the runs in 30 bins (what a report draws).
+    pub wall_histogram: Vec<Bin>,
     pub wall_s: Percentiles,
     pub interruptions: Percentiles,
     pub mean_wall_s: f64,
@@ -341,7 +385,7 @@ pub fn monte_carlo(input: &MonteCarloInput, runs: u64, seed: u64) -> MonteCarloR
     let worst_recovery = input.recovery_s.iter().cloned().fold(0.0, f64::max);
     if input.lambda * (worst_recovery + period) > MAX_LAMBDA_T {
         let never = Percentiles { p10: f64::INFINITY, p50: f64::INFINITY, p90: f64::INFINITY };
-        return MonteCarloResult { wall_s: never, interruptions: never, mean_wall_s: f64::INFINITY, runs: 0 };
+        return MonteCarloResult { wall_histogram: Vec::new(), wall_s: never, interruptions: never, mean_wall_s: f64::INFINITY, runs: 0 };
     }
     // Bound the work: expected failures per run ≈ segments × (e^{λ(R+T)} − 1). Runs
     // past the budget are dropped (at least MIN_RUNS kept) so hopeless regimes stay fast.
@@ -393,12 +437,22 @@ pub fn monte_carlo(input: &MonteCarloInput, runs: u64, seed: u64) -> MonteCarloR
         counts.push(interruptions as f64);
     }
     let mean_wall_s = walls.iter().sum::<f64>() / walls.len().max(1) as f64;
-    MonteCarloResult { wall_s: percentiles(walls), interruptions: percentiles(counts), mean_wall_s, runs }
+    let wall_histogram = histogram(&walls, 30);
+    MonteCarloResult { wall_histogram, wall_s: percentiles(walls), interruptions: percentiles(counts), mean_wall_s, runs }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histograms_count_every_value_once() {
+        let h = histogram(&[1.0, 2.0, 2.5, 4.0, f64::INFINITY], 3);
+        assert_eq!(h.iter().map(|b| b.count).collect::<Vec<_>>(), vec![1, 2, 1]);
+        assert_eq!((h[0].low, h[2].high), (1.0, 4.0));
+        assert_eq!(histogram(&[3.0, 3.0], 10), vec![Bin { low: 3.0, high: 3.0, count: 2 }]);
+        assert!(histogram(&[], 5).is_empty());
+    }
 
     #[test]
     fn default_causes_reproduce_the_llama3_table() {

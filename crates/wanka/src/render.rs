@@ -10,6 +10,7 @@
 
 pub mod chart;
 mod collective;
+mod goodput;
 pub mod page;
 mod scale;
 mod search;
@@ -18,6 +19,7 @@ pub mod timeline;
 mod validate;
 
 pub use collective::collective_report;
+pub use goodput::goodput_report;
 pub use scale::scale_report;
 pub use search::search_report;
 pub use simulate::{keys_set, simulate_report};

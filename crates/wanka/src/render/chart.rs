@@ -191,6 +191,13 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
                 let mut keys: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite() && *x > 0.0).collect();
                 keys.sort_by(f64::total_cmp);
                 keys.dedup();
+                // At most about ten ticks: every k-th value, the last kept.
+                let step = keys.len().div_ceil(10).max(1);
+                let last = keys.last().copied();
+                keys = keys.into_iter().step_by(step).collect();
+                if let Some(l) = last.filter(|l| keys.last() != Some(l)) {
+                    keys.push(l);
+                }
                 draw!(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(keys), bottom..top)?)
             }
             Axis::Linear => draw!(builder.build_cartesian_2d(x0..x1, bottom..top)?),
@@ -329,6 +336,89 @@ pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> 
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => svg,
+        Err(e) => failed(e),
+    }
+}
+
+/// A histogram: `bins` as (low, high, count) bars, with labelled vertical markers
+/// (`(x, label)`: percentiles).
+pub fn histogram(title: &str, x_desc: &str, bins: &[(f64, f64, u64)], markers: &[(f64, String)]) -> String {
+    font_registered();
+    let (Some(lo), Some(hi)) = (bins.first().map(|b| b.0), bins.last().map(|b| b.1)) else {
+        return failed("no values");
+    };
+    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0)) };
+    let top = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.15;
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (760, 360)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root).caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(60).build_cartesian_2d(lo..hi, 0f64..top)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc("runs")
+            .x_label_formatter(&|v: &f64| short_number(*v))
+            .y_label_formatter(&|v: &f64| short_number(*v))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        let c = colour(0);
+        chart.draw_series(bins.iter().map(|&(a, b, n)| Rectangle::new([(a, 0.0), (b, n as f64)], c.filled())))?;
+        for (x, label) in markers {
+            chart.draw_series(std::iter::once(PathElement::new(vec![(*x, 0.0), (*x, top)], BLACK.stroke_width(1))))?;
+            chart.draw_series(std::iter::once(Text::new(label.clone(), (*x, top * 0.97), (FONT, 12))))?;
+        }
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => svg,
+        Err(e) => failed(e),
+    }
+}
+
+/// Horizontal bars, one per `(label, value)`, largest first as given, the label at
+/// the left and the value at the bar's end.
+pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> String {
+    font_registered();
+    if items.is_empty() {
+        return failed("no values");
+    }
+    let right = items.iter().map(|i| i.1).fold(0.0, f64::max).max(f64::MIN_POSITIVE) * 1.2;
+    let n = items.len();
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (760, 80 + 20 * n as u32)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root).caption(title, (FONT, 18)).margin(12).x_label_area_size(40).y_label_area_size(220).build_cartesian_2d(0f64..right, 0f64..n as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc(x_desc)
+            .x_label_formatter(&|v: &f64| short_number(*v))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()?;
+        let c = colour(3);
+        let style = TextStyle::from((FONT, 12).into_font()).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        for (i, (label, v)) in items.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            chart.draw_series(std::iter::once(Rectangle::new([(0.0, y + 0.15), (*v, y + 0.85)], c.filled())))?;
+            chart.draw_series(std::iter::once(Text::new(short_number(*v), (*v, y + 0.75), (FONT, 11))))?;
+            let (px, py) = chart.backend_coord(&(0.0, y + 0.5));
+            root.draw(&Text::new(label.clone(), (px - 6, py), style.clone()))?;
+        }
         root.present()?;
         Ok(())
     })();
