@@ -575,6 +575,17 @@ fn reports_render_in_headless_chromium() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = wanka(&["scale", ex.to_str().unwrap(), "--gpus", "4k..64k", "--report", scale.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (search, collective, validate, goodput) = (dir.join("search.html"), dir.join("collective.html"), dir.join("validate.html"), dir.join("goodput.html"));
+    let search_ex = repo().join("examples/search-llama3-405b-16k.toml");
+    for (args, what) in [
+        (vec!["search", search_ex.to_str().unwrap(), "--top", "5", "--report", search.to_str().unwrap()], "search"),
+        (vec!["collective", ex.to_str().unwrap(), "--op", "all_reduce", "--group", "dp", "--report", collective.to_str().unwrap()], "collective"),
+        (vec!["validate", "--report", validate.to_str().unwrap()], "validate"),
+        (vec!["goodput", ex.to_str().unwrap(), "--report", goodput.to_str().unwrap()], "goodput"),
+    ] {
+        let out = wanka(&args);
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    }
     // A report is only written whole, and only as .html.
     let out = wanka(&["report", ex.to_str().unwrap(), "-o", dir.join("r.png").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -583,7 +594,7 @@ fn reports_render_in_headless_chromium() {
         eprintln!("no chromium on PATH: the reports were written, not rendered");
         return;
     };
-    for (html, charts) in [(&step, 2), (&event, 3), (&scale, 5)] {
+    for (html, charts) in [(&step, 2), (&event, 3), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3)] {
         let shot = dir.join(format!("{}.png", html.file_stem().unwrap().to_string_lossy()));
         let url = format!("file://{}", html.display());
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"];
