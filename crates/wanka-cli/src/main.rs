@@ -126,6 +126,9 @@ enum Command {
         /// transport allows (ECMP, adaptive, spray), the algorithm at each size.
         #[arg(long, value_name = "FILE.html")]
         report: Option<PathBuf>,
+        /// Also write the busbw chart of the routing asked for alone: FILE.svg or FILE.png.
+        #[arg(long, value_name = "FILE.svg|FILE.png")]
+        plot: Option<PathBuf>,
     },
     /// Best parallel layouts for the model on the cluster, ranked by throughput.
     Search {
@@ -170,6 +173,9 @@ enum Command {
         /// against GPU count, the knee and the verdict.
         #[arg(long, value_name = "FILE.html")]
         report: Option<PathBuf>,
+        /// Also write the time-to-train chart alone: FILE.svg or FILE.png.
+        #[arg(long, value_name = "FILE.svg|FILE.png")]
+        plot: Option<PathBuf>,
     },
     /// Every published measurement wanka carries, predicted beside published.
     Validate {
@@ -191,6 +197,9 @@ enum Command {
         /// the ±10% and ±25% bands, the error by group, every row.
         #[arg(long, value_name = "FILE.html", conflicts_with_all = ["scenario", "layouts"])]
         report: Option<PathBuf>,
+        /// Also write the predicted-against-published chart alone: FILE.svg or FILE.png.
+        #[arg(long, value_name = "FILE.svg|FILE.png", conflicts_with_all = ["scenario", "layouts"])]
+        plot: Option<PathBuf>,
     },
     /// Every combination of a sweep file's axes (scenario keys and their values), one row
     /// per point, into a .csv, .jsonl or .parquet; a killed run resumes where it stopped.
@@ -360,7 +369,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Collective { file, set, op, group, min_bytes, max_bytes, routing, channels, json, report: report_path } => {
+        Command::Collective { file, set, op, group, min_bytes, max_bytes, routing, channels, json, report: report_path, plot } => {
             let s = wanka::scenario::load(&file, &set).map_err(usage)?;
             let bad = |m: String| anyhow::Error::new(UsageError(m));
             let lo = parse_bytes(&min_bytes).map_err(bad)?;
@@ -393,6 +402,10 @@ fn run(cli: Cli) -> Result<()> {
             let layout = wanka::collective::flows::named_group(&s, &group).map_err(bad)?;
             wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(bad)?;
             let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
+            if let Some(path) = &plot {
+                let chart = wanka::render::collective_plot(std::slice::from_ref(&report));
+                write_plot(path, || chart.svg(), || chart.png())?;
+            }
             if let Some(path) = &report_path {
                 check_report_path(path)?;
                 // Every routing the transport allows, the one asked for first.
@@ -438,7 +451,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::search_table(&space, &result, elapsed_s));
             }
         }
-        Command::Scale { file, set, gpus, json, report } => {
+        Command::Scale { file, set, gpus, json, report, plot } => {
             let space = wanka::scenario::load_space(&file, &set).map_err(usage)?;
             let counts = parse_gpu_list(&gpus).map_err(|e| anyhow::Error::new(UsageError(e)))?;
             for &n in &counts {
@@ -455,13 +468,17 @@ fn run(cli: Cli) -> Result<()> {
                 let html = wanka::render::scale_report(&space, &result);
                 write_atomically(path, |w| w.write_all(html.as_bytes()))?;
             }
+            if let Some(path) = &plot {
+                let chart = wanka::render::scale_plot(&result);
+                write_plot(path, || chart.svg(), || chart.png())?;
+            }
             if json {
                 output::print_json(&result)?;
             } else {
                 print!("{}", output::scale_table(&space, &result));
             }
         }
-        Command::Validate { json, scenario, fidelity, layouts, report } => {
+        Command::Validate { json, scenario, fidelity, layouts, report, plot } => {
             if layouts {
                 let v = wanka::validate::layouts::validate_layouts();
                 if json {
@@ -482,6 +499,10 @@ fn run(cli: Cli) -> Result<()> {
                 check_report_path(path)?;
                 let html = wanka::render::validate_report(&v, if fidelity == Fidelity::Event { "event" } else { "analytic" });
                 write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+            }
+            if let Some(path) = &plot {
+                let chart = wanka::render::validate_plot(&v);
+                write_plot(path, || chart.svg(), || chart.png())?;
             }
             if json {
                 output::print_json(&v)?;
@@ -651,6 +672,16 @@ fn check_report_path(path: &Path) -> Result<()> {
         Some("html" | "htm") => Ok(()),
         _ => Err(anyhow::Error::new(UsageError(format!("--report {}: a report is an HTML file; name it FILE.html", path.display())))),
     }
+}
+
+/// Writes a chart alone, as its extension says: SVG text or a PNG image.
+fn write_plot(path: &Path, svg: impl FnOnce() -> String, png: impl FnOnce() -> Result<Vec<u8>, String>) -> Result<()> {
+    let bytes = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => svg().into_bytes(),
+        Some("png") => png().map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?,
+        _ => return Err(anyhow::Error::new(UsageError(format!("--plot {}: a plot is FILE.svg or FILE.png", path.display())))),
+    };
+    write_atomically(path, |w| w.write_all(&bytes))
 }
 
 /// Writes the HTML report of one step, marking the keys `file` and `set` gave.

@@ -618,3 +618,29 @@ fn reports_render_in_headless_chromium() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--plot` writes the chart alone, SVG or PNG by its extension, the same bytes each
+/// time; another extension is a usage error and writes nothing.
+#[test]
+fn plots_are_svg_or_png() {
+    let dir = std::env::temp_dir().join(format!("wanka-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ex = repo().join("examples/llama3-405b-16k.toml");
+    let (svg, png, again) = (dir.join("v.svg"), dir.join("s.png"), dir.join("s2.png"));
+    assert!(wanka(&["validate", "--plot", svg.to_str().unwrap()]).status.success());
+    for out in [&png, &again] {
+        assert!(wanka(&["scale", ex.to_str().unwrap(), "--gpus", "4k..16k", "--plot", out.to_str().unwrap()]).status.success());
+    }
+    let c = dir.join("c.png");
+    assert!(wanka(&["collective", ex.to_str().unwrap(), "--op", "all_gather", "--group", "dp", "--plot", c.to_str().unwrap()]).status.success());
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    for p in [&png, &c] {
+        assert!(std::fs::read(p).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    }
+    assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&again).unwrap());
+    let bad = dir.join("v.jpg");
+    let out = wanka(&["validate", "--plot", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FILE.svg or FILE.png") && !bad.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,8 @@
 //! - [`page`]: the document (sections, tables, figures, the stylesheet);
 //! - [`chart`]: the charts, drawn by plotters' SVG backend with a bundled font and a
 //!   colour-blind-safe palette;
-//! - one module per report kind.
+//! - one module per report kind; the charts `--plot` writes alone (SVG or PNG) are
+//!   `scale_plot`, `collective_plot` and `validate_plot`.
 
 pub mod chart;
 mod collective;
@@ -18,12 +19,12 @@ mod simulate;
 pub mod timeline;
 mod validate;
 
-pub use collective::collective_report;
+pub use collective::{collective_plot, collective_report};
 pub use goodput::goodput_report;
-pub use scale::scale_report;
+pub use scale::{scale_plot, scale_report};
 pub use search::search_report;
 pub use simulate::{keys_set, simulate_report};
-pub use validate::validate_report;
+pub use validate::{validate_plot, validate_report};
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! machine, and series take the Okabe–Ito palette, which stays distinguishable for
 //! colour-blind readers (Okabe & Ito 2008, "Color Universal Design").
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use std::sync::Once;
@@ -127,25 +128,51 @@ pub enum Axis {
 }
 
 /// Lines with point marks against x (`x_axis`: linear or log), each series in its own
-/// colour, with an optional vertical marker (`(x, label)`: the knee of a scale curve).
+/// colour, with an optional vertical marker (`(x, label)`: the knee of a scale curve):
+/// the chart of a report, or of `--plot` as SVG or PNG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lines {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub x_axis: Axis,
+    pub series: Vec<Series>,
+    pub marker: Option<(f64, String)>,
+}
+
+/// [`Lines`] as SVG.
 pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Series], marker: Option<(f64, &str)>) -> String {
-    font_registered();
-    let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite());
-    let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| y.is_finite());
-    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
-    let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
-    if !(x0.is_finite() && x1.is_finite() && y0.is_finite() && y1.is_finite()) {
-        return failed("no finite points");
+    Lines { title: title.into(), x_desc: x_desc.into(), y_desc: y_desc.into(), x_axis, series: series.to_vec(), marker: marker.map(|(x, l)| (x, l.to_string())) }.svg()
+}
+
+impl Lines {
+    const SIZE: (u32, u32) = (760, 380);
+
+    pub fn svg(&self) -> String {
+        svg_of(Self::SIZE, |root| self.draw(root))
     }
-    let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 * 0.5, x0 * 2.0 + 1.0) };
-    let bottom = if y0 >= 0.0 { 0.0 } else { y0 * 1.1 };
-    let top = if y1 > bottom { y1 * 1.1 } else { bottom + 1.0 };
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (760, 380)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut builder = ChartBuilder::on(&root);
-        builder.caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(78);
+
+    pub fn png(&self) -> Result<Vec<u8>, String> {
+        png_of(Self::SIZE, |root| self.draw(root))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        font_registered();
+        let (series, x_axis) = (&self.series, self.x_axis);
+        let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite());
+        let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|y| y.is_finite());
+        let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+        if !(x0.is_finite() && x1.is_finite() && y0.is_finite() && y1.is_finite()) {
+            return Err("no finite points".into());
+        }
+        let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 * 0.5, x0 * 2.0 + 1.0) };
+        let bottom = if y0 >= 0.0 { 0.0 } else { y0 * 1.1 };
+        let top = if y1 > bottom { y1 * 1.1 } else { bottom + 1.0 };
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let mut builder = ChartBuilder::on(root);
+        builder.caption(&self.title, (FONT, 18)).margin(12).margin_right(36).x_label_area_size(46).y_label_area_size(78);
         let number = |v: &f64| short_number(*v);
         let x_number = |v: &f64| if x_axis == Axis::LogBytes { binary_size(*v) } else { short_number(*v) };
         macro_rules! draw {
@@ -153,27 +180,30 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
                 let mut chart = $chart;
                 chart
                     .configure_mesh()
-                    .x_desc(x_desc)
-                    .y_desc(y_desc)
+                    .x_desc(&self.x_desc)
+                    .y_desc(&self.y_desc)
                     .x_label_formatter(&x_number)
                     .y_label_formatter(&number)
                     .label_style((FONT, 13))
                     .axis_desc_style((FONT, 14))
                     .light_line_style(RGBColor(235, 235, 235))
-                    .draw()?;
+                    .draw()
+                    .map_err(e)?;
                 for (i, s) in series.iter().enumerate() {
                     let c = colour(i);
                     let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
                     chart
-                        .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
+                        .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
+                        .map_err(e)?
                         .label(s.label.as_str())
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
-                    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+                    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled()))).map_err(e)?;
                 }
-                if let Some((x, label)) = marker {
+                if let Some((x, label)) = &self.marker {
                     chart
-                        .draw_series(std::iter::once(PathElement::new(vec![(x, bottom), (x, top)], BLACK.stroke_width(1))))?
-                        .label(label)
+                        .draw_series(std::iter::once(PathElement::new(vec![(*x, bottom), (*x, top)], BLACK.stroke_width(1))))
+                        .map_err(e)?
+                        .label(label.as_str())
                         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(1)));
                 }
                 chart
@@ -182,7 +212,8 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
                     .label_font((FONT, 12))
                     .background_style(WHITE.mix(0.9))
                     .border_style(BLACK)
-                    .draw()?;
+                    .draw()
+                    .map_err(e)?;
             }};
         }
         match x_axis {
@@ -198,17 +229,43 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
                 if let Some(l) = last.filter(|l| keys.last() != Some(l)) {
                     keys.push(l);
                 }
-                draw!(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(keys), bottom..top)?)
+                draw!(builder.build_cartesian_2d((x0..x1).log_scale().with_key_points(keys), bottom..top).map_err(e)?)
             }
-            Axis::Linear => draw!(builder.build_cartesian_2d(x0..x1, bottom..top)?),
+            Axis::Linear => draw!(builder.build_cartesian_2d(x0..x1, bottom..top).map_err(e)?),
         }
-        root.present()?;
-        Ok(())
-    })();
+        root.present().map_err(e)
+    }
+}
+
+/// A drawing as an SVG document (its reason as the figure if it cannot be drawn).
+fn svg_of(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>) -> String {
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root)
+    };
     match drawn {
         Ok(()) => svg,
         Err(e) => failed(e),
     }
+}
+
+/// A drawing as a PNG image (RGB, 8 bits).
+fn png_of(size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>) -> Result<Vec<u8>, String> {
+    let (w, h) = size;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(&root)?;
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// A scatter of many points (drawn one per cell of a 160 × 100 grid, so a search's
@@ -281,34 +338,58 @@ pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], f
 
 /// Predicted against measured on log–log axes, one colour per group, with the line of
 /// perfect agreement and the ±10% and ±25% bands around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parity {
+    pub title: String,
+    pub unit: String,
+    pub groups: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// [`Parity`] as SVG.
 pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> String {
-    font_registered();
-    let all: Vec<f64> = groups.iter().flat_map(|(_, ps)| ps.iter().flat_map(|p| [p.0, p.1])).filter(|v| v.is_finite() && *v > 0.0).collect();
-    if all.is_empty() {
-        return failed("no positive points");
+    Parity { title: title.into(), unit: unit.into(), groups: groups.to_vec() }.svg()
+}
+
+impl Parity {
+    const SIZE: (u32, u32) = (760, 600);
+
+    pub fn svg(&self) -> String {
+        svg_of(Self::SIZE, |root| self.draw(root))
     }
-    let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
-    let hi = all.iter().copied().fold(0.0, f64::max) * 1.5;
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (760, 600)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
+
+    pub fn png(&self) -> Result<Vec<u8>, String> {
+        png_of(Self::SIZE, |root| self.draw(root))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        font_registered();
+        let groups = &self.groups;
+        let all: Vec<f64> = groups.iter().flat_map(|(_, ps)| ps.iter().flat_map(|p| [p.0, p.1])).filter(|v| v.is_finite() && *v > 0.0).collect();
+        if all.is_empty() {
+            return Err("no positive points".into());
+        }
+        let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / 1.5;
+        let hi = all.iter().copied().fold(0.0, f64::max) * 1.5;
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FONT, 18))
             .margin(12)
             .x_label_area_size(46)
             .y_label_area_size(70)
-            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
+            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())
+            .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc(format!("published ({unit})"))
-            .y_desc(format!("predicted ({unit})"))
+            .x_desc(format!("published ({})", self.unit))
+            .y_desc(format!("predicted ({})", self.unit))
             .x_label_formatter(&|v: &f64| short_number(*v))
             .y_label_formatter(&|v: &f64| short_number(*v))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+            .draw()
+            .map_err(e)?;
         for (factor, style, label) in [
             (1.0, BLACK.stroke_width(2), "agreement"),
             (1.10, RGBColor(120, 120, 120).stroke_width(1), "±10%"),
@@ -316,7 +397,7 @@ pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> 
             (1.25, RGBColor(180, 180, 180).stroke_width(1), "±25%"),
             (0.75, RGBColor(180, 180, 180).stroke_width(1), ""),
         ] {
-            let series = chart.draw_series(LineSeries::new([(lo, lo * factor), (hi, hi * factor)], style))?;
+            let series = chart.draw_series(LineSeries::new([(lo, lo * factor), (hi, hi * factor)], style)).map_err(e)?;
             if !label.is_empty() {
                 series.label(label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], style));
             }
@@ -325,7 +406,8 @@ pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> 
             let c = colour(i);
             let ps: Vec<(f64, f64)> = ps.iter().copied().filter(|p| p.0 > 0.0 && p.1 > 0.0).collect();
             chart
-                .draw_series(ps.iter().map(|&p| Circle::new(p, 4, c.filled())))?
+                .draw_series(ps.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                .map_err(e)?
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
@@ -335,13 +417,9 @@ pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> 
             .label_font((FONT, 12))
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
-            .draw()?;
-        root.present()?;
-        Ok(())
-    })();
-    match drawn {
-        Ok(()) => svg,
-        Err(e) => failed(e),
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(e)
     }
 }
 

@@ -7,6 +7,19 @@ use super::page::{Cell, Page};
 use crate::collective::flows::CollectiveReport;
 use crate::scenario::Scenario;
 
+/// Bus bandwidth against message size, a curve per run's routing (`wanka collective
+/// --plot`).
+pub fn collective_plot(runs: &[CollectiveReport]) -> chart::Lines {
+    chart::Lines {
+        title: "Bus bandwidth".into(),
+        x_desc: "message size (bytes)".into(),
+        y_desc: "busbw (GB/s)".into(),
+        x_axis: Axis::LogBytes,
+        series: runs.iter().map(|r| Series { label: format!("{:?}", r.routing).to_lowercase(), points: r.rows.iter().map(|row| (row.bytes, row.busbw_gb_s)).collect() }).collect(),
+        marker: None,
+    }
+}
+
 /// The report of one collective (`op` over `group`) on `s`'s fabric, a run per routing.
 pub fn collective_report(s: &Scenario, group: &str, runs: &[CollectiveReport]) -> String {
     let op = runs.first().map_or(String::new(), |r| format!("{:?}", r.op));
@@ -21,12 +34,8 @@ pub fn collective_report(s: &Scenario, group: &str, runs: &[CollectiveReport]) -
         ));
     }
     page.section("Bus bandwidth against size");
-    let series: Vec<Series> = runs
-        .iter()
-        .map(|r| Series { label: format!("{:?}", r.routing).to_lowercase(), points: r.rows.iter().map(|row| (row.bytes, row.busbw_gb_s)).collect() })
-        .collect();
     page.figure(
-        &chart::lines("Bus bandwidth", "message size (bytes)", "busbw (GB/s)", Axis::LogBytes, &series, None),
+        &collective_plot(runs).svg(),
         "nccl-tests' bus bandwidth per routing: algorithm bandwidth scaled by the collective's traffic factor, so the ideal is the link rate.",
     );
     for r in runs {

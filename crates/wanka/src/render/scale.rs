@@ -6,6 +6,18 @@ use super::page::{Cell, Page};
 use crate::scale::ScaleResult;
 use crate::scenario::ScenarioSpace;
 
+/// Time-to-train against GPU count, the knee marked (`wanka scale --plot`).
+pub fn scale_plot(r: &ScaleResult) -> chart::Lines {
+    chart::Lines {
+        title: "Time to train".into(),
+        x_desc: "GPUs".into(),
+        y_desc: "days".into(),
+        x_axis: Axis::Log,
+        series: vec![Series { label: "time to train (with failures)".into(), points: r.points.iter().map(|p| (p.gpus as f64, p.time_to_train_s / 86400.0)).collect() }],
+        marker: r.knee_gpus.map(|k| (k as f64, "knee".to_string())),
+    }
+}
+
 /// The report of a scale run of `space`.
 pub fn scale_report(space: &ScenarioSpace, r: &ScaleResult) -> String {
     let mut page = Page::new(
@@ -19,7 +31,7 @@ pub fn scale_report(space: &ScenarioSpace, r: &ScaleResult) -> String {
     let day = 86400.0;
     page.section("Time to train");
     page.figure(
-        &chart::lines("Time to train", "GPUs", "days", Axis::Log, &[curve("time to train (with failures)", &|p| p.time_to_train_s / day)], knee),
+        &scale_plot(r).svg(),
         "Wall-clock days to train the token budget, with the best layout at each GPU count and the goodput lost to failures and restarts.",
     );
     page.section("Throughput per GPU and goodput");

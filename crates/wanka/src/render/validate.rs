@@ -13,6 +13,19 @@ fn mape_rows(groups: &[GroupMape]) -> Vec<Vec<Cell>> {
         .collect()
 }
 
+/// Every row predicted against published, by source (`wanka validate --plot`).
+pub fn validate_plot(v: &Validation) -> chart::Parity {
+    let mut groups: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in &v.rows {
+        let point = (r.published_tokens_per_s_per_gpu, r.predicted_tokens_per_s_per_gpu);
+        match groups.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, ps)) => ps.push(point),
+            None => groups.push((r.group.clone(), vec![point])),
+        }
+    }
+    chart::Parity { title: "Tokens per second per GPU".into(), unit: "tokens/s per GPU".into(), groups }
+}
+
 /// The report of a validation run (`fidelity`: "analytic" or "event").
 pub fn validate_report(v: &Validation, fidelity: &str) -> String {
     let mut page = Page::new(
@@ -26,16 +39,8 @@ pub fn validate_report(v: &Validation, fidelity: &str) -> String {
         ),
     );
     page.section("Predicted against published");
-    let mut groups: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for r in &v.rows {
-        let point = (r.published_tokens_per_s_per_gpu, r.predicted_tokens_per_s_per_gpu);
-        match groups.iter_mut().find(|(g, _)| *g == r.group) {
-            Some((_, ps)) => ps.push(point),
-            None => groups.push((r.group.clone(), vec![point])),
-        }
-    }
     page.figure(
-        &chart::parity("Tokens per second per GPU", "tokens/s per GPU", &groups),
+        &validate_plot(v).svg(),
         "Each published run against wanka's prediction; on the black line they agree, the grey lines are ±10% and ±25%.",
     );
     page.section("Error by source");
