@@ -360,7 +360,12 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Some(list) => {
                     let counts = parse_gpu_list(&list).map_err(|e| anyhow::Error::new(UsageError(e)))?;
-                    let sweep = wanka::reliability::sweep(&scenario, step.tokens_per_s_per_gpu, &counts);
+                    let bar = progress_bar(json, "GPU counts");
+                    let sweep = wanka::reliability::sweep_with_progress(&scenario, step.tokens_per_s_per_gpu, &counts, &|done, total| {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    });
+                    bar.finish_and_clear();
                     if json {
                         output::print_json(&sweep)?;
                     } else {
@@ -462,7 +467,13 @@ fn run(cli: Cli) -> Result<()> {
                     ))));
                 }
             }
-            let result = wanka::scale::scale(&space, &counts).map_err(usage)?;
+            let bar = progress_bar(json, "GPU counts (a search each)");
+            let result = wanka::scale::scale_with_progress(&space, &counts, &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .map_err(usage)?;
+            bar.finish_and_clear();
             if let Some(path) = &report {
                 check_report_path(path)?;
                 let html = wanka::render::scale_report(&space, &result);
@@ -494,7 +505,12 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{text}");
                 return Ok(());
             }
-            let v = wanka::validate::validate_with(fidelity == Fidelity::Event);
+            let bar = progress_bar(json, "published rows");
+            let v = wanka::validate::validate_with_progress(fidelity == Fidelity::Event, &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            });
+            bar.finish_and_clear();
             if let Some(path) = &report {
                 check_report_path(path)?;
                 let html = wanka::render::validate_report(&v, if fidelity == Fidelity::Event { "event" } else { "analytic" });

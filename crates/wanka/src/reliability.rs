@@ -555,9 +555,16 @@ pub struct SweepPoint {
 /// restart buy back. Throughput per GPU is held at the scenario's (the `scale` command
 /// answers how it really changes).
 pub fn sweep(s: &Scenario, tokens_per_s_per_gpu: f64, gpu_counts: &[u64]) -> Vec<SweepPoint> {
+    sweep_with_progress(s, tokens_per_s_per_gpu, gpu_counts, &|_, _| {})
+}
+
+/// [`sweep`], telling `progress` (GPU counts done, of all) as each is simulated.
+pub fn sweep_with_progress(s: &Scenario, tokens_per_s_per_gpu: f64, gpu_counts: &[u64], progress: &dyn Fn(u64, u64)) -> Vec<SweepPoint> {
     gpu_counts
         .iter()
-        .map(|&gpus| {
+        .enumerate()
+        .map(|(done, &gpus)| {
+            progress(done as u64, gpu_counts.len() as u64);
             let mut base = s.clone();
             base.cluster.gpus = gpus;
             let tokens_per_s = tokens_per_s_per_gpu * gpus as f64;

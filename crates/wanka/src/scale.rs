@@ -65,8 +65,14 @@ pub fn best_layout(space: &ScenarioSpace) -> Result<(crate::scenario::Scenario, 
 /// (the file's layout is one candidate among all); `order` and the overlap switches stay
 /// as written; `dp` and `global_batch` follow from the layout and the batch ceiling.
 pub fn scale(space: &ScenarioSpace, gpu_counts: &[u64]) -> Result<ScaleResult> {
+    scale_with_progress(space, gpu_counts, &|_, _| {})
+}
+
+/// [`scale`], telling `progress` (GPU counts done, of all) as each count is searched.
+pub fn scale_with_progress(space: &ScenarioSpace, gpu_counts: &[u64], progress: &dyn Fn(u64, u64)) -> Result<ScaleResult> {
     let mut points: Vec<ScalePoint> = Vec::new();
-    for &gpus in gpu_counts {
+    for (done, &gpus) in gpu_counts.iter().enumerate() {
+        progress(done as u64, gpu_counts.len() as u64);
         let mut sp = space.clone();
         sp.cluster.gpus = gpus;
         let (s, best) = best_layout(&sp)?;

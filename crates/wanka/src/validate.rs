@@ -117,15 +117,23 @@ pub fn validate() -> Validation {
 /// Compares every row with the analytic fidelity, or the event fidelity when `event`
 /// (rows it cannot run yet are listed as skipped with the reason).
 pub fn validate_with(event: bool) -> Validation {
+    validate_with_progress(event, &|_, _| {})
+}
+
+/// [`validate_with`], telling `progress` (rows done, of all) as each row is compared.
+pub fn validate_with_progress(event: bool, progress: &dyn Fn(u64, u64)) -> Validation {
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
-    for line in PUBLISHED.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-        if v["kind"] != "training_throughput" {
-            continue;
-        }
+    let lines: Vec<Value> = PUBLISHED
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "training_throughput")
+        .collect();
+    for (done, v) in lines.iter().enumerate() {
+        progress(done as u64, lines.len() as u64);
         let id = v["id"].as_str().unwrap_or("?").to_string();
-        match compare(&v, event) {
+        match compare(v, event) {
             Ok(row) => rows.push(row),
             Err(reason) => skipped.push(Skipped { id, reason }),
         }
