@@ -228,6 +228,10 @@ enum Command {
         /// Points per Ray task (with --ray).
         #[arg(long, value_name = "N", default_value_t = 1024, requires = "ray")]
         chunk_points: u64,
+        /// Also write an HTML report from the rows: what each axis does to throughput,
+        /// the best points, the errors.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
     },
     /// Time the speed targets at the top of the range (event steps at 131k and 1M
     /// GPUs, every collective at 1M, search at 131k on 2 threads, scale to 1M), each once.
@@ -530,7 +534,7 @@ fn run(cli: Cli) -> Result<()> {
             let rows = wanka::sweep::merge(&out, &shards).map_err(usage)?;
             println!("wanka sweep merge: {rows} rows from {} shards into {}", shards.len(), out.display());
         }
-        Command::Sweep { action: None, file, out, shard, json, ray, chunk_points } => {
+        Command::Sweep { action: None, file, out, shard, json, ray, chunk_points, report } => {
             let (Some(file), Some(out)) = (file, out) else {
                 return Err(anyhow::Error::new(UsageError("wanka sweep needs a sweep file and -o OUT (.csv, .jsonl or .parquet)".into())));
             };
@@ -539,12 +543,24 @@ fn run(cli: Cli) -> Result<()> {
                 None => (0, 1),
                 Some(text) => parse_shard(text).ok_or_else(|| anyhow::Error::new(UsageError(format!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4"))))?,
             };
+            if let Some(path) = &report {
+                check_report_path(path)?;
+            }
+            let write_report = |sweep: &wanka::sweep::Sweep| -> Result<()> {
+                if let Some(path) = &report {
+                    let rows = sweep.read_rows(&out).map_err(usage)?;
+                    let html = wanka::render::sweep_report(sweep, &rows);
+                    write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+                }
+                Ok(())
+            };
             if let Some(address) = ray {
                 wanka::sweep::Format::of(&out).map_err(usage)?;
                 if chunk_points == 0 {
                     return Err(anyhow::Error::new(UsageError("--chunk-points 0: must be at least 1".into())));
                 }
-                return sweep_on_ray(&file, &out, index, count, &address, chunk_points, json);
+                sweep_on_ray(&file, &out, index, count, &address, chunk_points, json)?;
+                return write_report(&sweep);
             }
             let bar = progress_bar(json, "sweep points");
             let started = std::time::Instant::now();
@@ -556,6 +572,7 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(usage)?;
             bar.finish_and_clear();
             let elapsed_s = started.elapsed().as_secs_f64();
+            write_report(&sweep)?;
             if json {
                 output::print_json(&serde_json::json!({ "summary": summary, "elapsed_s": elapsed_s, "out": out.display().to_string() }))?;
             } else {

@@ -577,11 +577,18 @@ fn reports_render_in_headless_chromium() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (search, collective, validate, goodput) = (dir.join("search.html"), dir.join("collective.html"), dir.join("validate.html"), dir.join("goodput.html"));
     let search_ex = repo().join("examples/search-llama3-405b-16k.toml");
+    let (sweeps, rows, sweep) = (dir.join("sweep.toml"), dir.join("rows.csv"), dir.join("sweep.html"));
+    std::fs::write(
+        &sweeps,
+        format!("base = {:?}\n[axes]\n\"cluster.gpus\" = [8192, 16384, 32768]\n\"cluster.oversubscription\" = [1, 4]\n\"cluster.fabric\" = [\"rail-optimized\", \"fat-tree\"]\n", ex.display().to_string()),
+    )
+    .unwrap();
     for (args, what) in [
         (vec!["search", search_ex.to_str().unwrap(), "--top", "5", "--report", search.to_str().unwrap()], "search"),
         (vec!["collective", ex.to_str().unwrap(), "--op", "all_reduce", "--group", "dp", "--report", collective.to_str().unwrap()], "collective"),
         (vec!["validate", "--report", validate.to_str().unwrap()], "validate"),
         (vec!["goodput", ex.to_str().unwrap(), "--report", goodput.to_str().unwrap()], "goodput"),
+        (vec!["sweep", sweeps.to_str().unwrap(), "-o", rows.to_str().unwrap(), "--report", sweep.to_str().unwrap()], "sweep"),
     ] {
         let out = wanka(&args);
         assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
@@ -594,7 +601,7 @@ fn reports_render_in_headless_chromium() {
         eprintln!("no chromium on PATH: the reports were written, not rendered");
         return;
     };
-    for (html, charts) in [(&step, 2), (&event, 3), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3)] {
+    for (html, charts) in [(&step, 2), (&event, 3), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3), (&sweep, 3)] {
         let shot = dir.join(format!("{}.png", html.file_stem().unwrap().to_string_lossy()));
         let url = format!("file://{}", html.display());
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"];

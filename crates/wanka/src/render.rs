@@ -16,6 +16,7 @@ pub mod page;
 mod scale;
 mod search;
 mod simulate;
+mod sweep;
 pub mod timeline;
 mod validate;
 
@@ -24,7 +25,18 @@ pub use goodput::goodput_report;
 pub use scale::{scale_plot, scale_report};
 pub use search::search_report;
 pub use simulate::{keys_set, simulate_report};
+pub use sweep::sweep_report;
 pub use validate::{validate_plot, validate_report};
+
+/// Every report's check: an HTML5 parser reads it without an error, and it is
+/// self-contained (no script, nothing fetched: only the SVG namespace names a URL).
+#[cfg(test)]
+pub(crate) fn assert_valid_report(html: &str) {
+    let errors: Vec<String> = scraper::Html::parse_document(html).errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors, Vec::<String>::new());
+    let rest = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!rest.contains("http") && !html.contains("<script") && !html.contains(" src=") && !html.contains(" href="));
+}
 
 #[cfg(test)]
 mod tests {

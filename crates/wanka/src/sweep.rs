@@ -625,6 +625,94 @@ impl Sweep {
     }
 }
 
+/// A row read back from a sweep's output (what a report is drawn from).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweptPoint {
+    pub point: u64,
+    /// The axes' values, as the row shows them, in axis order.
+    pub inputs: Vec<String>,
+    pub layout: String,
+    pub error: String,
+    pub step_time_s: Option<f64>,
+    pub tokens_per_s_per_gpu: Option<f64>,
+    pub mfu: Option<f64>,
+}
+
+impl Sweep {
+    /// The rows a finished run wrote to `out` (.csv, .jsonl or .parquet), in the file's
+    /// order.
+    pub fn read_rows(&self, out: &Path) -> Result<Vec<SweptPoint>> {
+        let io = |e: String| Error::Io { path: out.display().to_string(), reason: e };
+        let number = |t: &str| t.parse::<f64>().ok();
+        let mut rows = Vec::new();
+        match Format::of(out)? {
+            Format::Csv => {
+                let mut reader = csv::Reader::from_path(out).map_err(|e| io(e.to_string()))?;
+                let header = reader.headers().map_err(|e| io(e.to_string()))?.clone();
+                let at = |name: &str| header.iter().position(|h| h == name);
+                let (point, layout, error, step, tps, mfu) = (at("point"), at("layout"), at("error"), at("step_time_s"), at("tokens_per_s_per_gpu"), at("mfu"));
+                let axes: Vec<Option<usize>> = self.axes.iter().map(|(k, _)| at(k)).collect();
+                for record in reader.records() {
+                    let r = record.map_err(|e| io(e.to_string()))?;
+                    let get = |i: Option<usize>| i.and_then(|i| r.get(i)).unwrap_or("").to_string();
+                    rows.push(SweptPoint {
+                        point: get(point).parse().unwrap_or(0),
+                        inputs: axes.iter().map(|&i| get(i)).collect(),
+                        layout: get(layout),
+                        error: get(error),
+                        step_time_s: number(&get(step)),
+                        tokens_per_s_per_gpu: number(&get(tps)),
+                        mfu: number(&get(mfu)),
+                    });
+                }
+            }
+            Format::JsonLines => {
+                for line in scenario::read_text_any(out)?.lines().filter(|l| !l.trim().is_empty()) {
+                    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| io(e.to_string()))?;
+                    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+                    rows.push(SweptPoint {
+                        point: v.get("point").and_then(|p| p.as_u64()).unwrap_or(0),
+                        inputs: self.axes.iter().map(|(k, _)| text(k)).collect(),
+                        layout: text("layout"),
+                        error: text("error"),
+                        step_time_s: v.get("step_time_s").and_then(|x| x.as_f64()),
+                        tokens_per_s_per_gpu: v.get("tokens_per_s_per_gpu").and_then(|x| x.as_f64()),
+                        mfu: v.get("mfu").and_then(|x| x.as_f64()),
+                    });
+                }
+            }
+            Format::Parquet => {
+                use arrow_array::{Array, Float64Array, StringArray, UInt64Array};
+                let file = std::fs::File::open(out).map_err(|e| io(e.to_string()))?;
+                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| io(e.to_string()))?;
+                for batch in reader {
+                    let batch = batch.map_err(|e| io(e.to_string()))?;
+                    let strings = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+                    let floats = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+                    let points = batch.column_by_name("point").and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
+                    let axes: Vec<Option<StringArray>> = self.axes.iter().map(|(k, _)| strings(k)).collect();
+                    let (layout, error) = (strings("layout"), strings("error"));
+                    let (step, tps, mfu) = (floats("step_time_s"), floats("tokens_per_s_per_gpu"), floats("mfu"));
+                    let text = |a: &Option<StringArray>, i: usize| a.as_ref().map_or(String::new(), |a| a.value(i).to_string());
+                    let value = |a: &Option<Float64Array>, i: usize| a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
+                    for i in 0..batch.num_rows() {
+                        rows.push(SweptPoint {
+                            point: points.as_ref().map_or(0, |p| p.value(i)),
+                            inputs: axes.iter().map(|a| text(a, i)).collect(),
+                            layout: text(&layout, i),
+                            error: text(&error, i),
+                            step_time_s: value(&step, i),
+                            tokens_per_s_per_gpu: value(&tps, i),
+                            mfu: value(&mfu, i),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
 /// Joins shard outputs of one sweep into `out`, rows in point order: the bytes one
 /// unsharded run writes. Written to a temporary file and renamed, so `out` is whole or
 /// absent. Returns the rows written.

@@ -82,6 +82,7 @@ mod tests {
             .map(|&r| crate::collective::flows::run(&s, layout, CollectiveOp::AllReduce, r, 2, &sizes))
             .collect();
         let html = collective_report(&s, "dp", &runs);
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 1);
         assert!(html.matches("<polyline").count() >= 2 && html.contains("1G") && html.contains("ecmp") && html.contains("spray"));
         assert_eq!(html, collective_report(&s, "dp", &runs));

@@ -65,6 +65,7 @@ mod tests {
         let s = crate::scenario::load(&path, &[]).unwrap();
         let g = crate::reliability::goodput(&s, crate::step::simulate(&s).tokens_per_s);
         let html = goodput_report(&s, &g);
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 3);
         assert!(html.contains("Daly") && html.contains("p50") && html.contains("faulty gpu"));
         assert!(g.time_to_train_histogram.iter().map(|b| b.count).sum::<u64>() == g.monte_carlo_runs);

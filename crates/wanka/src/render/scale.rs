@@ -94,6 +94,7 @@ mod tests {
         let space = crate::scenario::load_space(&path, &[]).unwrap();
         let r = crate::scale::scale(&space, &[8192, 16384, 32768]).unwrap();
         let html = scale_report(&space, &r);
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 5);
         assert!(html.contains("Verdict:") && html.contains("Time to train") && html.matches("<polyline").count() >= 5);
         assert_eq!(html, scale_report(&space, &r));

@@ -70,6 +70,7 @@ mod tests {
         let space = crate::scenario::load_space(&path, &[]).unwrap();
         let r = crate::search::search(&space, 5, &|_, _| {}).unwrap();
         let html = search_report(&space, &r);
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 1);
         assert!(html.contains("#1") && html.contains("front") && html.matches("<circle").count() > 20);
         assert_eq!(html, search_report(&space, &r));

@@ -172,6 +172,7 @@ mod tests {
         let (s, set) = example();
         let r = crate::step::simulate(&s);
         let html = simulate_report(&s, &r, None, &set);
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 2);
         assert!(html.contains("HBM capacity") && html.contains("compute") && html.contains("Scenario as resolved"));
         assert!(set.contains("cluster.gpus") && set.contains("parallel.tp"));
@@ -187,6 +188,7 @@ mod tests {
         let (s, set) = example();
         let step = crate::step::event::simulate_event(&s).unwrap();
         let html = simulate_report(&s, &step.report, Some(&step), &set);
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 3);
         assert!(html.contains("Timeline of one step") && html.contains("critical path") && html.contains("event fidelity"));
         assert!(html.len() < 5_000_000);

@@ -82,6 +82,7 @@ mod tests {
     fn a_validation_report_has_the_parity_chart_and_every_row() {
         let v = crate::validate::validate();
         let html = validate_report(&v, "analytic");
+        crate::render::assert_valid_report(&html);
         assert_eq!(html.matches("<svg").count(), 1);
         assert!(html.matches("<circle").count() >= v.rows.len());
         for r in &v.rows {
