@@ -184,7 +184,7 @@ fidelity = "analytic"
         let step = wanka::step::event::simulate_event(&s)?;
         let mut bytes = 0;
         let mut outcome = timed(name, Target::SecondsAtMost(2.0), None, || {
-            let html = wanka::render::simulate_report(&s, &step.report, Some(&step), &Default::default());
+            let html = wanka::render::simulate_report(&s, &step.report, Some(&step), &wanka::step::pipeline_ranks(&s), &Default::default());
             bytes = html.len();
             format!("{:.2} MB, {} charts", bytes as f64 / 1e6, html.matches("<svg").count())
         });

@@ -729,7 +729,7 @@ fn write_step_report(
     check_report_path(path)?;
     let text = wanka::scenario::read_text(file).map_err(usage)?;
     let doc = wanka::scenario::parse_document(&text, file).map_err(usage)?;
-    let html = wanka::render::simulate_report(scenario, report, event, &wanka::render::keys_set(&doc, set));
+    let html = wanka::render::simulate_report(scenario, report, event, &wanka::step::pipeline_ranks(scenario), &wanka::render::keys_set(&doc, set));
     write_atomically(path, |w| w.write_all(html.as_bytes()))
 }
 

@@ -601,7 +601,7 @@ fn reports_render_in_headless_chromium() {
         eprintln!("no chromium on PATH: the reports were written, not rendered");
         return;
     };
-    for (html, charts) in [(&step, 2), (&event, 3), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3), (&sweep, 3)] {
+    for (html, charts) in [(&step, 3), (&event, 4), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3), (&sweep, 3)] {
         let shot = dir.join(format!("{}.png", html.file_stem().unwrap().to_string_lossy()));
         let url = format!("file://{}", html.display());
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"];

@@ -51,7 +51,7 @@ mod tests {
     fn reports_are_valid_html_without_script() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/llama3-405b-16k.toml");
         let s = crate::scenario::load(&path, &[]).unwrap();
-        let step = super::simulate_report(&s, &crate::step::simulate(&s), None, &Default::default());
+        let step = super::simulate_report(&s, &crate::step::simulate(&s), None, &crate::step::pipeline_ranks(&s), &Default::default());
         let space = crate::scenario::load_space(&path, &[]).unwrap();
         let scale = super::scale_report(&space, &crate::scale::scale(&space, &[8192, 16384]).unwrap());
         for html in [step, scale] {

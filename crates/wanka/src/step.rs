@@ -6,5 +6,5 @@ pub mod event;
 pub mod host;
 pub mod layer;
 
-pub use analytic::{evaluate, simulate};
+pub use analytic::{evaluate, pipeline_ranks, simulate, PipelineRank};
 pub use layer::{ep_dispatch_bytes, LayerCost, PassCost, StageCost};

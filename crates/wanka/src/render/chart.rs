@@ -55,12 +55,31 @@ pub struct Segment {
 /// and its legend beside it. Segments of zero are left out of the bar and the legend;
 /// the others take the palette's colours in order.
 pub fn stacked_bar(title: &str, unit: &str, segments: &[Segment], limit: Option<(&str, f64)>) -> String {
+    stacked_bars(title, unit, &[(String::new(), segments.to_vec())], limit)
+}
+
+/// Stacked bars, one row per `(label, segments)` (the kinds of pipeline rank), sharing
+/// one axis and one legend: a segment label takes the same colour in every row, and
+/// labels that are zero in every row are left out.
+pub fn stacked_bars(title: &str, unit: &str, rows: &[(String, Vec<Segment>)], limit: Option<(&str, f64)>) -> String {
     font_registered();
-    let shown: Vec<&Segment> = segments.iter().filter(|s| s.value > 0.0 && s.value.is_finite()).collect();
-    let total: f64 = shown.iter().map(|s| s.value).sum();
-    let right = total.max(limit.map_or(0.0, |l| l.1)).max(f64::MIN_POSITIVE) * 1.05;
-    let entries = shown.len() + usize::from(limit.is_some());
-    let height = (60 + 20 * entries as u32).max(200);
+    // The legend: every label non-zero somewhere, in first-seen order, with its value
+    // when there is one row.
+    let mut labels: Vec<&str> = Vec::new();
+    for (_, segs) in rows {
+        for seg in segs.iter().filter(|g| g.value > 0.0 && g.value.is_finite()) {
+            if !labels.contains(&seg.label.as_str()) {
+                labels.push(&seg.label);
+            }
+        }
+    }
+    let colour_of = |label: &str| colour(labels.iter().position(|l| *l == label).unwrap_or(0));
+    let widest = rows.iter().map(|(_, segs)| segs.iter().filter(|g| g.value > 0.0 && g.value.is_finite()).map(|g| g.value).sum::<f64>()).fold(0.0, f64::max);
+    let right = widest.max(limit.map_or(0.0, |l| l.1)).max(f64::MIN_POSITIVE) * 1.05;
+    let n = rows.len().max(1);
+    let row_labels = rows.iter().any(|(l, _)| !l.is_empty());
+    let entries = labels.len() + usize::from(limit.is_some());
+    let height = (60 + 20 * entries as u32).max(140 + 36 * n as u32);
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
@@ -70,37 +89,49 @@ pub fn stacked_bar(title: &str, unit: &str, segments: &[Segment], limit: Option<
             .caption(title, (FONT, 18))
             .margin(12)
             .x_label_area_size(44)
-            .y_label_area_size(10)
-            .build_cartesian_2d(0f64..right, 0f64..1f64)?;
+            .y_label_area_size(if row_labels { 220 } else { 10 })
+            .build_cartesian_2d(0f64..right, 0f64..n as f64)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .disable_y_axis()
+            .y_labels(0)
             .x_desc(unit)
             .x_labels(8)
             .x_label_formatter(&|v: &f64| short_number(*v))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .draw()?;
-        let mut left = 0.0;
-        for (i, s) in shown.iter().enumerate() {
-            let (x0, x1) = (left, left + s.value);
-            left = x1;
-            chart.draw_series(std::iter::once(Rectangle::new([(x0, 0.3), (x1, 0.7)], colour(i).filled())))?;
+        let anchor = TextStyle::from((FONT, 11).into_font()).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        for (r, (row_label, segs)) in rows.iter().enumerate() {
+            let y = (n - 1 - r) as f64;
+            let mut left = 0.0;
+            for seg in segs.iter().filter(|g| g.value > 0.0 && g.value.is_finite()) {
+                let (x0, x1) = (left, left + seg.value);
+                left = x1;
+                chart.draw_series(std::iter::once(Rectangle::new([(x0, y + 0.25), (x1, y + 0.75)], colour_of(&seg.label).filled())))?;
+            }
+            if !row_label.is_empty() {
+                let (px, py) = chart.backend_coord(&(0.0, y + 0.5));
+                plot.draw(&Text::new(row_label.clone(), (px - 6, py), anchor.clone()))?;
+            }
         }
         if let Some((_, value)) = limit {
-            chart.draw_series(std::iter::once(PathElement::new(vec![(value, 0.1), (value, 0.9)], BLACK.stroke_width(3))))?;
+            chart.draw_series(std::iter::once(PathElement::new(vec![(value, 0.05), (value, n as f64 - 0.05)], BLACK.stroke_width(3))))?;
         }
-        // The legend: a swatch and the label with its value, one per line.
-        let row = |i: usize| 40 + 20 * i as i32;
-        for (i, s) in shown.iter().enumerate() {
-            legend.draw(&Rectangle::new([(8, row(i) - 6), (22, row(i) + 6)], colour(i).filled()))?;
-            legend.draw(&Text::new(format!("{} {}", s.label, short_number(s.value)), (30, row(i) - 7), (FONT, 13)))?;
+        // The legend: a swatch and the label (with its value for a single bar), one per line.
+        let at = |i: usize| 40 + 20 * i as i32;
+        for (i, label) in labels.iter().enumerate() {
+            let value = if rows.len() == 1 { rows[0].1.iter().find(|g| g.label == *label).map_or(String::new(), |g| format!(" {}", short_number(g.value))) } else { String::new() };
+            legend.draw(&Rectangle::new([(8, at(i) - 6), (22, at(i) + 6)], colour_of(label).filled()))?;
+            legend.draw(&Text::new(format!("{label}{value}"), (30, at(i) - 7), (FONT, 13)))?;
         }
         if let Some((label, value)) = limit {
-            let i = shown.len();
-            legend.draw(&PathElement::new(vec![(8, row(i)), (22, row(i))], BLACK.stroke_width(3)))?;
-            legend.draw(&Text::new(format!("{label} {}", short_number(value)), (30, row(i) - 7), (FONT, 13)))?;
+            let i = labels.len();
+            legend.draw(&PathElement::new(vec![(8, at(i)), (22, at(i))], BLACK.stroke_width(3)))?;
+            legend.draw(&Text::new(format!("{label} {}", short_number(value)), (30, at(i) - 7), (FONT, 13)))?;
         }
         root.present()?;
         Ok(())

@@ -55,9 +55,10 @@ fn was_set(key: &str, set: &BTreeSet<String>) -> bool {
 }
 
 /// The report of one step of `s`: `r` from the analytic fidelity, or the event
-/// fidelity's `event` step (its timeline drawn too); `set` names the keys the user set
-/// ([`keys_set`]).
-pub fn simulate_report(s: &Scenario, r: &StepReport, event: Option<&crate::step::event::EventStep>, set: &BTreeSet<String>) -> String {
+/// fidelity's `event` step (its timeline drawn too); `ranks`, each kind of pipeline
+/// rank's cost per micro-batch (`step::pipeline_ranks`); `set` names the keys the user
+/// set ([`keys_set`]).
+pub fn simulate_report(s: &Scenario, r: &StepReport, event: Option<&crate::step::event::EventStep>, ranks: &[crate::step::PipelineRank], set: &BTreeSet<String>) -> String {
     let fidelity = if event.is_some() { "event" } else { "analytic" };
     let p = &s.parallel;
     let mut page = Page::new(
@@ -117,6 +118,29 @@ pub fn simulate_report(s: &Scenario, r: &StepReport, event: Option<&crate::step:
         .collect();
     page.table(&["part", "time", "share"], &rows);
 
+    if !ranks.is_empty() {
+        page.section("Per pipeline-rank kind");
+        let rows: Vec<(String, Vec<Segment>)> = ranks
+            .iter()
+            .map(|k| {
+                let mut what = format!("{:.0} layers", k.layers);
+                if k.embedding {
+                    what += " + embedding";
+                }
+                if k.head {
+                    what += " + head";
+                }
+                let label = if k.ranks == 1 { format!("rank {}: {what}", k.first_rank) } else { format!("{} ranks from {}: {what}", k.ranks, k.first_rank) };
+                let seg = |l: &str, v: f64| Segment { label: l.to_string(), value: v * 1e3 };
+                (label, vec![seg("compute", k.compute_s), seg("TP comm", k.tp_s), seg("CP comm", k.cp_s), seg("EP comm", k.ep_s), seg("host-bound", k.host_s)])
+            })
+            .collect();
+        page.figure(
+            &chart::stacked_bars("One micro-batch on each kind of pipeline rank", "milliseconds", &rows, None),
+            "What a micro-batch costs each kind of rank (communication before overlap): the busiest sets the pipeline's pace.",
+        );
+    }
+
     page.section("Memory per GPU");
     let segments = vec![
         Segment { label: "weights".into(), value: m.weights_bytes / GIB },
@@ -171,14 +195,15 @@ mod tests {
     fn a_step_report_has_its_charts_and_marks_what_was_set() {
         let (s, set) = example();
         let r = crate::step::simulate(&s);
-        let html = simulate_report(&s, &r, None, &set);
+        let html = simulate_report(&s, &r, None, &crate::step::pipeline_ranks(&s), &set);
         crate::render::assert_valid_report(&html);
-        assert_eq!(html.matches("<svg").count(), 2);
+        assert_eq!(html.matches("<svg").count(), 3);
+        assert!(html.contains("ranks from") && html.contains("+ head"));
         assert!(html.contains("HBM capacity") && html.contains("compute") && html.contains("Scenario as resolved"));
         assert!(set.contains("cluster.gpus") && set.contains("parallel.tp"));
         assert!(html.contains("<td>cluster.gpus</td>"), "keys the file sets are not muted");
         assert!(html.contains("<td class=\"default\">cluster.qps_per_connection</td>"), "defaults are muted");
-        assert_eq!(html, simulate_report(&s, &r, None, &set), "same input, same bytes");
+        assert_eq!(html, simulate_report(&s, &r, None, &crate::step::pipeline_ranks(&s), &set), "same input, same bytes");
         assert!(!html.contains("<script"));
     }
 
@@ -187,9 +212,9 @@ mod tests {
     fn an_event_report_has_the_timeline() {
         let (s, set) = example();
         let step = crate::step::event::simulate_event(&s).unwrap();
-        let html = simulate_report(&s, &step.report, Some(&step), &set);
+        let html = simulate_report(&s, &step.report, Some(&step), &crate::step::pipeline_ranks(&s), &set);
         crate::render::assert_valid_report(&html);
-        assert_eq!(html.matches("<svg").count(), 3);
+        assert_eq!(html.matches("<svg").count(), 4);
         assert!(html.contains("Timeline of one step") && html.contains("critical path") && html.contains("event fidelity"));
         assert!(html.len() < 5_000_000);
     }

@@ -23,27 +23,20 @@ pub fn simulate(s: &Scenario) -> StepReport {
 /// Bytes of a gradient or parameter on the wire (BF16).
 const WIRE_BYTES: f64 = 2.0;
 
-/// Evaluates a scenario on a fabric built for its cluster (search reuses one fabric).
-pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
-    let p = &s.parallel;
+/// The cost per micro-batch of each kind of pipeline rank (`kinds`): per-layer costs,
+/// once per layer kind, summed over the layers the rank holds, with the embedding and
+/// the head where it holds them.
+fn rank_costs(s: &Scenario, device: &Device, groups: &Groups, kinds: &[parallel::StageKind]) -> Vec<StageCost> {
     let m = &s.model;
-    let device = Device::of(s);
-    let groups = Groups::new(fabric, p, parallel::has_nvls(&s.cluster));
-    let layout = StageLayout::new(s);
-
-    // Per-layer costs, once per layer kind; then each kind of pipeline rank.
-    let attention = attention_part(s, &device, &groups);
-    let dense = layer_cost_with(s, &device, &groups, &attention, false);
-    let moe = if m.is_moe() { layer_cost_with(s, &device, &groups, &attention, true) } else { dense };
-    let head = head_cost(s, &device, &groups);
-    let embed = embedding_cost(s, &device);
-    let kinds = stage_kinds(s, &layout);
-    let lp = m.layer_params();
+    let attention = attention_part(s, device, groups);
+    let dense = layer_cost_with(s, device, groups, &attention, false);
+    let moe = if m.is_moe() { layer_cost_with(s, device, groups, &attention, true) } else { dense };
+    let head = head_cost(s, device, groups);
+    let embed = embedding_cost(s, device);
     // DualPipe ranks hold two chunks and each micro-batch passes one of them: a rank's
     // work per micro-batch is half of what it holds.
-    let share = if p.schedule == Schedule::Dualpipe { 0.5 } else { 1.0 };
-    // The pipeline's ranks as (cost per micro-batch, how many ranks cost that).
-    let stages: Vec<(StageCost, f64)> = kinds
+    let share = if s.parallel.schedule == Schedule::Dualpipe { 0.5 } else { 1.0 };
+    kinds
         .iter()
         .map(|k| {
             let mut c = StageCost::default();
@@ -55,9 +48,69 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
             if k.head {
                 c.add_scaled(&head, share);
             }
-            (c, k.ranks as f64)
+            c
         })
-        .collect();
+        .collect()
+}
+
+/// One kind of pipeline rank and what a micro-batch costs it (the step report's "per
+/// pipeline-rank kind" view).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PipelineRank {
+    /// The first rank of this kind, and how many ranks are alike.
+    pub first_rank: u64,
+    pub ranks: u64,
+    /// Transformer layers it holds (MoE among them), the embedding, the LM head.
+    pub layers: f64,
+    pub moe_layers: f64,
+    pub embedding: bool,
+    pub head: bool,
+    /// Per micro-batch: compute (forward, backward, recomputation), and the TP, CP and
+    /// EP communication before overlap, and GPU idle while the host issues work.
+    pub compute_s: f64,
+    pub tp_s: f64,
+    pub cp_s: f64,
+    pub ep_s: f64,
+    pub host_s: f64,
+}
+
+/// Each kind of pipeline rank of `s` with its cost per micro-batch.
+pub fn pipeline_ranks(s: &Scenario) -> Vec<PipelineRank> {
+    let fabric = parallel::fabric(&s.cluster);
+    let device = Device::of(s);
+    let groups = Groups::new(&fabric, &s.parallel, parallel::has_nvls(&s.cluster));
+    let kinds = stage_kinds(s, &StageLayout::new(s));
+    kinds
+        .iter()
+        .zip(rank_costs(s, &device, &groups, &kinds))
+        .map(|(k, c)| PipelineRank {
+            first_rank: k.rank,
+            ranks: k.ranks,
+            layers: k.layers,
+            moe_layers: k.moe_layers,
+            embedding: k.embedding,
+            head: k.head,
+            compute_s: c.compute_s,
+            tp_s: c.tp_s,
+            cp_s: c.cp_s,
+            ep_s: c.ep_s,
+            host_s: c.host_s,
+        })
+        .collect()
+}
+
+/// Evaluates a scenario on a fabric built for its cluster (search reuses one fabric).
+pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
+    let p = &s.parallel;
+    let m = &s.model;
+    let device = Device::of(s);
+    let groups = Groups::new(fabric, p, parallel::has_nvls(&s.cluster));
+    let layout = StageLayout::new(s);
+
+    let kinds = stage_kinds(s, &layout);
+    let lp = m.layer_params();
+    // The pipeline's ranks as (cost per micro-batch, how many ranks cost that).
+    let stages: Vec<(StageCost, f64)> = kinds.iter().zip(rank_costs(s, &device, &groups, &kinds)).map(|(k, c)| (c, k.ranks as f64)).collect();
     let busiest = &stages.iter().max_by(|a, b| a.0.total_s().total_cmp(&b.0.total_s())).unwrap_or(&stages[0]).0;
 
     // A degraded NIC link anywhere in the job stretches every collective group that
