@@ -5,6 +5,7 @@ mod bench;
 mod output;
 
 use anyhow::Result;
+use wanka::render::chart::Plot as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

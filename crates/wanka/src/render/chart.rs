@@ -80,9 +80,7 @@ pub fn stacked_bars(title: &str, unit: &str, rows: &[(String, Vec<Segment>)], li
     let row_labels = rows.iter().any(|(l, _)| !l.is_empty());
     let entries = labels.len() + usize::from(limit.is_some());
     let height = (60 + 20 * entries as u32).max(140 + 36 * n as u32);
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+    svg_of((760, height), |root| -> Result<(), Box<dyn std::error::Error>> {
         root.fill(&WHITE)?;
         let (plot, legend) = root.split_horizontally(560);
         let mut chart = ChartBuilder::on(&plot)
@@ -135,11 +133,7 @@ pub fn stacked_bars(title: &str, unit: &str, rows: &[(String, Vec<Segment>)], li
         }
         root.present()?;
         Ok(())
-    })();
-    match drawn {
-        Ok(()) => svg,
-        Err(e) => failed(e),
-    }
+    })
 }
 
 /// One line of a [`lines`] chart.
@@ -176,16 +170,25 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, series: &[Se
     Lines { title: title.into(), x_desc: x_desc.into(), y_desc: y_desc.into(), x_axis, series: series.to_vec(), marker: marker.map(|(x, l)| (x, l.to_string())) }.svg()
 }
 
-impl Lines {
-    const SIZE: (u32, u32) = (760, 380);
+/// A chart that is data, drawn on any plotters backend: as SVG for a report, or as
+/// SVG or PNG alone (`--plot`).
+pub trait Plot {
+    /// Width and height in pixels.
+    const SIZE: (u32, u32);
 
-    pub fn svg(&self) -> String {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+
+    fn svg(&self) -> String {
         svg_of(Self::SIZE, |root| self.draw(root))
     }
 
-    pub fn png(&self) -> Result<Vec<u8>, String> {
+    fn png(&self) -> Result<Vec<u8>, String> {
         png_of(Self::SIZE, |root| self.draw(root))
     }
+}
+
+impl Plot for Lines {
+    const SIZE: (u32, u32) = (760, 380);
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         font_registered();
@@ -269,7 +272,7 @@ impl Lines {
 }
 
 /// A drawing as an SVG document (its reason as the figure if it cannot be drawn).
-fn svg_of(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>) -> String {
+fn svg_of<E: std::fmt::Display>(size: (u32, u32), draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), E>) -> String {
     let mut svg = String::new();
     let drawn = {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -321,9 +324,7 @@ pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], f
         .copied()
         .filter(|p| seen.insert((((p.0 - left) / (right - left) * 160.0) as i64, (p.1 / top * 100.0) as i64)))
         .collect();
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (760, 440)).into_drawing_area();
+    svg_of((760, 440), |root| -> Result<(), Box<dyn std::error::Error>> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root).caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(70).build_cartesian_2d(left..right, 0f64..top)?;
         chart
@@ -360,11 +361,7 @@ pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], f
             .draw()?;
         root.present()?;
         Ok(())
-    })();
-    match drawn {
-        Ok(()) => svg,
-        Err(e) => failed(e),
-    }
+    })
 }
 
 /// Predicted against measured on log–log axes, one colour per group, with the line of
@@ -381,16 +378,8 @@ pub fn parity(title: &str, unit: &str, groups: &[(String, Vec<(f64, f64)>)]) -> 
     Parity { title: title.into(), unit: unit.into(), groups: groups.to_vec() }.svg()
 }
 
-impl Parity {
+impl Plot for Parity {
     const SIZE: (u32, u32) = (760, 600);
-
-    pub fn svg(&self) -> String {
-        svg_of(Self::SIZE, |root| self.draw(root))
-    }
-
-    pub fn png(&self) -> Result<Vec<u8>, String> {
-        png_of(Self::SIZE, |root| self.draw(root))
-    }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         font_registered();
@@ -463,9 +452,7 @@ pub fn histogram(title: &str, x_desc: &str, bins: &[(f64, f64, u64)], markers: &
     };
     let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0)) };
     let top = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.15;
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (760, 360)).into_drawing_area();
+    svg_of((760, 360), |root| -> Result<(), Box<dyn std::error::Error>> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root).caption(title, (FONT, 18)).margin(12).x_label_area_size(46).y_label_area_size(60).build_cartesian_2d(lo..hi, 0f64..top)?;
         chart
@@ -486,11 +473,7 @@ pub fn histogram(title: &str, x_desc: &str, bins: &[(f64, f64, u64)], markers: &
         }
         root.present()?;
         Ok(())
-    })();
-    match drawn {
-        Ok(()) => svg,
-        Err(e) => failed(e),
-    }
+    })
 }
 
 /// Horizontal bars, one per `(label, value)`, largest first as given, the label at
@@ -502,9 +485,7 @@ pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> String {
     }
     let right = items.iter().map(|i| i.1).fold(0.0, f64::max).max(f64::MIN_POSITIVE) * 1.2;
     let n = items.len();
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (760, 80 + 20 * n as u32)).into_drawing_area();
+    svg_of((760, 80 + 20 * n as u32), |root| -> Result<(), Box<dyn std::error::Error>> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root).caption(title, (FONT, 18)).margin(12).x_label_area_size(40).y_label_area_size(220).build_cartesian_2d(0f64..right, 0f64..n as f64)?;
         chart
@@ -530,11 +511,7 @@ pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> String {
         }
         root.present()?;
         Ok(())
-    })();
-    match drawn {
-        Ok(()) => svg,
-        Err(e) => failed(e),
-    }
+    })
 }
 
 /// A byte count in binary units (1K, 8M, 1G), or as it is when not a whole number of them.

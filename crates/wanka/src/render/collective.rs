@@ -2,7 +2,7 @@
 //! style, one curve per routing, with the algorithm NCCL's tuner picks at each size and
 //! how the flows of a phase collide on the fabric.
 
-use super::chart::{self, Axis, Series};
+use super::chart::{self, Axis, Plot as _, Series};
 use super::page::{Cell, Page};
 use crate::collective::flows::CollectiveReport;
 use crate::scenario::Scenario;

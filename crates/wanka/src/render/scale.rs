@@ -1,7 +1,7 @@
 //! The report of `wanka scale`: time-to-train, throughput per GPU, goodput (ETTR), cost
 //! and energy against GPU count, the knee marked, and the verdict in words.
 
-use super::chart::{self, Axis, Series};
+use super::chart::{self, Axis, Plot as _, Series};
 use super::page::{Cell, Page};
 use crate::scale::ScaleResult;
 use crate::scenario::ScenarioSpace;

@@ -2,7 +2,7 @@
 //! log–log axes with the ±10% and ±25% bands, the error by source, framework and scale,
 //! and the rows one by one with what was assumed.
 
-use super::chart;
+use super::chart::{self, Plot as _};
 use super::page::{Cell, Page};
 use crate::validate::{GroupMape, Validation};
 
