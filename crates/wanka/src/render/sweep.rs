@@ -19,7 +19,7 @@ pub fn sweep_report(sweep: &Sweep, rows: &[SweptPoint]) -> String {
     let errors = rows.iter().filter(|r| !r.error.is_empty()).count();
     let mut page = Page::new(
         &format!("wanka sweep: {}", sweep.base_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()),
-        &format!("{} points over {} axes ({:?} fidelity, layout {:?}): {} ran, {} with an error", rows.len(), sweep.axes.len(), sweep.fidelity, sweep.layout, rows.len() - errors, errors),
+        &format!("{} points over {} axes ({} fidelity, layout: {}): {} ran, {} with an error", rows.len(), sweep.axes.len(), format!("{:?}", sweep.fidelity).to_lowercase(), format!("{:?}", sweep.layout).to_lowercase(), rows.len() - errors, errors),
     );
     page.section("Axes");
     let axis_rows: Vec<Vec<Cell>> = sweep
