@@ -78,6 +78,44 @@ struct Axes {
     recompute: Vec<Recompute>,
     micro_batch: Vec<u64>,
     schedule: Vec<Option<Schedule>>,
+    /// Layers on the first and last pipeline ranks: the file's (`Fixed`, usually
+    /// unset), or every balanced lighter edge (`Auto`, see [`edge_options`]).
+    edges: Edges,
+}
+
+/// How the search treats `first_stage_layers` and `last_stage_layers`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Edges {
+    Fixed(Option<u64>, Option<u64>),
+    Auto,
+}
+
+/// The first- and last-rank layer counts worth trying at `pp` ranks of `vpp` chunks
+/// (Megatron's `decoder_first/last_pipeline_num_layers`): the even split, and every
+/// split whose middle ranks hold `m` layers per chunk while the two edges share the rest
+/// as evenly as the chunks allow, each no more than a middle rank (the embedding and
+/// the loss make the edges the heavy ranks), down to edges that hold only the
+/// embedding and the loss. Middle counts from the even share up to two above it.
+pub fn edge_options(layers: u64, pp: u64, vpp: u64) -> Vec<(Option<u64>, Option<u64>)> {
+    let mut out = vec![(None, None)];
+    if pp < 3 || vpp == 0 {
+        return out;
+    }
+    let middle = (pp - 2) * vpp;
+    let even = layers.div_ceil(pp * vpp);
+    for m in even..=even + 2 {
+        let Some(rest) = layers.checked_sub(middle * m) else { break };
+        if rest % vpp != 0 || rest > 2 * m * vpp {
+            continue;
+        }
+        let first = (rest / vpp / 2) * vpp;
+        for (f, l) in [(first, rest - first), (rest - first, first)] {
+            if !out.contains(&(Some(f), Some(l))) {
+                out.push((Some(f), Some(l)));
+            }
+        }
+    }
+    out
 }
 
 /// Some pipeline depth splits `layers` into `v` chunks per rank (evenly, or with the
@@ -131,6 +169,23 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
         sp: axis(space, "sequence_parallel", || vec![true, false])?,
         recompute: axis(space, "recompute", || Recompute::ALL.to_vec())?,
         micro_batch: axis(space, "micro_batch", || vec![1, 2, 4, 8, 16])?,
+        edges: {
+            let auto = |k: &str| matches!(space.parallel.keys.get(k), Some(Values::Auto));
+            if auto("first_stage_layers") || auto("last_stage_layers") {
+                Edges::Auto
+            } else {
+                let one = |k: &str| -> Result<Option<u64>> {
+                    match space.parallel.keys.get(k) {
+                        Some(Values::List(items)) if items.len() == 1 => {
+                            items[0].clone().try_into::<u64>().map(Some).map_err(|e| Error::invalid(format!("parallel.{k}"), &items[0], e.to_string().trim_end().to_string()))
+                        }
+                        Some(_) => Err(Error::invalid(format!("parallel.{k}"), "a list", "give one value, or \"auto\" to search the balanced lighter edges")),
+                        None => Ok(None),
+                    }
+                };
+                Edges::Fixed(one("first_stage_layers")?, one("last_stage_layers")?)
+            }
+        },
         schedule: match space.parallel.keys.get("schedule") {
             None | Some(Values::Auto) => vec![None, Some(Schedule::ZeroBubble), Some(Schedule::Dualpipe)],
             Some(Values::List(items)) => items
@@ -147,7 +202,8 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
 }
 
 /// The keys the search enumerates (`Axes`); every other `[parallel]` key is fixed.
-const ENUMERATED: [&str; 11] = ["tp", "pp", "vpp", "cp", "ep", "etp", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"];
+const ENUMERATED: [&str; 13] =
+    ["tp", "pp", "vpp", "cp", "ep", "etp", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule", "first_stage_layers", "last_stage_layers"];
 
 /// Fixed keys of the space (one value, not part of the enumeration).
 fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
@@ -233,7 +289,13 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                                             if pp == 1 && schedule.is_some() && a.schedule.len() > 1 && schedule != a.schedule[0] {
                                                 continue;
                                             }
-                                            combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule));
+                                            let edges = match a.edges {
+                                                Edges::Fixed(f, l) => vec![(f, l)],
+                                                Edges::Auto => edge_options(space.model.layers, pp, vpp),
+                                            };
+                                            for edge in edges {
+                                                combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, edge));
+                                            }
                                         }
                                     }
                                 }
@@ -249,8 +311,10 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
     let done = AtomicU64::new(0);
     let outcomes: Vec<std::result::Result<Ranked, String>> = combos
         .par_iter()
-        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule)| {
+        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, (first, last))| {
             let mut choice = base.clone();
+            choice.first_stage_layers = first;
+            choice.last_stage_layers = last;
             choice.tp = Some(tp);
             choice.pp = Some(pp);
             choice.vpp = Some(vpp);
@@ -367,6 +431,22 @@ pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// Llama 3 405B's 126 layers on 16 ranks: the even split, 8 per middle rank with
+    /// 7 on each edge, and 9 per middle rank with the edges holding only the embedding
+    /// and the loss (Megatron's "Et|(tttttttt|)…L"-style layouts).
+    #[test]
+    fn edge_options_lighten_the_first_and_last_ranks() {
+        let o = edge_options(126, 16, 1);
+        assert_eq!(o[0], (None, None));
+        assert!(o.contains(&(Some(7), Some(7))) && o.contains(&(Some(0), Some(0))), "{o:?}");
+        for &(f, l) in &o[1..] {
+            let (f, l) = (f.unwrap(), l.unwrap());
+            assert_eq!((126 - f - l) % 14, 0);
+            assert!(f <= (126 - f - l) / 14 && l <= (126 - f - l) / 14);
+        }
+        assert_eq!(edge_options(32, 2, 1), vec![(None, None)]);
+    }
 
     #[test]
     fn the_front_keeps_only_undominated_layouts() {

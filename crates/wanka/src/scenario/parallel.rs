@@ -310,6 +310,16 @@ impl ParallelConfig {
             self.recompute
         )
         .to_lowercase()
+            + &self.chunk_layers.as_ref().map_or(String::new(), |c| {
+                // The layers of each rank when the user or the search set them: 7/8…8/7.
+                let per_rank: Vec<u64> = c.iter().map(|chunks| chunks.iter().sum()).collect();
+                match per_rank.as_slice() {
+                    [first, middle @ .., last] if middle.windows(2).all(|w| w[0] == w[1]) => {
+                        format!(" layers {first}/{}/{last}", middle.first().map_or(String::new(), |m| format!("{m}…")))
+                    }
+                    _ => format!(" layers {}", per_rank.iter().map(|n| n.to_string()).collect::<Vec<_>>().join("/")),
+                }
+            })
     }
 }
 
