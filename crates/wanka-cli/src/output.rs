@@ -494,6 +494,17 @@ pub fn search_table(space: &wanka::scenario::ScenarioSpace, r: &wanka::search::S
     for (i, t) in r.top.iter().enumerate().filter(|(_, t)| !t.flags.is_empty()) {
         let _ = writeln!(o, "  ! #{}: {}", i + 1, t.flags.join("; "));
     }
+    for (i, t) in r.top.iter().enumerate() {
+        match t.moe_capacity_factor {
+            Some(Some(c)) => {
+                let _ = writeln!(o, "  routing #{}: capacity factor {c} (tokens past an expert's capacity are dropped)", i + 1);
+            }
+            Some(None) => {
+                let _ = writeln!(o, "  routing #{}: dropless", i + 1);
+            }
+            None => {}
+        }
+    }
     if r.top.len() >= 2 {
         let (a, b) = (&r.top[0], &r.top[1]);
         let _ = writeln!(

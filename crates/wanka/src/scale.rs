@@ -58,7 +58,7 @@ pub fn best_layout(space: &ScenarioSpace) -> Result<(crate::scenario::Scenario, 
         return Err(crate::error::Error::invalid("parallel", "auto", "no layout of this model fits this cluster"));
     }
     let best = found.top.swap_remove(0);
-    Ok((sp.scenario(best.parallel.clone()), best))
+    Ok((best.scenario(&sp), best))
 }
 
 /// Runs the sweep. Every layout key of `[parallel]` is searched afresh at each GPU count

@@ -12,7 +12,7 @@ mod variability;
 pub use cluster::{ClusterConfig, EcmpHash, Routing, Transport};
 use cluster::{resolve_cluster, ClusterSection};
 pub use training::{AttentionKernel, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
-use training::{resolve_training, TrainingSection};
+use training::{capacity_factor_choices, resolve_training, TrainingSection};
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};
 
 use crate::catalog;
@@ -315,6 +315,9 @@ pub struct ScenarioSpace {
     pub parallel: ParallelSpace,
     pub training: TrainingConfig,
     pub reliability: ReliabilityConfig,
+    /// The routing capacities `training.moe_capacity_factor` lists (`None`: dropless);
+    /// `training` holds the first. A search ranks each; `simulate` takes one.
+    pub moe_capacity_factors: Vec<Option<f64>>,
 }
 
 /// Documented defaults (SCENARIO.md).
@@ -703,6 +706,7 @@ pub fn parse_space_doc(mut doc: toml::Table, path: &Path, overrides: &[String]) 
     let (model_source, model) = resolve_model(path, raw.model)?;
     let aligned_gc = cluster.variability.as_ref().and_then(|v| v.host_pauses_aligned);
     let mut cluster = resolve_cluster(cluster)?;
+    let moe_capacity_factors = capacity_factor_choices(&training, &model)?;
     let training = resolve_training(training, &cluster, &model)?;
     // Whether host pauses line up across ranks is the software's doing.
     cluster.variability.host_pauses_aligned = aligned_gc.unwrap_or(training.framework.facts().aligned_gc);
@@ -717,6 +721,7 @@ pub fn parse_space_doc(mut doc: toml::Table, path: &Path, overrides: &[String]) 
         parallel,
         training,
         reliability,
+        moe_capacity_factors,
     })
 }
 
@@ -854,6 +859,13 @@ fn resolve_reliability(r: ReliabilitySection) -> Result<ReliabilityConfig> {
 impl ScenarioSpace {
     /// The single scenario when every `[parallel]` key has one value.
     pub fn into_single(self) -> Result<Scenario> {
+        if self.moe_capacity_factors.len() > 1 {
+            return Err(Error::invalid(
+                "training.moe_capacity_factor",
+                format!("a list of {}", self.moe_capacity_factors.len()),
+                "simulate needs one value; use `wanka search` to rank a list",
+            ));
+        }
         let parallel = self.parallel.single()?;
         self.with_parallel(parallel)
     }
@@ -862,6 +874,14 @@ impl ScenarioSpace {
     pub fn with_parallel(&self, parallel: parallel::ParallelChoice) -> Result<Scenario> {
         let parallel = ParallelConfig::resolve(parallel, &self.model, &self.cluster, &self.training)?;
         Ok(self.scenario(parallel))
+    }
+
+    /// The scenario of an already validated layout at one of the listed routing
+    /// capacities.
+    pub fn scenario_with_capacity(&self, parallel: ParallelConfig, capacity: Option<f64>) -> Scenario {
+        let mut s = self.scenario(parallel);
+        s.training.moe_capacity_factor = capacity;
+        s
     }
 
     /// The scenario of an already validated layout.

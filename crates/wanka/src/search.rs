@@ -41,8 +41,22 @@ pub struct Ranked {
     /// What in this layout no validation row covers (MFU above the best published on
     /// the GPU, choices no row exercised).
     pub flags: Vec<String>,
+    /// The routing capacity this layout ran at, when the space lists several
+    /// (`training.moe_capacity_factor`; `null`: dropless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moe_capacity_factor: Option<Option<f64>>,
     #[serde(skip)]
     pub report: StepReport,
+}
+
+impl Ranked {
+    /// The scenario this layout is, in `space` (at its routing capacity).
+    pub fn scenario(&self, space: &ScenarioSpace) -> crate::scenario::Scenario {
+        match self.moe_capacity_factor {
+            Some(capacity) => space.scenario_with_capacity(self.parallel.clone(), capacity),
+            None => space.scenario(self.parallel.clone()),
+        }
+    }
 }
 
 /// What a search found.
@@ -244,7 +258,7 @@ pub fn search_ranked(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64
     let keep = if ranking == Ranking::Robust { usize::MAX } else { top_n };
     let mut result = search_with(space, keep, progress, false)?;
     for r in &mut result.top {
-        let s = space.scenario(r.parallel.clone());
+        let s = r.scenario(space);
         r.flags = crate::validate::bands::flags(&s, &r.report);
         r.band = Some(crate::validate::bands::band(&s, &r.report, !r.flags.is_empty()));
     }
@@ -294,7 +308,9 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                                                 Edges::Auto => edge_options(space.model.layers, pp, vpp),
                                             };
                                             for edge in edges {
-                                                combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, edge));
+                                                for &capacity in &space.moe_capacity_factors {
+                                                    combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, edge, capacity));
+                                                }
                                             }
                                         }
                                     }
@@ -311,7 +327,7 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
     let done = AtomicU64::new(0);
     let outcomes: Vec<std::result::Result<Ranked, String>> = combos
         .par_iter()
-        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, (first, last))| {
+        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, (first, last), capacity)| {
             let mut choice = base.clone();
             choice.first_stage_layers = first;
             choice.last_stage_layers = last;
@@ -338,7 +354,8 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
             if batch_ceiling && (p.global_batch * space.model.seq_len) as f64 > space.training.max_global_batch_tokens {
                 return Err("training.max_global_batch_tokens".to_string());
             }
-            let s = space.scenario(p);
+            let listed = space.moe_capacity_factors.len() > 1;
+            let s = if listed { space.scenario_with_capacity(p, capacity) } else { space.scenario(p) };
             let r = step::evaluate(&s, &fabric);
             if !r.memory.fits {
                 return Err("memory".to_string());
@@ -352,6 +369,7 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                 event_step_time_s: None,
                 band: None,
                 flags: Vec::new(),
+                moe_capacity_factor: listed.then_some(capacity),
                 report: r,
             })
         })
@@ -420,7 +438,7 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 /// and re-ranks them by its step time where it can run them; the analytic figures stay.
 pub fn refine_with_event(space: &ScenarioSpace, result: &mut SearchResult) {
     for r in &mut result.top {
-        let s = space.scenario(r.parallel.clone());
+        let s = r.scenario(space);
         r.event_step_time_s = step::event::simulate_event(&s).ok().map(|e| e.report.step_time_s);
     }
     let key = |r: &Ranked| r.event_step_time_s.unwrap_or(r.step_time_s) / r.report.tokens_per_step;
@@ -446,6 +464,44 @@ mod tests {
             assert!(f <= (126 - f - l) / 14 && l <= (126 - f - l) / 14);
         }
         assert_eq!(edge_options(32, 2, 1), vec![(None, None)]);
+    }
+
+    /// A listed capacity factor is a search axis: each layout at each capacity, the
+    /// capacity it ran at reported; simulate refuses the list.
+    #[test]
+    fn capacity_factors_are_ranked_when_listed() {
+        let text = r#"
+[model]
+preset = "mixtral-8x7b"
+seq_len = 4096
+[cluster]
+gpu = "h100-sxm"
+gpus = 64
+[parallel]
+tp = 1
+pp = 2
+ep = 8
+global_batch = 256
+recompute = "selective"
+micro_batch = 1
+[training]
+moe_load_imbalance = 0.3
+moe_capacity_factor = [1.0, 1.25, "dropless"]
+"#;
+        let space = crate::scenario::parse_space(text, Path::new("t.toml"), &[]).unwrap();
+        assert_eq!(space.moe_capacity_factors, vec![Some(1.0), Some(1.25), None]);
+        let r = search(&space, usize::MAX, &|_, _| {}).unwrap();
+        let seen: Vec<Option<Option<f64>>> = r.top.iter().map(|t| t.moe_capacity_factor).collect();
+        assert!(seen.contains(&Some(Some(1.0))) && seen.contains(&Some(None)), "{seen:?}");
+        assert_eq!(seen[0], Some(Some(1.0)), "the tightest capacity drops the most and runs fastest");
+        // With an imbalance, dropping the busiest rank's excess is faster than dropless.
+        let best = |c: Option<f64>| r.top.iter().find(|t| t.moe_capacity_factor == Some(c)).unwrap().tokens_per_s_per_gpu;
+        assert!(best(Some(1.0)) > best(None));
+        // The ranked layout's scenario carries its capacity.
+        let t = r.top.iter().find(|t| t.moe_capacity_factor == Some(Some(1.25))).unwrap();
+        assert_eq!(t.scenario(&space).training.moe_capacity_factor, Some(1.25));
+        let e = crate::scenario::parse(text, Path::new("t.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("training.moe_capacity_factor") && e.contains("wanka search"), "{e}");
     }
 
     #[test]

@@ -27,9 +27,14 @@ pub fn search_report(space: &ScenarioSpace, r: &SearchResult) -> String {
             let p = &t.parallel;
             let band = t.band.as_ref().map_or(String::new(), |b| format!("{:.0}–{:.0}", b.low_tokens_per_s_per_gpu, b.high_tokens_per_s_per_gpu));
             let flags = if t.flags.is_empty() { Cell::text("") } else { Cell::warning(t.flags.join("; ")) };
+            let routing = match t.moe_capacity_factor {
+                Some(Some(c)) => format!(" · capacity factor {c}"),
+                Some(None) => " · dropless".to_string(),
+                None => String::new(),
+            };
             vec![
                 Cell::number(format!("{}", i + 1)),
-                Cell::text(p.compact()),
+                Cell::text(p.compact() + &routing),
                 Cell::number(format!("{:.3} s", t.step_time_s)),
                 Cell::number(format!("{:.1}", t.tokens_per_s_per_gpu)),
                 Cell::number(band),

@@ -50,7 +50,9 @@ pub(super) struct TrainingSection {
     fp8_recipe: Option<Fp8Recipe>,
     param_remainders: Option<bool>,
     fp8_params: Option<bool>,
-    moe_capacity_factor: Option<f64>,
+    /// A number, or in a search a list of numbers and "dropless"
+    /// ([`capacity_factor_choices`]).
+    moe_capacity_factor: Option<toml::Value>,
     moe_pad_to_capacity: Option<bool>,
     moe_load_imbalance: Option<f64>,
     moe_max_nodes_per_token: Option<u64>,
@@ -243,7 +245,38 @@ impl RecomputeModules {
     }
 }
 
+/// The routing capacities a scenario allows: `training.moe_capacity_factor` as one
+/// factor (left out: dropless), or, for a search to rank, a list of factors and
+/// "dropless". A capacity below what the tokens need drops them (a quality cost the
+/// search does not price; the list is the user's to give).
+pub(super) fn capacity_factor_choices(t: &TrainingSection, model: &Architecture) -> Result<Vec<Option<f64>>> {
+    const KEY: &str = "training.moe_capacity_factor";
+    let Some(v) = &t.moe_capacity_factor else { return Ok(vec![None]) };
+    if !model.is_moe() {
+        return Err(Error::invalid(KEY, v, "routes tokens to experts: needs a MoE model"));
+    }
+    let factor = |v: &toml::Value| -> Result<Option<f64>> {
+        let c = match v {
+            toml::Value::Float(c) => *c,
+            toml::Value::Integer(i) => *i as f64,
+            toml::Value::String(s) if s == "dropless" => return Ok(None),
+            other => return Err(Error::invalid(KEY, other, "must be a number in (0, 1000] (or, in a search's list, \"dropless\"); leave it out for dropless routing")),
+        };
+        if !(c.is_finite() && c > 0.0 && c <= 1e3) {
+            return Err(Error::invalid(KEY, c, "must be a number in (0, 1000]; leave it out for dropless routing"));
+        }
+        Ok(Some(c))
+    };
+    match v {
+        toml::Value::Array(items) if items.is_empty() => Err(Error::invalid(KEY, v, "an empty list allows nothing; give at least one factor or \"dropless\"")),
+        toml::Value::Array(items) => items.iter().map(factor).collect(),
+        toml::Value::String(_) => Err(Error::invalid(KEY, v, "must be a number in (0, 1000]; leave it out for dropless routing (\"dropless\" only in a search's list)")),
+        one => Ok(vec![factor(one)?]),
+    }
+}
+
 pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, model: &Architecture) -> Result<TrainingConfig> {
+    let capacity = capacity_factor_choices(&t, model)?;
     let precision = t.precision.unwrap_or(Precision::Bf16);
     let framework = t.framework.unwrap_or(Framework::MegatronCore);
     let facts = framework.facts();
@@ -294,15 +327,9 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
             }
             v => v.unwrap_or(false),
         },
-        moe_capacity_factor: match t.moe_capacity_factor {
-            Some(_) if !model.is_moe() => return Err(Error::invalid("training.moe_capacity_factor", t.moe_capacity_factor.unwrap_or(0.0), "routes tokens to experts: needs a MoE model")),
-            Some(c) if !(c.is_finite() && c > 0.0 && c <= 1e3) => {
-                return Err(Error::invalid("training.moe_capacity_factor", c, "must be a number in (0, 1000]; leave it out for dropless routing"))
-            }
-            c => c,
-        },
+        moe_capacity_factor: capacity[0],
         moe_pad_to_capacity: match t.moe_pad_to_capacity {
-            Some(true) if t.moe_capacity_factor.is_none() => {
+            Some(true) if capacity.contains(&None) => {
                 return Err(Error::invalid("training.moe_pad_to_capacity", "true", "pads to the experts' capacity: needs training.moe_capacity_factor"))
             }
             v => v.unwrap_or(false),
