@@ -616,8 +616,10 @@ fn reports_render_in_headless_chromium() {
         assert_eq!(dom.matches("<svg").count(), charts, "{html:?}");
         for svg in dom.split("<svg").skip(1) {
             let svg = &svg[..svg.find("</svg>").unwrap()];
-            assert!(svg.matches("<text").count() >= 4, "axes with tick labels");
-            assert!(svg.contains("<rect") || svg.contains("<polyline"), "data marks");
+            // Axes: their lines and at least four labels (ticks, the axis description).
+            assert!(svg.matches("<text").count() >= 4 && svg.matches("<line").count() + svg.matches("<polyline").count() >= 2, "axes with tick labels");
+            // Data marks: bars, points or task bars beyond the background and the legend's box.
+            assert!(svg.matches("<circle").count() + svg.matches("<rect").count().saturating_sub(2) >= 1, "data marks");
         }
         if let (Some(keep), true) = (std::env::var_os("WANKA_SCREENSHOT"), html == &step) {
             std::fs::copy(&shot, keep).unwrap();
