@@ -290,34 +290,30 @@ impl Sweep {
     }
 
     /// The combination of one kind of axes (layout or not) at a point (`indices`): its
-    /// index (those axes in order, the last fastest) and their `--set` overrides.
-    fn combination(&self, indices: &[usize], layout: bool) -> (usize, Vec<&String>) {
-        let mut combination = 0;
-        let mut sets = Vec::new();
-        for (((key, values), texts), &index) in self.axes.iter().zip(&self.texts).zip(indices) {
-            if scenario::is_layout_override(key) == layout {
-                combination = combination * values.len() + index;
-                sets.push(&texts[index].0);
-            }
-        }
-        (combination, sets)
+    /// index, those axes in order, the last fastest.
+    fn combination(&self, indices: &[usize], layout: bool) -> usize {
+        self.axes.iter().zip(indices).filter(|((k, _), _)| scenario::is_layout_override(k) == layout).fold(0, |c, ((_, values), &i)| c * values.len() + i)
+    }
+
+    /// The `--set` overrides of one kind of axes at a point (built only when a cache
+    /// slot is filled).
+    fn sets_of(&self, indices: &[usize], layout: bool) -> Vec<&String> {
+        self.axes.iter().zip(&self.texts).zip(indices).filter(|(((k, _), _), _)| scenario::is_layout_override(k) == layout).map(|((_, texts), &i)| &texts[i].0).collect()
     }
 
     /// The base resolved with a point's axes outside `[parallel]`, shared by every point
     /// that differs from it only in layout keys; and the layout its layout axes give.
     fn shared_resolution(&self, indices: &[usize]) -> (Option<&scenario::ResolvedButLayout>, Option<&Result<crate::scenario::ParallelChoice>>) {
-        let (combination, others) = self.combination(indices, false);
-        let Some(shared) = self.shared.get(combination).and_then(|slot| {
+        let Some(shared) = self.shared.get(self.combination(indices, false)).and_then(|slot| {
             slot.get_or_init(|| {
-                let others: Vec<String> = others.into_iter().cloned().collect();
+                let others: Vec<String> = self.sets_of(indices, false).into_iter().cloned().collect();
                 scenario::resolve_but_layout(&self.base, &self.base_path, &others).ok()
             })
             .as_ref()
         }) else {
             return (None, None);
         };
-        let (combination, layout) = self.combination(indices, true);
-        let choice = self.layouts.get(combination).map(|slot| slot.get_or_init(|| shared.layout_choice(layout)));
+        let choice = self.layouts.get(self.combination(indices, true)).map(|slot| slot.get_or_init(|| shared.layout_choice(self.sets_of(indices, true))));
         (Some(shared), choice)
     }
 

@@ -391,10 +391,13 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
     let (mut routed_elems, mut shared_elems, mut dense_elems) = (0.0, 0.0, 0.0);
     let gated = m.activation == Activation::Swiglu;
     let up = if gated { 2.0 } else { 1.0 };
-    let up_projections = |f: f64| if gated { vec![f / tp, f / tp] } else { vec![f / tp] };
-    let mlp = |tok: f64, f: f64| -> f64 { input_sharing_linears(s, d, tok, &up_projections(f), h).0 + d.linear_gemm_s(tok, h, f / tp) };
-    // What the FP8 recipe adds to the backward of this layer's GEMMs.
-    let mlp_bwd_extra = |tok: f64, f: f64| -> f64 { input_sharing_linears(s, d, tok, &up_projections(f), h).1 + d.fp8_backward_extra_s(tok, h, f / tp) };
+    // An MLP's GEMMs (gate and up, then down): their forward time, and what the FP8
+    // recipe adds to their backward beyond twice that.
+    let mlp = |tok: f64, f: f64| -> (f64, f64) {
+        let projections = [f / tp, f / tp];
+        let (up_fwd, up_extra) = input_sharing_linears(s, d, tok, &projections[..if gated { 2 } else { 1 }], h);
+        (up_fwd + d.linear_gemm_s(tok, h, f / tp), up_extra + d.fp8_backward_extra_s(tok, h, f / tp))
+    };
     let mut gemm_bwd_extra = a.gemm_bwd_extra_s;
     let mut ep_fwd_s = 0.0;
     let mut etp_fwd_s = 0.0;
@@ -418,8 +421,9 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
             + local_experts * (d.fp8_backward_extra_s(per_expert, up * fe / etp, h) + d.fp8_backward_extra_s(per_expert, h, fe / etp));
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
         if shared > 0.0 {
-            gemm_bwd_extra += mlp_bwd_extra(tokens, shared);
-            shared_gemm = mlp(tokens, shared);
+            let (fwd, bwd_extra) = mlp(tokens, shared);
+            shared_gemm = fwd;
+            gemm_bwd_extra += bwd_extra;
             shared_elems = tokens * shared / tp;
         }
         gemm += moe_gemm + shared_gemm;
@@ -444,8 +448,9 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         }
         tp_fwd_s += etp_fwd_s;
     } else {
-        dense_mlp_gemm = mlp(tokens, m.ffn_hidden as f64);
-        gemm_bwd_extra += mlp_bwd_extra(tokens, m.ffn_hidden as f64);
+        let (fwd, bwd_extra) = mlp(tokens, m.ffn_hidden as f64);
+        dense_mlp_gemm = fwd;
+        gemm_bwd_extra += bwd_extra;
         dense_elems = tokens * m.ffn_hidden as f64 / tp;
         gemm += dense_mlp_gemm;
     }
