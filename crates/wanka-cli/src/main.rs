@@ -244,10 +244,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// What is built in: GPUs, models, fabrics, reliability defaults.
+    /// Design the cluster: `design bom FILE` counts what its fabric is made of and what
+    /// it costs and draws.
+    Design {
+        #[command(subcommand)]
+        what: DesignCommand,
+    },
+    /// What is built in: GPUs, models, fabrics, parts, reliability defaults.
     Catalog {
         #[arg(value_enum, default_value = "gpus")]
         what: CatalogKind,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DesignCommand {
+    /// Bill of materials of the scenario's cluster: servers, NICs, switches per tier,
+    /// links per tier with their medium and optics, racks, power and capex.
+    Bom {
+        /// Scenario file (only its [cluster] is read; see docs/SCENARIO.md).
+        file: PathBuf,
+        /// Override a key: --set cluster.gpus=8192 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -280,6 +302,7 @@ enum CatalogKind {
     Gpus,
     Models,
     Fabrics,
+    Parts,
     Reliability,
 }
 
@@ -607,6 +630,16 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::bench_table(&outcomes));
             }
         }
+        Command::Design { what: DesignCommand::Bom { file, set, json } } => {
+            let text = wanka::scenario::read_text(&file).map_err(usage)?;
+            let (name, cluster) = wanka::scenario::parse_cluster(&text, &file, &set).map_err(usage)?;
+            let bom = wanka::design::bom(&cluster).map_err(usage)?;
+            if json {
+                output::print_json(&serde_json::json!({ "name": name, "bom": bom }))?;
+            } else {
+                print!("{}", output::bom_table(&name, &cluster, &bom));
+            }
+        }
         Command::Catalog { what, json } => match (what, json) {
             (CatalogKind::Gpus, true) => output::print_json(&wanka::catalog::gpus())?,
             (CatalogKind::Gpus, false) => print!("{}", output::gpus_table()),
@@ -614,6 +647,8 @@ fn run(cli: Cli) -> Result<()> {
             (CatalogKind::Models, false) => print!("{}", output::models_table()),
             (CatalogKind::Fabrics, true) => output::print_json(&output::fabrics_json())?,
             (CatalogKind::Fabrics, false) => print!("{}", output::fabrics_table()),
+            (CatalogKind::Parts, true) => output::print_json(wanka::catalog::parts())?,
+            (CatalogKind::Parts, false) => print!("{}", output::parts_table()),
             (CatalogKind::Reliability, true) => output::print_json(&wanka::scenario::default_reliability())?,
             (CatalogKind::Reliability, false) => print!("{}", output::reliability_table()),
         },

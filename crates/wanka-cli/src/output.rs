@@ -645,3 +645,156 @@ pub fn bench_table(outcomes: &[crate::bench::Outcome]) -> String {
     let _ = writeln!(o, "\n  {} of {} cases meet their target ({refused} of them refused as too large, with the reason)", outcomes.len() - missed, outcomes.len());
     o
 }
+
+/// `$1.23 B`, `$614.4 M`, `$30.0 k`, `$150`.
+pub fn usd(x: f64) -> String {
+    if x >= 1e9 {
+        format!("${:.2} B", x / 1e9)
+    } else if x >= 1e6 {
+        format!("${:.1} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("${:.1} k", x / 1e3)
+    } else {
+        format!("${x:.0}")
+    }
+}
+
+/// `20.9 MW`, `747 W`.
+pub fn watts(w: f64) -> String {
+    if w >= 1e6 {
+        format!("{:.2} MW", w / 1e6)
+    } else if w >= 1e3 {
+        format!("{:.1} kW", w / 1e3)
+    } else {
+        format!("{w:.0} W")
+    }
+}
+
+/// How an enum is spelled in files and JSON (`rail-optimized`, `infiniband`).
+fn serde_name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn names<T: Serialize>(v: &[T]) -> String {
+    v.iter().map(serde_name).collect::<Vec<_>>().join(", ")
+}
+
+/// `wanka design bom`: one line per part, grouped as the fabric is built, then racks,
+/// power and capex.
+pub fn bom_table(name: &str, c: &wanka::scenario::ClusterConfig, b: &wanka::design::Bom) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "wanka design bom: {name}");
+    let _ = writeln!(
+        o,
+        "  cluster  {} × {}, {} fabric, {} tier{} of {}-port switches, {} plane{}, {} Gb/s per GPU, {}",
+        count(b.gpus as f64),
+        b.gpu,
+        serde_name(&b.fabric),
+        b.tiers,
+        if b.tiers == 1 { "" } else { "s" },
+        c.switch_radix,
+        b.planes,
+        if b.planes == 1 { "" } else { "s" },
+        c.nic_gbps,
+        serde_name(&b.protocol)
+    );
+    let _ = writeln!(o, "\n  {:<34} {:<28} {:>9} {:>10} {:>10} {:>10}", "what", "part", "count", "unit", "capex", "power");
+    let row = |o: &mut String, what: &str, l: &wanka::design::bom::Line| {
+        let _ = writeln!(o, "  {:<34} {:<28} {:>9} {:>10} {:>10} {:>10}", what, l.part, l.count, usd(l.unit_price_usd), usd(l.price_usd), watts(l.power_w));
+    };
+    row(&mut o, "servers", &b.servers);
+    if b.nvlink_switch_trays > 0 {
+        let _ = writeln!(o, "  {:<34} {:<28} {:>9}   (in the systems)", "NVLink switch trays", "", b.nvlink_switch_trays);
+    }
+    row(&mut o, "NICs (one per GPU)", &b.nics);
+    for t in &b.switch_tiers {
+        row(&mut o, &format!("{} switches (tier {})", t.role, t.tier), &t.switches);
+    }
+    for t in &b.link_tiers {
+        let what = format!("{} links: {} × {}, runs up to {:.0} m", t.between, t.links, serde_name(&t.medium), t.longest_m);
+        let _ = writeln!(o, "  {what}");
+        match (&t.upper, &t.fiber) {
+            (Some(up), fiber) => {
+                row(&mut o, if t.tier == 1 { "    modules at the NICs" } else { "    modules at the lower switches" }, &t.lower);
+                row(&mut o, "    modules at the upper switches", up);
+                if let Some(f) = fiber {
+                    row(&mut o, &format!("    fibre (mean run {:.0} m)", t.mean_m), f);
+                }
+            }
+            (None, _) => row(&mut o, "    copper cables", &t.lower),
+        }
+    }
+    let r = &b.racks;
+    let _ = writeln!(
+        o,
+        "\n  racks    {} for servers ({} per rack), {} for switches; {} row{} of up to {}",
+        r.gpu_racks,
+        r.servers_per_rack,
+        r.network_racks,
+        r.rows,
+        if r.rows == 1 { "" } else { "s" },
+        r.racks_per_row
+    );
+    let p = &b.power;
+    let _ = writeln!(
+        o,
+        "  power    {} IT ({} GPUs in {} servers, {} NICs, {} switches, {} optics); {} at the site (PUE {:.2})",
+        watts(p.it_w),
+        watts(p.gpus_w),
+        watts(p.servers_w),
+        watts(p.nics_w),
+        watts(p.switches_w),
+        watts(p.optics_w),
+        watts(p.facility_w),
+        p.pue
+    );
+    let k = &b.capex;
+    let _ = writeln!(
+        o,
+        "  capex    {} ({} per GPU): servers {}, network {} ({:.1}%: NICs {}, switches {}, optics and cables {}, fibre {})",
+        usd(k.total_usd),
+        usd(k.per_gpu_usd),
+        usd(k.servers_usd),
+        usd(k.network_usd),
+        100.0 * k.network_share,
+        usd(k.nics_usd),
+        usd(k.switches_usd),
+        usd(k.optics_usd),
+        usd(k.fiber_usd)
+    );
+    let _ = writeln!(o, "           prices are catalog estimates (wanka catalog parts); override them with [cluster.prices]");
+    for a in &b.assumptions {
+        let _ = writeln!(o, "  assumed  {a}");
+    }
+    o
+}
+
+/// `wanka catalog parts`: every part with the figures a bill of materials uses.
+pub fn parts_table() -> String {
+    let p = wanka::catalog::parts();
+    let mut o = String::new();
+    let _ = writeln!(o, "servers (cluster.server)\n  {:<16} {:<8} {:>5} {:>9} {:>5} {:>9}", "id", "gpu", "gpus", "power", "/rack", "price");
+    for s in &p.server {
+        let _ = writeln!(o, "  {:<16} {:<8} {:>5} {:>9} {:>5} {:>9}", s.id, s.gpu, s.gpus, watts(s.power_w), s.per_rack, usd(s.price_usd));
+    }
+    let _ = writeln!(o, "NICs (cluster.nic)\n  {:<22} {:>6} {:>6} {:>9}  protocols", "id", "Gb/s", "power", "price");
+    for n in &p.nic {
+        let _ = writeln!(o, "  {:<22} {:>6} {:>6} {:>9}  {}", n.id, n.port_gbps, watts(n.power_w), usd(n.price_usd), names(&n.protocols));
+    }
+    let _ = writeln!(o, "switches (cluster.switch)\n  {:<22} {:>12} {:>6} {:>8} {:>9}  protocols", "id", "ports", "cages", "power", "price");
+    for s in &p.switch {
+        let _ = writeln!(o, "  {:<22} {:>12} {:>6} {:>8} {:>9}  {}{}", s.id, format!("{} × {}G", s.ports, s.port_gbps), s.cages, watts(s.power_w), usd(s.price_usd), names(&s.protocols), if s.adaptive_routing { "; routes per packet" } else { "" });
+    }
+    let _ = writeln!(o, "optics and cables\n  {:<18} {:<10} {:>10} {:>7} {:>6} {:>8}", "id", "medium", "links", "reach", "power", "price");
+    for l in &p.link {
+        let _ = writeln!(o, "  {:<18} {:<10} {:>10} {:>7} {:>6} {:>8}", l.id, serde_name(&l.medium), format!("{} × {}G", l.links, l.link_gbps), format!("{} m", l.reach_m), watts(l.power_w), usd(l.price_usd));
+    }
+    let _ = writeln!(o, "fibre\n  {:<18} {:<10} {:>10} {:>8}", "id", "medium", "per link", "per m");
+    for f in &p.fiber {
+        let _ = writeln!(o, "  {:<18} {:<10} {:>10} {:>8}", f.id, serde_name(&f.medium), usd(f.price_usd_per_link), format!("${:.2}", f.price_usd_per_m));
+    }
+    o
+}

@@ -653,3 +653,40 @@ fn plots_are_svg_or_png() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("FILE.svg or FILE.png") && !bad.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `wanka design bom`: a table and a JSON document whose parts add up; a cluster the
+/// catalog cannot build exits 2 naming the key, with nothing on stdout.
+#[test]
+fn design_bom_table_json_and_refusals() {
+    let file = repo().join("examples/llama3-405b-16k.toml");
+    let file = file.to_str().unwrap();
+    let out = wanka(&["design", "bom", file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["leaf switches (tier 1)", "spine–core links", "capex", "PUE"] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    let out = wanka(&["design", "bom", file, "--json", "--set", "cluster.gpus=8192"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bom = &v["bom"];
+    assert_eq!(bom["gpus"], 8192);
+    assert_eq!(bom["nics"]["count"], 8192);
+    let capex = &bom["capex"];
+    let parts: f64 = ["servers_usd", "nics_usd", "switches_usd", "optics_usd", "fiber_usd"].iter().map(|k| capex[k].as_f64().unwrap()).sum();
+    assert!((parts - capex["total_usd"].as_f64().unwrap()).abs() < 1e-3 * parts);
+    for key in ["switch_tiers", "link_tiers", "racks", "power", "assumptions"] {
+        assert!(!bom[key].is_null(), "{key}");
+    }
+    // A100 NICs run at 200 Gb/s: no catalog InfiniBand switch has 64 such ports.
+    let a100 = repo().join("examples/gpt3-175b-1k.toml");
+    let out = wanka(&["design", "bom", a100.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cluster.switch_radix = 64") && err.contains("quantum-qm8700 (40 ports)"), "{err}");
+    let out = wanka(&["design", "bom", a100.to_str().unwrap(), "--set", "cluster.switch=\"quantum-qm8700\""]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wanka(&["design", "bom", file, "--set", "cluster.fabric=\"single-switch\""]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cluster.fabric"));
+}

@@ -6,6 +6,9 @@ use crate::scenario::ModelFields;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+pub mod parts;
+pub use parts::parts;
+
 const GPUS_TOML: &str = include_str!("../catalog/gpus.toml");
 const MODELS_TOML: &str = include_str!("../catalog/models.toml");
 

@@ -10,6 +10,7 @@
 pub mod calibration;
 pub mod catalog;
 pub mod collective;
+pub mod design;
 pub mod engine;
 pub mod error;
 pub mod framework;

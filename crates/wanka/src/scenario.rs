@@ -331,6 +331,9 @@ pub mod defaults {
     pub const SWITCH_RADIX: u64 = 64;
     /// PUE of a modern AI data hall (fabric.md §5.1 cites 1.1–1.3); 1.2 as in SCENARIO.md.
     pub const PUE: f64 = 1.2;
+    /// Racks in a row of the data hall (the bill of materials' cable lengths). A design
+    /// choice, not a measurement: halls run rows of 10 to 30 racks.
+    pub const RACKS_PER_ROW: u64 = 16;
     /// 15T tokens: the Llama 3 pre-training budget (Dubey et al. 2024, §3.1).
     pub const TRAINING_TOKENS: f64 = 15.6e12;
     /// 16M tokens per step: Llama 3 405B's largest batch (Dubey et al. 2024, §3.4.1).
@@ -451,6 +454,24 @@ pub fn parse_doc(doc: &toml::Table, path: &Path, overrides: &[String]) -> Result
 /// A scenario file's TOML, not yet resolved (what a sweep parses once and varies).
 pub fn parse_document(text: &str, path: &Path) -> Result<toml::Table> {
     toml::from_str(text).map_err(|e| parse_error(path, e))
+}
+
+/// The `[cluster]` of a scenario file alone, resolved (its name too: the `name` key or
+/// the file's stem). The other sections are not read: `wanka design bom` needs none.
+pub fn parse_cluster(text: &str, path: &Path, overrides: &[String]) -> Result<(String, ClusterConfig)> {
+    let mut doc = parse_document(text, path)?;
+    for item in overrides {
+        apply_override(&mut doc, item)?;
+    }
+    let name = match doc.get("name") {
+        Some(toml::Value::String(n)) => n.clone(),
+        _ => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let cluster: ClusterSection = match doc.remove("cluster") {
+        Some(v @ toml::Value::Table(_)) => section(path, "cluster", v)?,
+        _ => return Err(Error::missing("cluster", "a [cluster] section with at least gpu and gpus")),
+    };
+    Ok((name, resolve_cluster(cluster)?))
 }
 
 /// [`parse_space`] from a parsed document.

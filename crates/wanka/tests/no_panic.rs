@@ -28,6 +28,8 @@ const KEYS: &[&str] = &[
     "training.fp8_recipe", "training.param_remainders", "training.fp8_params", "training.moe_capacity_factor",
     "training.moe_pad_to_capacity", "training.moe_load_imbalance", "training.moe_max_nodes_per_token",
     "cluster.ecmp_hash", "cluster.qps_per_connection", "cluster.transport", "cluster.routing",
+    "cluster.server", "cluster.nic", "cluster.switch", "cluster.servers_per_rack", "cluster.racks_per_row",
+    "cluster.prices", "cluster.prices.dgx-h100",
 ];
 
 const VALUES: &[&str] = &[
@@ -40,6 +42,8 @@ const VALUES: &[&str] = &[
     "\"deepspeed-2021\"", "\"megatron-lm-2021\"", "\"roce\"", "\"spectrum-x\"", "\"uec\"", "\"infiniband\"", "\"spray\"", "\"adaptive\"", "\"torchtitan\"", "0.01", "0.3", "1e-300",
     "\"Et*8|t*8|t*8|t*8L\"", "\"E|(t*4|)*8,L\"", "\"E(t|*2L\"", "\"(t|)*99999999999\"", "\"rowwise\"",
     "\"mxfp8\"", "\"rowwise-gw-hp\"", "\"polarized\"", "\"per-switch\"", "1.25", "\"nanotron\"", "\"fsdp\"",
+    "\"dgx-h100\"", "\"gb200-nvl72\"", "\"quantum-2-qm9700\"", "\"spectrum-4-sn5600\"", "\"arista-7060dx5-64s\"",
+    "\"connectx-8-supernic\"", "{dgx-h100 = 1}", "{mpo-om4 = 0}",
 ];
 
 fn examples() -> Vec<(String, String)> {
@@ -70,6 +74,10 @@ proptest! {
             prop_assert!(r.mfu.is_finite() && r.mfu >= 0.0);
             prop_assert!(r.memory.total_bytes.is_finite());
             prop_assert!((r.breakdown_s.total() - r.step_time_s).abs() <= 1e-6 * r.step_time_s);
+            // The bill of materials is made or says why.
+            if let Ok(b) = wanka::design::bom(&s.cluster) {
+                prop_assert!(b.capex.total_usd.is_finite() && b.power.facility_w.is_finite() && b.power.it_w > 0.0, "{overrides:?}");
+            }
             // The event fidelity either runs the layout or says why; small clusters only,
             // to keep the flow solves quick in a debug build.
             if s.cluster.gpus <= 1024 && s.parallel.microbatches() <= 256 {

@@ -26,6 +26,12 @@ pub(super) struct ClusterSection {
     qps_per_connection: Option<u64>,
     planes: Option<u32>,
     pue: Option<f64>,
+    server: Option<String>,
+    nic: Option<String>,
+    switch: Option<String>,
+    servers_per_rack: Option<u64>,
+    racks_per_row: Option<u64>,
+    prices: Option<std::collections::BTreeMap<String, f64>>,
     pub(super) variability: Option<super::variability::VariabilitySection>,
 }
 
@@ -99,6 +105,17 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// What its NICs and switches must speak.
+    pub fn protocol(self) -> catalog::parts::Protocol {
+        use catalog::parts::Protocol;
+        match self {
+            Transport::Infiniband => Protocol::Infiniband,
+            Transport::Roce => Protocol::Ethernet,
+            Transport::SpectrumX => Protocol::SpectrumX,
+            Transport::Uec => Protocol::Uec,
+        }
+    }
+
     /// The routing a fabric of this transport runs when `cluster.routing` is left out.
     pub fn default_routing(self) -> Routing {
         match self {
@@ -120,6 +137,21 @@ impl Transport {
             _ => None,
         }
     }
+}
+
+/// The parts a file names for its cluster (`None`: the bill of materials picks from the
+/// catalog), the floor plan, and the prices it overrides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PartChoice {
+    pub server: Option<&'static catalog::parts::ServerPart>,
+    pub nic: Option<&'static catalog::parts::NicPart>,
+    pub switch: Option<&'static catalog::parts::SwitchPart>,
+    /// Servers per rack (`None`: the server's reference design).
+    pub servers_per_rack: Option<u64>,
+    /// Racks in one row of the data hall.
+    pub racks_per_row: u64,
+    /// Part id → price in USD, replacing the catalog's estimate.
+    pub prices: std::collections::BTreeMap<String, f64>,
 }
 
 /// The resolved cluster.
@@ -144,6 +176,8 @@ pub struct ClusterConfig {
     pub qps_per_connection: u64,
     pub planes: u32,
     pub pue: f64,
+    /// The parts it is built from, where the file names them (`wanka design bom`).
+    pub parts: PartChoice,
     /// Stragglers: GPU speed spread, slow nodes, host pauses.
     pub variability: crate::variability::Variability,
 }
@@ -151,7 +185,7 @@ pub struct ClusterConfig {
 
 /// Resolves `[cluster]`: every key checked, every default filled in.
 pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
-    let Some(gpu_id) = c.gpu else {
+    let Some(gpu_id) = c.gpu.clone() else {
         return Err(Error::missing("cluster.gpu", "a catalog GPU id (`wanka catalog gpus`)"));
     };
     let gpu = catalog::gpu("cluster.gpu", &gpu_id)?;
@@ -181,7 +215,24 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         FabricName::FatTree => FabricKind::FatTree,
         FabricName::SingleSwitch => FabricKind::SingleSwitch,
     };
-    let switch_radix = at_most("cluster.switch_radix", c.switch_radix.unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
+    let planes = at_most("cluster.planes", c.planes.unwrap_or(1) as u64, 64)? as u32;
+    if planes == 0 {
+        return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
+    }
+    let parts = resolve_parts(&c, gpu, nic_gbps / planes as f64)?;
+    let part_radix = parts.switch.map(|sw| sw.ports_at(nic_gbps / planes as f64));
+    let switch_radix = at_most("cluster.switch_radix", c.switch_radix.or(part_radix).unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
+    if let (Some(sw), Some(r), Some(given)) = (parts.switch, part_radix, c.switch_radix) {
+        if r != given {
+            return Err(Error::fixable(
+                "cluster.switch_radix",
+                given,
+                format!("cluster.switch = {:?} has {r} ports at {} Gb/s per plane (leave switch_radix out to take them)", sw.id, nic_gbps / planes as f64),
+                "cluster.switch_radix",
+                r,
+            ));
+        }
+    }
     if switch_radix < 4 || switch_radix % 2 != 0 {
         return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
     }
@@ -207,10 +258,6 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
     let oversubscription = c.oversubscription.unwrap_or(1.0);
     if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {
         return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));
-    }
-    let planes = at_most("cluster.planes", c.planes.unwrap_or(1) as u64, 64)? as u32;
-    if planes == 0 {
-        return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
     }
     let pue = c.pue.unwrap_or(defaults::PUE);
     if !(pue.is_finite() && (1.0..=100.0).contains(&pue)) {
@@ -244,7 +291,78 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         },
         planes,
         pue,
+        parts,
         variability: variability::resolve(c.variability)?,
+    })
+}
+
+/// The parts `[cluster]` names, each checked against the GPU, the NIC speed and the
+/// transport.
+fn resolve_parts(c: &ClusterSection, gpu: &GpuSpec, link_gbps: f64) -> Result<PartChoice> {
+    let catalog = catalog::parts();
+    let protocol = c.transport.map(Transport::protocol);
+    let server = match &c.server {
+        None => None,
+        Some(id) => {
+            let p = catalog.server("cluster.server", id)?;
+            if p.gpu != gpu.id {
+                return Err(Error::invalid("cluster.server", format!("{id:?}"), format!("holds {} GPUs; cluster.gpu = {:?}", p.gpu, gpu.id)));
+            }
+            Some(p)
+        }
+    };
+    let nic = match &c.nic {
+        None => None,
+        Some(id) => {
+            let p = catalog.nic("cluster.nic", id)?;
+            if let Some(want) = protocol.filter(|w| !p.protocols.contains(w)) {
+                return Err(Error::invalid("cluster.nic", format!("{id:?}"), format!("does not speak {}, which cluster.transport needs", want.name())));
+            }
+            Some(p)
+        }
+    };
+    let switch = match &c.switch {
+        None => None,
+        Some(id) => {
+            let p = catalog.switch("cluster.switch", id)?;
+            if let Some(want) = protocol.filter(|w| !p.protocols.contains(w)) {
+                return Err(Error::invalid("cluster.switch", format!("{id:?}"), format!("does not speak {}, which cluster.transport needs", want.name())));
+            }
+            if p.ports_at(link_gbps) == 0 {
+                return Err(Error::invalid(
+                    "cluster.switch",
+                    format!("{id:?}"),
+                    format!("its {} Gb/s ports do not split into the {link_gbps} Gb/s links of cluster.nic_gbps per plane", p.port_gbps),
+                ));
+            }
+            Some(p)
+        }
+    };
+    let positive_count = |key: &str, v: Option<u64>| -> Result<Option<u64>> {
+        match v {
+            Some(0) => Err(Error::invalid(key, 0, "must be a positive integer")),
+            Some(n) => at_most(key, n, MAX_INT).map(Some),
+            None => Ok(None),
+        }
+    };
+    let mut prices = std::collections::BTreeMap::new();
+    for (id, usd) in c.prices.clone().unwrap_or_default() {
+        let key = format!("cluster.prices.{id}");
+        if !catalog.ids().any(|p| p == id) {
+            return Err(Error::invalid(key, usd, format!("{id:?} is not a catalog part; valid: {}", catalog.ids().collect::<Vec<_>>().join(", "))));
+        }
+        if !(usd.is_finite() && usd >= 0.0) {
+            return Err(Error::invalid(key, usd, "must be a price in USD, at least 0"));
+        }
+        prices.insert(id, usd);
+    }
+    Ok(PartChoice {
+        server,
+        nic,
+        switch,
+        servers_per_rack: positive_count("cluster.servers_per_rack", c.servers_per_rack)?,
+        racks_per_row: positive_count("cluster.racks_per_row", c.racks_per_row)?.unwrap_or(defaults::RACKS_PER_ROW),
+        prices,
     })
 }
 
