@@ -158,26 +158,6 @@ impl Fabric {
         }
     }
 
-    /// Switches in the scale-out fabric: every tier below the top needs `gpus / (radix/2)`
-    /// switches (half their ports face down), the top tier `gpus / radix` (all ports
-    /// down), fewer when it is oversubscribed. The NVLink switches inside a domain are
-    /// not counted.
-    pub fn switch_count(&self, radix: u64) -> u64 {
-        let half = (radix / 2).max(1);
-        let n = self.tiers.len() - 1;
-        (1..=n)
-            .map(|t| {
-                if t < n {
-                    self.gpus.div_ceil(half)
-                } else {
-                    let down = self.gpus.div_ceil(radix.max(1));
-                    if n == 1 { down } else { ((down as f64) / self.oversubscription.max(1.0)).ceil() as u64 }
-                }
-            })
-            .sum::<u64>()
-            .max(1)
-    }
-
     /// Where a group of `size` ranks whose members are `stride` GPUs apart sits.
     ///
     /// Placement is the Megatron convention: rank = tp + TP·(cp + CP·(dp + DP·pp)), so a
@@ -333,13 +313,6 @@ mod tests {
         assert_eq!(f.tiers[1].domain_gpus, 32 * 8);
         assert_eq!(f.tiers[2].domain_gpus, 32 * 32 * 8);
         assert!(f.tiers[3].domain_gpus >= 131072);
-    }
-
-    #[test]
-    fn switch_count_of_a_three_tier_clos() {
-        let f = h100_rail(16384, 1.0);
-        // 512 leaves + 512 spines + 256 core switches of 64 ports.
-        assert_eq!(f.switch_count(64), 512 + 512 + 256);
     }
 
     #[test]

@@ -126,7 +126,8 @@ pub fn cause_rates(s: &Scenario) -> Vec<CauseRate> {
     let r = &s.reliability;
     let gpus = s.cluster.gpus as f64;
     let nodes = (s.cluster.gpus as f64 / s.cluster.gpus_per_node as f64).ceil();
-    let switches = crate::parallel::fabric(&s.cluster).switch_count(s.cluster.switch_radix) as f64;
+    // The switches as the bill of materials counts them (a single ideal switch: one).
+    let switches = wanka_net::Inventory::of(&crate::parallel::fabric_spec(&s.cluster)).map_or(1, |i| i.switches()) as f64;
     let per_day: Vec<(String, String, f64)> = r
         .causes
         .iter()
