@@ -10,6 +10,7 @@ use wanka::error::Result;
 
 const LLAMA3_405B: &str = include_str!("../../../examples/llama3-405b-16k.toml");
 const DEEPSEEK_V3: &str = include_str!("../../../examples/deepseek-v3-2048.toml");
+const DESIGN_LLAMA3_405B: &str = include_str!("../../../examples/design-llama3-405b.toml");
 const SEARCH_LLAMA3_405B: &str = include_str!("../../../examples/search-llama3-405b-16k.toml");
 const SEARCH_DEEPSEEK_V3: &str = include_str!("../../../examples/search-deepseek-v3-2048.toml");
 
@@ -160,6 +161,19 @@ fidelity = "analytic"
             refused: false,
             answer: format!("{} points ({errors} not valid), {} bytes of rows", points.len(), bytes.len()),
         });
+    }
+
+    let name = "design study, Llama 3 405B on 15.6T tokens, 15 cluster designs (examples/design-llama3-405b.toml)".to_string();
+    if wanted(&name) {
+        progress(&name);
+        let study = wanka::design::study::parse_with_base_text(DESIGN_LLAMA3_405B, Path::new("design-llama3-405b.toml"), LLAMA3_405B, "llama3-405b-16k.toml".into())?;
+        out.push(timed(name, Target::SecondsAtMost(30.0), None, || match study.run(&|_, _| {}) {
+            Ok(r) => {
+                let ran = r.designs.iter().filter(|d| d.result.is_some()).count();
+                format!("{ran} of {} designs ran, {} on the Pareto front", r.designs.len(), r.pareto.len())
+            }
+            Err(e) => format!("error: {e}"),
+        }));
     }
 
     for (label, sets, limit_s, memory) in [

@@ -244,11 +244,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Design the cluster: `design bom FILE` counts what its fabric is made of and what
-    /// it costs and draws.
+    /// Design the cluster. `design DESIGN.toml`: several cluster designs for one model
+    /// and token budget, each with its best layout, time-to-train with failures, capex,
+    /// power and cost per token, the Pareto front and the verdict. `design bom FILE`:
+    /// what one cluster is made of and what it costs and draws.
+    #[command(args_conflicts_with_subcommands = true)]
     Design {
         #[command(subcommand)]
-        what: DesignCommand,
+        what: Option<DesignCommand>,
+        /// Design file (TOML, see docs/SCENARIO.md).
+        file: Option<PathBuf>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// What is built in: GPUs, models, fabrics, parts, reliability defaults.
     Catalog {
@@ -630,7 +638,26 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::bench_table(&outcomes));
             }
         }
-        Command::Design { what: DesignCommand::Bom { file, set, json } } => {
+        Command::Design { what: None, file, json } => {
+            let Some(file) = file else {
+                return Err(anyhow::Error::new(UsageError("wanka design needs a design file (wanka design DESIGN.toml) or `bom FILE`".to_string())));
+            };
+            let study = wanka::design::study::load(&file).map_err(usage)?;
+            let bar = progress_bar(json, "designs (a search each)");
+            let result = study
+                .run(&|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .map_err(usage)?;
+            bar.finish_and_clear();
+            if json {
+                output::print_json(&result)?;
+            } else {
+                print!("{}", output::study_table(&result));
+            }
+        }
+        Command::Design { what: Some(DesignCommand::Bom { file, set, json }), .. } => {
             let text = wanka::scenario::read_text(&file).map_err(usage)?;
             let (name, cluster) = wanka::scenario::parse_cluster(&text, &file, &set).map_err(usage)?;
             let bom = wanka::design::bom(&cluster).map_err(usage)?;

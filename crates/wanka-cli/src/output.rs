@@ -798,3 +798,53 @@ pub fn parts_table() -> String {
     }
     o
 }
+
+/// `wanka design DESIGN.toml`: one row per design, then the front and the verdict.
+pub fn study_table(r: &wanka::design::StudyResult) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "wanka design: {} — {} on {} tokens, capex over {} years, electricity ${}/kWh",
+        r.name,
+        r.model,
+        count(r.tokens),
+        r.depreciation_years,
+        r.electricity_usd_per_kwh
+    );
+    let _ = writeln!(
+        o,
+        "\n  {:<34} {:>7} {:<20} {:>7} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9}  front",
+        "design", "GPUs", "layout tp/pp/cp/ep", "step", "MFU", "ETTR", "train", "capex", "site", "$/M tok"
+    );
+    for d in &r.designs {
+        match (&d.result, &d.error) {
+            (Some(x), _) => {
+                let p = &x.parallel;
+                let line = format!(
+                    "  {:<34} {:>7} {:<20} {:>7} {:>4.0}% {:>4.0}% {:>9} {:>9} {:>9} {:>9}  {}",
+                    d.name,
+                    x.gpus,
+                    format!("{}/{}/{}/{} dp{}", p.tp, p.pp, p.cp, p.ep, p.dp),
+                    seconds(x.step_time_s),
+                    100.0 * x.mfu,
+                    100.0 * x.ettr,
+                    duration(x.time_to_train_s),
+                    usd(x.capex_usd),
+                    watts(x.facility_power_w),
+                    format!("${:.2}", x.usd_per_million_tokens),
+                    if x.pareto { "*" } else { "" }
+                );
+                let _ = writeln!(o, "{}", line.trim_end());
+            }
+            (None, e) => {
+                let _ = writeln!(o, "  {:<34} {}", d.name, e.as_deref().unwrap_or_default());
+                let _ = writeln!(o, "  {:<34} ({})", "", d.sets.join(" "));
+            }
+        }
+    }
+    let _ = writeln!(o, "\n  * on the Pareto front of time-to-train against cost per token (capex share over the run plus energy)");
+    for line in &r.verdict {
+        let _ = writeln!(o, "  {line}");
+    }
+    o
+}

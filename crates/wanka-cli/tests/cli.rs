@@ -18,7 +18,8 @@ fn examples() -> Vec<PathBuf> {
         .expect("examples/")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("search-"))
+        // Search spaces and design studies are not single scenarios.
+        .filter(|p| !["search-", "design-"].iter().any(|k| p.file_name().unwrap().to_string_lossy().starts_with(k)))
         .collect();
     v.sort();
     assert!(v.len() >= 6, "examples/ holds {} scenarios", v.len());
@@ -689,4 +690,35 @@ fn design_bom_table_json_and_refusals() {
     let out = wanka(&["design", "bom", file, "--set", "cluster.fabric=\"single-switch\""]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cluster.fabric"));
+}
+
+/// `wanka design DESIGN.toml`: a table with the front and the verdict, a JSON document
+/// with the promised keys; a bad design file exits 2 naming the key.
+#[test]
+fn design_study_table_json_and_errors() {
+    let dir = std::env::temp_dir().join(format!("wanka-design-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("base.toml"), "[model]\npreset = \"llama3-8b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 64\n[parallel]\nglobal_batch = 256\n[training]\ntokens = 1e11\n").unwrap();
+    let design = dir.join("design.toml");
+    std::fs::write(&design, "base = \"base.toml\"\nfidelity = \"analytic\"\n[axes]\n\"cluster.gpus\" = [64, 128]\n[[design]]\nname = \"IB\"\n\"cluster.transport\" = \"infiniband\"\n[[design]]\nname = \"RoCE\"\n\"cluster.transport\" = \"roce\"\n").unwrap();
+    let out = wanka(&["design", design.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Pareto front") && text.contains("Cheapest per token") || text.contains("Fastest and cheapest"), "{text}");
+    let out = wanka(&["design", design.to_str().unwrap(), "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["name", "model", "tokens", "designs", "fastest", "cheapest", "pareto", "verdict"] {
+        assert!(!v[key].is_null(), "{key}");
+    }
+    assert_eq!(v["designs"].as_array().unwrap().len(), 4);
+    for key in ["gpus", "layout", "step_time_s", "mfu", "ettr", "time_to_train_s", "capex_usd", "facility_power_w", "energy_mwh", "usd_per_million_tokens", "pareto"] {
+        assert!(!v["designs"][0]["result"][key].is_null(), "{key}");
+    }
+    std::fs::write(&design, "base = \"base.toml\"\nelectricity_usd_per_kwh = -1\n").unwrap();
+    let out = wanka(&["design", design.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty() && String::from_utf8_lossy(&out.stderr).contains("electricity_usd_per_kwh = -1"));
+    let out = wanka(&["design"]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }

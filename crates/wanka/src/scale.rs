@@ -47,18 +47,25 @@ pub struct ScaleResult {
 /// overlap switches stay as written; `dp` and `global_batch` follow from the layout and
 /// the batch ceiling. What `scale` does at each GPU count and a sweep at each point.
 pub fn best_layout(space: &ScenarioSpace) -> Result<(crate::scenario::Scenario, search::Ranked)> {
+    let (sp, mut found) = best_layouts(space, 1)?;
+    let best = found.top.swap_remove(0);
+    Ok((best.scenario(&sp), best))
+}
+
+/// The `top_n` best layouts [`best_layout`] chooses among (at least one), with the space
+/// they were searched in (every layout key "auto").
+pub fn best_layouts(space: &ScenarioSpace, top_n: usize) -> Result<(ScenarioSpace, search::SearchResult)> {
     let mut sp = space.clone();
     sp.parallel.keys.remove("dp");
     sp.parallel.keys.remove("global_batch");
     for key in ["tp", "pp", "vpp", "cp", "ep", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"] {
         sp.parallel.keys.insert(key, Values::Auto);
     }
-    let mut found = search::search_with(&sp, 1, &|_, _| {}, true)?;
+    let found = search::search_with(&sp, top_n, &|_, _| {}, true)?;
     if found.top.is_empty() {
         return Err(crate::error::Error::invalid("parallel", "auto", "no layout of this model fits this cluster"));
     }
-    let best = found.top.swap_remove(0);
-    Ok((best.scenario(&sp), best))
+    Ok((sp, found))
 }
 
 /// Runs the sweep. Every layout key of `[parallel]` is searched afresh at each GPU count
@@ -104,13 +111,18 @@ pub fn scale_with_progress(space: &ScenarioSpace, gpu_counts: &[u64], progress: 
             comm_fraction: r.comm_fraction,
         });
     }
-    // The knee: the first point whose doubling (or step) gives less than 1.5× per 2×.
-    let knee_gpus = points.windows(2).find_map(|w| {
+    let knee_gpus = knee(&points);
+    Ok(ScaleResult { points, knee_gpus })
+}
+
+/// The knee of a GPU-count series (ascending): the first point whose doubling (or step)
+/// gives less than 1.5× per 2× in time-to-train.
+pub fn knee(points: &[ScalePoint]) -> Option<u64> {
+    points.windows(2).find_map(|w| {
         let gain = w[0].time_to_train_s / w[1].time_to_train_s;
         let ratio = w[1].gpus as f64 / w[0].gpus as f64;
         (gain < ratio.powf(0.585)).then_some(w[0].gpus) // 2^0.585 = 1.5
-    });
-    Ok(ScaleResult { points, knee_gpus })
+    })
 }
 
 impl ScaleResult {
@@ -122,7 +134,11 @@ impl ScaleResult {
                 let (a, b) = (&r.points[i], &r.points[i + 1]);
                 let mut causes = Vec::new();
                 if b.global_batch * 2 <= a.global_batch * (b.gpus / a.gpus.max(1)) {
-                    causes.push(format!("the batch stops growing ({} → {} sequences), so DP cannot grow", a.global_batch, b.global_batch));
+                    causes.push(if b.global_batch <= a.global_batch {
+                        format!("the batch is at its ceiling ({} sequences), so each pipeline gets fewer micro-batches", b.global_batch)
+                    } else {
+                        format!("the batch grows less than the GPUs ({} → {} sequences)", a.global_batch, b.global_batch)
+                    });
                 }
                 if b.bubble_fraction > a.bubble_fraction + 0.02 {
                     causes.push(format!("pipeline bubble {:.0}% → {:.0}%", 100.0 * a.bubble_fraction, 100.0 * b.bubble_fraction));

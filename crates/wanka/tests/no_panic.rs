@@ -52,6 +52,8 @@ fn examples() -> Vec<(String, String)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        // Design studies are not scenarios.
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("design-")))
         .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
         .collect();
     v.sort();

@@ -17,8 +17,8 @@ pub(super) struct ClusterSection {
     nvlink_domain: Option<u64>,
     nic_gbps: Option<f64>,
     fabric: Option<FabricName>,
-    tiers: Option<u32>,
-    switch_radix: Option<u64>,
+    tiers: Option<toml::Value>,
+    switch_radix: Option<toml::Value>,
     oversubscription: Option<f64>,
     transport: Option<Transport>,
     routing: Option<Routing>,
@@ -220,9 +220,11 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
     }
     let parts = resolve_parts(&c, gpu, nic_gbps / planes as f64)?;
+    let c_tiers = count_or_auto("cluster.tiers", c.tiers.as_ref(), "1, 2, 3 or \"auto\" (the fewest that hold the GPUs)")?;
+    let c_radix = count_or_auto("cluster.switch_radix", c.switch_radix.as_ref(), "an even number of ports, at least 4, or \"auto\" (cluster.switch's, else 64)")?;
     let part_radix = parts.switch.map(|sw| sw.ports_at(nic_gbps / planes as f64));
-    let switch_radix = at_most("cluster.switch_radix", c.switch_radix.or(part_radix).unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
-    if let (Some(sw), Some(r), Some(given)) = (parts.switch, part_radix, c.switch_radix) {
+    let switch_radix = at_most("cluster.switch_radix", c_radix.or(part_radix).unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
+    if let (Some(sw), Some(r), Some(given)) = (parts.switch, part_radix, c_radix) {
         if r != given {
             return Err(Error::fixable(
                 "cluster.switch_radix",
@@ -236,8 +238,8 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
     if switch_radix < 4 || switch_radix % 2 != 0 {
         return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
     }
-    let tiers = match c.tiers {
-        Some(t) if (1..=3).contains(&t) => t,
+    let tiers = match c_tiers {
+        Some(t) if (1..=3).contains(&t) => t as u32,
         Some(t) => return Err(Error::invalid("cluster.tiers", t, "must be 1, 2 or 3")),
         None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
     };
@@ -294,6 +296,16 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         parts,
         variability: variability::resolve(c.variability)?,
     })
+}
+
+/// A count a file may give as a number or leave to wanka as `"auto"` (`None`).
+fn count_or_auto(key: &str, v: Option<&toml::Value>, expected: &str) -> Result<Option<u64>> {
+    match v {
+        None => Ok(None),
+        Some(toml::Value::String(s)) if s == "auto" => Ok(None),
+        Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
+        Some(other) => Err(Error::invalid(key, other, expected)),
+    }
 }
 
 /// The parts `[cluster]` names, each checked against the GPU, the NIC speed and the
