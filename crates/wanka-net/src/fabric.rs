@@ -5,6 +5,10 @@
 //! a DGX/HGX box, 72 in an NVL72 rack). Above the domain every GPU owns one NIC, wired
 //! into a Clos of switch tiers. Line rates only: protocol efficiencies are applied by
 //! the collective models that use this crate.
+//!
+//! A cluster may span several sites (buildings or campuses) of equal size: consecutive
+//! GPUs share a site, and traffic between sites crosses each site's inter-site links
+//! (one bundle per site and direction), the tier above the switch tiers.
 
 use serde::Serialize;
 
@@ -31,6 +35,19 @@ pub enum TierKind {
     ScaleUp,
     /// A switch tier of the scale-out network (1 = leaf, 2 = spine, 3 = core).
     ScaleOut,
+    /// The links between sites.
+    InterSite,
+}
+
+/// Sites of equal size joined by inter-site links.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sites {
+    pub count: u64,
+    pub gpus_per_site: u64,
+    /// Each site's inter-site capacity, one direction, line rate.
+    pub bytes_per_s: f64,
+    /// One-way latency added by the distance between sites.
+    pub latency_s: f64,
 }
 
 /// One level of the fabric: how many GPUs are reachable without climbing higher, and
@@ -56,6 +73,8 @@ pub struct Fabric {
     pub tiers: Vec<Tier>,
     pub planes: u32,
     pub oversubscription: f64,
+    /// The sites, when there are more than one (their tier is the last of `tiers`).
+    pub sites: Option<Sites>,
 }
 
 /// Physical description used to build a [`Fabric`].
@@ -75,6 +94,8 @@ pub struct FabricSpec {
     /// Downlink:uplink bandwidth ratio at the top tier (1 = non-blocking).
     pub oversubscription: f64,
     pub planes: u32,
+    /// Sites (`None`: one).
+    pub sites: Option<Sites>,
 }
 
 impl FabricSpec {
@@ -92,6 +113,7 @@ impl FabricSpec {
             switch_radix: 64,
             oversubscription,
             planes: 1,
+            sites: None,
         }
     }
 }
@@ -141,11 +163,30 @@ impl Fabric {
                 kind => tier_reach_gpus(kind, t, top, spec.switch_radix, spec.gpus_per_node),
             };
             let oversub = if top { spec.oversubscription.max(1.0) } else { 1.0 };
+            // The top switch tier joins every GPU; with several sites, one site's, and no
+            // switch tier reaches beyond its site.
+            let domain_gpus = match spec.sites.filter(|s| s.count > 1) {
+                Some(s) if top => s.gpus_per_site,
+                Some(s) => domain_gpus.min(s.gpus_per_site),
+                None if top => domain_gpus.max(spec.gpus),
+                None => domain_gpus,
+            };
             tiers.push(Tier {
                 kind: TierKind::ScaleOut,
-                domain_gpus: if top { domain_gpus.max(spec.gpus) } else { domain_gpus },
+                domain_gpus,
                 bytes_per_s_per_gpu: spec.nic_bytes_per_s / oversub,
                 latency_s: NIC_LATENCY_S + SWITCH_TIER_LATENCY_S * (t - 1) as f64,
+            });
+        }
+        let sites = spec.sites.filter(|s| s.count > 1);
+        if let Some(s) = sites {
+            let below = tiers.last().map_or(0.0, |t| t.latency_s);
+            tiers.push(Tier {
+                kind: TierKind::InterSite,
+                domain_gpus: spec.gpus,
+                // Each GPU's share when every GPU of a site sends to another site at once.
+                bytes_per_s_per_gpu: s.bytes_per_s / s.gpus_per_site.max(1) as f64,
+                latency_s: below + SWITCH_TIER_LATENCY_S + s.latency_s,
             });
         }
         Fabric {
@@ -155,6 +196,7 @@ impl Fabric {
             tiers,
             planes: spec.planes.max(1),
             oversubscription: spec.oversubscription,
+            sites,
         }
     }
 
@@ -197,11 +239,13 @@ impl Fabric {
         if span.domains <= 1 {
             return nvlink;
         }
-        let top = self.tiers.len() - 1;
-        let below_top = if span.top_tier >= 2 { span.top_tier - 1 } else { span.top_tier };
+        let top = self.switch_top();
+        // The highest switch tier the group climbs (a group across sites climbs them all).
+        let climbs = span.top_tier.min(top);
+        let below_top = if climbs >= 2 { climbs - 1 } else { climbs };
         let nic = self.tiers[below_top].bytes_per_s_per_gpu;
         let mut per_rank = (nic * span.ranks_per_domain as f64).min(nvlink);
-        if span.top_tier == top && top >= 2 && self.oversubscription > 1.0 {
+        if climbs == top && top >= 2 && self.oversubscription > 1.0 {
             let pod = self.tiers[top - 1].domain_gpus.min(self.gpus).max(1);
             let pods = self.gpus.div_ceil(pod).max(1);
             let spanned = span.extent.div_ceil(pod).clamp(1, pods);
@@ -210,10 +254,47 @@ impl Fabric {
             let crossing_per_pod = (concurrent.max(1) * occupied).div_ceil(pods).max(1);
             let uplinks = pod as f64 * self.tiers[top].bytes_per_s_per_gpu;
             per_rank = per_rank.min(uplinks / crossing_per_pod as f64);
-        } else if span.top_tier >= 1 {
-            per_rank = per_rank.min(self.tiers[span.top_tier].bytes_per_s_per_gpu * span.ranks_per_domain as f64);
+        } else if climbs >= 1 {
+            per_rank = per_rank.min(self.tiers[climbs].bytes_per_s_per_gpu * span.ranks_per_domain as f64);
+        }
+        // Across sites, the same rule one level up: a ring leaves each site it occupies
+        // once, and those hops share the site's inter-site links.
+        if let Some(sites) = self.crossed_sites(span) {
+            let spanned = span.extent.div_ceil(sites.gpus_per_site).clamp(1, sites.count);
+            let crossing_per_site = (concurrent.max(1) * spanned.min(span.size)).div_ceil(sites.count).max(1);
+            per_rank = per_rank.min(sites.bytes_per_s / crossing_per_site as f64);
         }
         per_rank
+    }
+
+    /// The highest switch tier (the sites' tier, when there is one, is above it).
+    pub fn switch_top(&self) -> usize {
+        self.tiers.len() - 1 - usize::from(self.sites.is_some())
+    }
+
+    /// The sites, when the group's traffic crosses between them.
+    pub fn crossed_sites(&self, span: &GroupSpan) -> Option<&Sites> {
+        self.sites.as_ref().filter(|_| span.top_tier > self.switch_top())
+    }
+
+    /// Sites a group's members occupy (1 when it stays in one, or there is one).
+    pub fn sites_spanned(&self, span: &GroupSpan) -> u64 {
+        self.crossed_sites(span).map_or(1, |s| span.extent.div_ceil(s.gpus_per_site).clamp(1, s.count).min(span.size))
+    }
+
+    /// NIC bandwidth per rank for traffic that leaves the scale-up domain: the rate of
+    /// the highest switch tier climbed; across sites no more than `crossing` flows per
+    /// site (each group's `crossings` hops between sites, `concurrent` groups) share
+    /// the site's links.
+    pub fn nic_bytes_per_s(&self, span: &GroupSpan, concurrent: u64, crossings: u64) -> f64 {
+        let nic = self.tiers[span.top_tier.min(self.switch_top())].bytes_per_s_per_gpu;
+        match self.crossed_sites(span) {
+            Some(sites) => {
+                let per_site = (concurrent.max(1) * crossings.max(1)).div_ceil(sites.count).max(1);
+                nic.min(sites.bytes_per_s / per_site as f64)
+            }
+            None => nic,
+        }
     }
 
     /// Bandwidth per rank for traffic that goes from every rank to every other rank
@@ -227,9 +308,16 @@ impl Fabric {
         let n = span.size as f64;
         let outside = (span.size - span.ranks_per_domain) as f64 / (n - 1.0);
         let inside = 1.0 - outside;
-        let nic = self.tiers[span.top_tier].bytes_per_s_per_gpu;
+        let nic = self.tiers[span.top_tier.min(self.switch_top())].bytes_per_s_per_gpu;
         // time per byte = max(outside / nic, inside / nvlink); bandwidth is its inverse.
-        let t = (outside / nic).max(inside / nvlink);
+        let mut t = (outside / nic).max(inside / nvlink);
+        // Across sites, the share of peers in other sites leaves through the site's
+        // links, which every GPU of the site shares.
+        if let Some(sites) = self.crossed_sites(span) {
+            let spanned = span.extent.div_ceil(sites.gpus_per_site).clamp(1, sites.count) as f64;
+            let other_sites = (n - n / spanned) / (n - 1.0);
+            t = t.max(other_sites / self.tiers[self.tiers.len() - 1].bytes_per_s_per_gpu);
+        }
         1.0 / t
     }
 

@@ -51,6 +51,21 @@ impl Inventory {
     /// Counts the parts of the fabric `spec` describes. A single switch has no parts to
     /// count (it is an ideal crossbar): `None`.
     pub fn of(spec: &FabricSpec) -> Option<Inventory> {
+        // Several sites: each its own fabric, the same one.
+        if let Some(sites) = spec.sites.filter(|s| s.count > 1) {
+            let one = Inventory::of(&FabricSpec { gpus: sites.gpus_per_site, sites: None, ..spec.clone() })?;
+            let times = |n: u64| n * sites.count;
+            return Some(Inventory {
+                nic_ports: times(one.nic_ports),
+                switch_tiers: one
+                    .switch_tiers
+                    .iter()
+                    .map(|t| SwitchTier { switches: times(t.switches), ports_down: times(t.ports_down), ports_up: times(t.ports_up), ..*t })
+                    .collect(),
+                link_tiers: one.link_tiers.iter().map(|l| LinkTier { links: times(l.links), ..*l }).collect(),
+                ..one
+            });
+        }
         let gpus = spec.gpus.max(1);
         let gpn = spec.gpus_per_node.max(1);
         let planes = spec.planes.max(1) as u64;

@@ -19,7 +19,8 @@
 //! rail and h spines, spine j's uplink i goes to core (j, i), which reaches spine j of
 //! every pod. Each rail and plane is its own Clos. Traffic between rails crosses NVLink
 //! to the GPU on the destination's rail first (NCCL's PXN). Top-tier links carry
-//! `1 / oversubscription` of the port rate.
+//! `1 / oversubscription` of the port rate. With several sites, a flow between two
+//! sites also crosses its site's inter-site bundle out and the other site's in.
 
 use crate::fabric::{FabricKind, FabricSpec};
 use serde::Serialize;
@@ -63,6 +64,9 @@ pub struct Network {
     /// Uplinks per switch into the top tier: `radix/2 / oversubscription`, rounded up
     /// (an oversubscribed tier has fewer uplinks, each at nearly the port rate).
     pub top_uplinks: u64,
+    /// Sites and the GPUs of each (one site: every GPU).
+    pub sites: u64,
+    pub gpus_per_site: u64,
     /// Capacity of every directed link, bytes/s.
     pub capacity: Vec<f64>,
     offsets: Offsets,
@@ -82,6 +86,8 @@ struct Offsets {
     leaf_down_bundle: u64,
     pod_up_bundle: u64,
     pod_down_bundle: u64,
+    site_up: u64,
+    site_down: u64,
     end: u64,
 }
 
@@ -150,6 +156,13 @@ impl Network {
         let pod_bundles = if tiers == 3 { planes * rails * pods } else { 0 };
         o.pod_up_bundle = take(pod_bundles);
         o.pod_down_bundle = take(pod_bundles);
+        let (sites, gpus_per_site) = match spec.sites.filter(|s| s.count > 1) {
+            Some(s) => (s.count, s.gpus_per_site.max(1)),
+            None => (1, gpus),
+        };
+        let site_links = if sites > 1 { sites } else { 0 };
+        o.site_up = take(site_links);
+        o.site_down = take(site_links);
         o.end = at;
 
         let nvlink = spec.nvlink_bytes_per_s * rates.nvlink_efficiency;
@@ -171,6 +184,9 @@ impl Network {
         fill(o.leaf_down_bundle, leaf_bundles, leaf_port * leaf_up_count as f64);
         fill(o.pod_up_bundle, pod_bundles, top_port * (half * top_uplinks) as f64);
         fill(o.pod_down_bundle, pod_bundles, top_port * (half * top_uplinks) as f64);
+        let site_rate = spec.sites.map_or(0.0, |s| s.bytes_per_s * rates.nic_efficiency);
+        fill(o.site_up, site_links, site_rate);
+        fill(o.site_down, site_links, site_rate);
         Network {
             kind: spec.kind,
             gpus,
@@ -183,6 +199,8 @@ impl Network {
             groups,
             pods,
             top_uplinks,
+            sites,
+            gpus_per_site,
             capacity,
             offsets: o,
         }
@@ -309,6 +327,11 @@ impl Network {
             }
             path.push(hop(o.nic_down + dst * self.planes + plane));
         }
+        let (site_a, site_b) = (a / self.gpus_per_site, dst / self.gpus_per_site);
+        if self.sites > 1 && site_a != site_b {
+            path.push(one(o.site_up + site_a));
+            path.push(one(o.site_down + site_b));
+        }
     }
 }
 
@@ -366,6 +389,19 @@ mod tests {
         let p = path(&n, 0, 8 * 1024, Routing::Ecmp);
         let top = n.capacity[p[2].link as usize];
         assert!((top - 50e9 * 32.0 / 7.0 / 5.0).abs() < 1.0);
+    }
+
+    /// Between sites a flow also crosses both sites' inter-site bundles; inside a site it
+    /// does not.
+    #[test]
+    fn flows_between_sites_cross_the_site_links() {
+        let sites = crate::fabric::Sites { count: 2, gpus_per_site: 8192, bytes_per_s: 1e12, latency_s: 1e-4 };
+        let n = Network::new(&FabricSpec { sites: Some(sites), ..spec(16384, 3, 1.0) }, LINE);
+        let inside = path(&n, 0, 8191, Routing::Ecmp);
+        let across = path(&n, 0, 8192, Routing::Ecmp);
+        assert_eq!(across.len(), path(&Network::new(&spec(16384, 3, 1.0), LINE), 0, 8192, Routing::Ecmp).len() + 2);
+        let caps = |p: &[Hop]| p.iter().filter(|h| n.capacity[h.link as usize] == 1e12).count();
+        assert_eq!((caps(&inside), caps(&across)), (0, 2));
     }
 
     #[test]

@@ -85,8 +85,9 @@ impl<'a> Group<'a> {
             // Pipelined ring broadcast: the chain's latency, then S at the ring's rate.
             CollectiveOp::Broadcast => self.ring_s(bytes, (n - 1) as f64, 1.0),
             CollectiveOp::SendRecv => {
+                // Across sites, each group's hops between sites share the site's links.
                 let bw = if self.span.domains <= 1 { self.ring_bandwidth() } else {
-                    self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY
+                    self.fabric.nic_bytes_per_s(&self.span, self.concurrent, self.fabric.sites_spanned(&self.span) - 1) * cal::NIC_EFFICIENCY
                 };
                 cal::COLLECTIVE_BASE_LATENCY_S + self.alpha() + bytes / bw
             }
@@ -160,7 +161,8 @@ impl<'a> Group<'a> {
         if self.span.domains <= 1 {
             return self.all_to_all_s(bytes);
         }
-        let nic = self.fabric.tiers[self.span.top_tier].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY;
+        // Across sites every rank of the group crosses: the fair share of the site's links.
+        let nic = self.fabric.nic_bytes_per_s(&self.span, self.concurrent, self.span.size) * cal::NIC_EFFICIENCY;
         let nvlink = self.fabric.tiers[0].bytes_per_s_per_gpu * cal::NVLINK_RING_EFFICIENCY;
         let rpd = self.span.ranks_per_domain as f64;
         let inside = bytes * (rpd - 1.0) / rpd;

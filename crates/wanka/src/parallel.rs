@@ -34,6 +34,12 @@ pub fn fabric_spec(cluster: &ClusterConfig) -> FabricSpec {
         switch_radix: cluster.switch_radix,
         oversubscription: cluster.oversubscription,
         planes: cluster.planes,
+        sites: cluster.sites.map(|s| wanka_net::fabric::Sites {
+            count: s.count,
+            gpus_per_site: cluster.gpus / s.count.max(1),
+            bytes_per_s: s.gbps * 1e9 / 8.0,
+            latency_s: s.km * crate::scenario::FIBER_S_PER_KM,
+        }),
     }
 }
 
@@ -334,6 +340,32 @@ pub fn rank_kind(s: &Scenario, layout: &StageLayout, r: u64) -> StageKind {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// Two sites whose links grow without bound are one site: Llama 3 405B with its
+    /// DP outermost (every DP ring crosses between the sites), in both fidelities. With
+    /// links of realistic size the DP reduction pays for them and PP placed across the
+    /// sites (Megatron's default order, PP outermost) pays far less.
+    #[test]
+    fn two_sites_converge_to_one_as_their_links_grow() {
+        let text = include_str!("../../../examples/llama3-405b-16k.toml");
+        let at = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            crate::scenario::parse(text, Path::new("llama3-405b-16k.toml"), &sets).unwrap()
+        };
+        let one = at(&[]);
+        let fast = at(&["cluster.sites=2", "cluster.inter_site.gbps=1e12"]);
+        let slow = at(&["cluster.sites=2", "cluster.inter_site.gbps=6400", "cluster.inter_site.km=10"]);
+        let pp_across = |gbps: &str| at(&["cluster.sites=2", &format!("cluster.inter_site.gbps={gbps}"), "cluster.inter_site.km=10", "parallel.order=\"tp-cp-dp-pp\""]);
+        let analytic = |s: &crate::scenario::Scenario| crate::step::simulate(s).step_time_s;
+        let event = |s: &crate::scenario::Scenario| crate::step::event::simulate_event(s).unwrap().report.step_time_s;
+        for (name, f) in [("analytic", &analytic as &dyn Fn(&crate::scenario::Scenario) -> f64), ("event", &event)] {
+            let (a, b) = (f(&one), f(&fast));
+            assert!((b / a - 1.0).abs() < 0.005, "{name}: one site {a}, two with unbounded links {b}");
+            assert!(f(&slow) > 1.05 * a, "{name}: 6.4 Tb/s between the sites costs the DP reduction");
+            let (dp_cross, pp_cross) = (f(&slow) - a, f(&pp_across("6400")) - f(&at(&["parallel.order=\"tp-cp-dp-pp\""])));
+            assert!(pp_cross < 0.25 * dp_cross, "{name}: PP across the sites {pp_cross} s, DP {dp_cross} s");
+        }
+    }
 
     /// MoE parallel folding (Megatron-Core): expert groups laid over the attention's
     /// TP × CP × DP ranks. Mixtral's 8 experts on one 8-GPU node with attention TP 8:

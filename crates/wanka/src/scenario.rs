@@ -10,7 +10,7 @@ mod overrides;
 mod training;
 mod variability;
 
-pub use cluster::{ClusterConfig, EcmpHash, Routing, Transport};
+pub use cluster::{ClusterConfig, EcmpHash, Routing, SitesConfig, Transport, FIBER_S_PER_KM};
 use cluster::{resolve_cluster, ClusterSection};
 pub use training::{AttentionKernel, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
 use training::{capacity_factor_choices, resolve_training, TrainingSection};

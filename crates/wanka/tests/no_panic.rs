@@ -29,7 +29,8 @@ const KEYS: &[&str] = &[
     "training.moe_pad_to_capacity", "training.moe_load_imbalance", "training.moe_max_nodes_per_token",
     "cluster.ecmp_hash", "cluster.qps_per_connection", "cluster.transport", "cluster.routing",
     "cluster.server", "cluster.nic", "cluster.switch", "cluster.servers_per_rack", "cluster.racks_per_row",
-    "cluster.prices", "cluster.prices.dgx-h100",
+    "cluster.prices", "cluster.prices.dgx-h100", "cluster.sites", "cluster.inter_site.gbps", "cluster.inter_site.km",
+    "cluster.inter_site",
 ];
 
 const VALUES: &[&str] = &[
@@ -44,6 +45,7 @@ const VALUES: &[&str] = &[
     "\"mxfp8\"", "\"rowwise-gw-hp\"", "\"polarized\"", "\"per-switch\"", "1.25", "\"nanotron\"", "\"fsdp\"",
     "\"dgx-h100\"", "\"gb200-nvl72\"", "\"quantum-2-qm9700\"", "\"spectrum-4-sn5600\"", "\"arista-7060dx5-64s\"",
     "\"connectx-8-supernic\"", "{dgx-h100 = 1}", "{mpo-om4 = 0}",
+    "[{gpus = 8}, {gpus = 8}]", "{gbps = 1000, km = 10}",
 ];
 
 fn examples() -> Vec<(String, String)> {

@@ -713,6 +713,7 @@ mod tests {
             switch_radix: 16,
             oversubscription: 1.0,
             planes: 1,
+            sites: None,
         };
         (Fabric::new(&spec), Network::new(&spec, link_rates()))
     }

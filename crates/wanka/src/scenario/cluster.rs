@@ -32,7 +32,31 @@ pub(super) struct ClusterSection {
     servers_per_rack: Option<u64>,
     racks_per_row: Option<u64>,
     prices: Option<std::collections::BTreeMap<String, f64>>,
+    sites: Option<toml::Value>,
+    inter_site: Option<InterSiteSection>,
     pub(super) variability: Option<super::variability::VariabilitySection>,
+}
+
+/// `[cluster.inter_site]`: what joins the sites.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterSiteSection {
+    gbps: Option<f64>,
+    km: Option<f64>,
+}
+
+/// One-way time light takes through a kilometre of single-mode fibre: group index ~1.468
+/// at 1310–1550 nm (Corning SMF-28 data sheet), so 1,000 m / (c / 1.468) = 4.9 µs.
+pub const FIBER_S_PER_KM: f64 = 1.468e3 / 299_792_458.0;
+
+/// Sites of equal size and what joins them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SitesConfig {
+    pub count: u64,
+    /// Each site's inter-site capacity, one direction, Gb/s.
+    pub gbps: f64,
+    /// Distance between the sites (fibre route), km.
+    pub km: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -178,6 +202,8 @@ pub struct ClusterConfig {
     pub pue: f64,
     /// The parts it is built from, where the file names them (`wanka design bom`).
     pub parts: PartChoice,
+    /// Several sites (buildings, campuses) and their links; `None`: one site.
+    pub sites: Option<SitesConfig>,
     /// Stragglers: GPU speed spread, slow nodes, host pauses.
     pub variability: crate::variability::Variability,
 }
@@ -220,8 +246,8 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         return Err(Error::invalid("cluster.planes", 0, "must be a positive integer"));
     }
     let parts = resolve_parts(&c, gpu, nic_gbps / planes as f64)?;
-    let c_tiers = count_or_auto("cluster.tiers", c.tiers.as_ref(), "1, 2, 3 or \"auto\" (the fewest that hold the GPUs)")?;
-    let c_radix = count_or_auto("cluster.switch_radix", c.switch_radix.as_ref(), "an even number of ports, at least 4, or \"auto\" (cluster.switch's, else 64)")?;
+    let c_tiers = count_or_auto("cluster.tiers", c.tiers.as_ref(), "must be 1, 2, 3 or \"auto\" (the fewest that hold the GPUs)")?;
+    let c_radix = count_or_auto("cluster.switch_radix", c.switch_radix.as_ref(), "must be an even number of ports, at least 4, or \"auto\" (cluster.switch's, else 64)")?;
     let part_radix = parts.switch.map(|sw| sw.ports_at(nic_gbps / planes as f64));
     let switch_radix = at_most("cluster.switch_radix", c_radix.or(part_radix).unwrap_or(defaults::SWITCH_RADIX), 1 << 12)?;
     if let (Some(sw), Some(r), Some(given)) = (parts.switch, part_radix, c_radix) {
@@ -294,8 +320,65 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         planes,
         pue,
         parts,
+        sites: resolve_sites(&c, gpus, nvlink_domain)?,
         variability: variability::resolve(c.variability)?,
     })
+}
+
+/// `cluster.sites` (a count of equal sites, or `[[cluster.sites]]` tables with `gpus`)
+/// and `[cluster.inter_site]`.
+fn resolve_sites(c: &ClusterSection, gpus: u64, nvlink_domain: u64) -> Result<Option<SitesConfig>> {
+    let count = match &c.sites {
+        None => {
+            if c.inter_site.is_some() {
+                return Err(Error::invalid("cluster.inter_site", "{...}", "joins sites: set cluster.sites too (a count, or [[cluster.sites]] with gpus)"));
+            }
+            return Ok(None);
+        }
+        Some(toml::Value::Integer(n)) if *n >= 1 => *n as u64,
+        Some(toml::Value::Array(list)) if !list.is_empty() => {
+            let mut sizes = Vec::new();
+            for (i, site) in list.iter().enumerate() {
+                match site.as_table().and_then(|t| (t.len() == 1).then(|| t.get("gpus")).flatten()).and_then(toml::Value::as_integer) {
+                    Some(g) if g > 0 => sizes.push(g as u64),
+                    _ => return Err(Error::invalid(format!("cluster.sites[{i}]"), site, "must be a table with only gpus = a positive integer")),
+                }
+            }
+            let total: u64 = sizes.iter().sum();
+            if total != gpus {
+                return Err(Error::invalid("cluster.sites", format!("{total} GPUs in all"), format!("the sites' gpus must add up to cluster.gpus = {gpus}")));
+            }
+            if sizes.iter().any(|&g| g != sizes[0]) {
+                return Err(Error::invalid("cluster.sites", format!("{sizes:?}"), "sites of different sizes are not modelled yet: give each the same gpus"));
+            }
+            sizes.len() as u64
+        }
+        Some(other) => return Err(Error::invalid("cluster.sites", other, "a positive number of equal sites, or [[cluster.sites]] tables with gpus")),
+    };
+    let count = at_most("cluster.sites", count, 1024)?;
+    if count == 1 {
+        return Ok(None);
+    }
+    if gpus % count != 0 || (gpus / count) % nvlink_domain != 0 {
+        return Err(Error::invalid(
+            "cluster.sites",
+            count,
+            format!("must split cluster.gpus = {gpus} into equal sites of whole NVLink domains ({nvlink_domain} GPUs)"),
+        ));
+    }
+    let Some(link) = &c.inter_site else {
+        return Err(Error::missing("cluster.inter_site", "what joins the sites: gbps (each site's capacity to the others, one direction) and km"));
+    };
+    let gbps = match link.gbps {
+        Some(g) if g.is_finite() && g > 0.0 => g,
+        Some(g) => return Err(Error::invalid("cluster.inter_site.gbps", g, "must be a positive number (each site's capacity to the others, one direction, Gb/s)")),
+        None => return Err(Error::missing("cluster.inter_site.gbps", "each site's capacity to the others, one direction, Gb/s")),
+    };
+    let km = match link.km.unwrap_or(0.0) {
+        k if k.is_finite() && (0.0..=40_000.0).contains(&k) => k,
+        k => return Err(Error::invalid("cluster.inter_site.km", k, "must be a distance in km between 0 and 40,000")),
+    };
+    Ok(Some(SitesConfig { count, gbps, km }))
 }
 
 /// A count a file may give as a number or leave to wanka as `"auto"` (`None`).
