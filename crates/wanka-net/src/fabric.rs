@@ -48,6 +48,10 @@ pub struct Sites {
     pub bytes_per_s: f64,
     /// One-way latency added by the distance between sites.
     pub latency_s: f64,
+    /// Collectives across sites run hierarchically: reduce (or gather) inside each
+    /// site, exchange only each member's shard between sites, then spread it inside the
+    /// site again. Otherwise the ring runs through the sites as through any tier.
+    pub hierarchical: bool,
 }
 
 /// One level of the fabric: how many GPUs are reachable without climbing higher, and
@@ -280,6 +284,24 @@ impl Fabric {
     /// Sites a group's members occupy (1 when it stays in one, or there is one).
     pub fn sites_spanned(&self, span: &GroupSpan) -> u64 {
         self.crossed_sites(span).map_or(1, |s| span.extent.div_ceil(s.gpus_per_site).clamp(1, s.count).min(span.size))
+    }
+
+    /// A group across sites as its hierarchical parts, when the sites run collectives
+    /// hierarchically and the group's members split evenly over the sites it spans:
+    /// (members per site, the site-local group's span, the cross-site peers' span).
+    pub fn hierarchical_parts(&self, span: &GroupSpan) -> Option<(u64, GroupSpan, GroupSpan)> {
+        let sites = self.crossed_sites(span).filter(|s| s.hierarchical)?;
+        let k = span.extent.div_ceil(sites.gpus_per_site).clamp(1, sites.count);
+        if k < 2 || span.size % k != 0 || span.size < 2 {
+            return None;
+        }
+        let stride = (span.extent - 1) / (span.size - 1);
+        let m = span.size / k;
+        if m < 2 {
+            return None; // one member per site: the ring between the sites is all there is
+        }
+        let local = self.span(m, stride);
+        (self.crossed_sites(&local).is_none()).then(|| (m, local, self.span(k, stride * m)))
     }
 
     /// NIC bandwidth per rank for traffic that leaves the scale-up domain: the rate of

@@ -395,7 +395,7 @@ mod tests {
     /// does not.
     #[test]
     fn flows_between_sites_cross_the_site_links() {
-        let sites = crate::fabric::Sites { count: 2, gpus_per_site: 8192, bytes_per_s: 1e12, latency_s: 1e-4 };
+        let sites = crate::fabric::Sites { count: 2, gpus_per_site: 8192, bytes_per_s: 1e12, latency_s: 1e-4, hierarchical: false };
         let n = Network::new(&FabricSpec { sites: Some(sites), ..spec(16384, 3, 1.0) }, LINE);
         let inside = path(&n, 0, 8191, Routing::Ecmp);
         let across = path(&n, 0, 8192, Routing::Ecmp);

@@ -78,6 +78,10 @@ impl<'a> Group<'a> {
         if n <= 1 || bytes <= 0.0 {
             return 0.0;
         }
+        if let Some((local, across, m)) = self.hierarchical(op) {
+            // Inside each site on the whole array, then between the sites on a shard.
+            return local.time_s(op, bytes) + across.time_s(op, bytes / m as f64);
+        }
         match op {
             CollectiveOp::AllReduce => self.all_reduce_s(bytes),
             CollectiveOp::AllGather | CollectiveOp::ReduceScatter => self.ring_s(bytes, (n - 1) as f64, op.busbw_factor(n)),
@@ -92,6 +96,18 @@ impl<'a> Group<'a> {
                 cal::COLLECTIVE_BASE_LATENCY_S + self.alpha() + bytes / bw
             }
         }
+    }
+
+    /// A reduction or gather across sites that run collectives hierarchically: the
+    /// site-local group (every site's at once), the cross-site peers (every shard's at
+    /// once), and the members per site.
+    fn hierarchical(&self, op: CollectiveOp) -> Option<(Group<'a>, Group<'a>, u64)> {
+        if !matches!(op, CollectiveOp::AllReduce | CollectiveOp::ReduceScatter | CollectiveOp::AllGather) {
+            return None;
+        }
+        let (m, local, across) = self.fabric.hierarchical_parts(&self.span)?;
+        let k = self.span.size / m;
+        Some((Group { span: local, concurrent: self.concurrent * k, ..*self }, Group { span: across, concurrent: self.concurrent * m, ..*self }, m))
     }
 
     /// The latency part of one collective (its time as the message shrinks to nothing).
@@ -191,6 +207,27 @@ mod tests {
 
     fn busbw(g: &Group, op: CollectiveOp, bytes: f64) -> f64 {
         bytes / g.time_s(op, bytes) * op.busbw_factor(g.size())
+    }
+
+    /// Between two sites whose links are the bottleneck (800 Gb/s each, against 8,192
+    /// GPUs of 400 Gb/s), a hierarchical all-reduce
+    /// (reduce inside each site, exchange each member's shard between sites, spread it
+    /// again) sends half the bytes across that NCCL's ring does: a ring crosses each
+    /// way once per group carrying 2(n−1)/n of the array, the hierarchy carries the
+    /// array once per group in all.
+    #[test]
+    fn hierarchical_collectives_halve_what_crosses_between_sites() {
+        let at = |hierarchical: bool| {
+            let sites = wanka_net::fabric::Sites { count: 2, gpus_per_site: 8192, bytes_per_s: 1e11, latency_s: 0.0, hierarchical };
+            Fabric::new(&FabricSpec { sites: Some(sites), ..FabricSpec::hgx_h100(16384, 3, 1.0) })
+        };
+        let (ring, hier) = (at(false), at(true));
+        let time = |f: &Fabric| Group::new(f, 128, 128, true).time_s(CollectiveOp::AllReduce, 1e10);
+        let ratio = time(&ring) / time(&hier);
+        assert!(ratio > 1.8 && ratio < 2.05, "ring over hierarchical {ratio}");
+        // Inside one site nothing changes.
+        let inside = |f: &Fabric| Group::new(f, 64, 128, true).time_s(CollectiveOp::AllReduce, 1e10);
+        assert_eq!(inside(&ring), inside(&hier));
     }
 
     #[test]

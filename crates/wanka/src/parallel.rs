@@ -39,6 +39,7 @@ pub fn fabric_spec(cluster: &ClusterConfig) -> FabricSpec {
             gpus_per_site: cluster.gpus / s.count.max(1),
             bytes_per_s: s.gbps * 1e9 / 8.0,
             latency_s: s.km * crate::scenario::FIBER_S_PER_KM,
+            hierarchical: s.hierarchical,
         }),
     }
 }

@@ -43,6 +43,17 @@ pub(super) struct ClusterSection {
 struct InterSiteSection {
     gbps: Option<f64>,
     km: Option<f64>,
+    collectives: Option<SiteCollectives>,
+}
+
+/// How collectives cross between sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SiteCollectives {
+    /// NCCL's ring (or tree) through the sites as through any tier.
+    Ring,
+    /// Reduce inside each site, exchange only shards between sites, spread them again.
+    Hierarchical,
 }
 
 /// One-way time light takes through a kilometre of single-mode fibre: group index ~1.468
@@ -57,6 +68,8 @@ pub struct SitesConfig {
     pub gbps: f64,
     /// Distance between the sites (fibre route), km.
     pub km: f64,
+    /// Collectives across the sites run hierarchically.
+    pub hierarchical: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -378,7 +391,8 @@ fn resolve_sites(c: &ClusterSection, gpus: u64, nvlink_domain: u64) -> Result<Op
         k if k.is_finite() && (0.0..=40_000.0).contains(&k) => k,
         k => return Err(Error::invalid("cluster.inter_site.km", k, "must be a distance in km between 0 and 40,000")),
     };
-    Ok(Some(SitesConfig { count, gbps, km }))
+    let hierarchical = link.collectives == Some(SiteCollectives::Hierarchical);
+    Ok(Some(SitesConfig { count, gbps, km, hierarchical }))
 }
 
 /// A count a file may give as a number or leave to wanka as `"auto"` (`None`).

@@ -543,6 +543,17 @@ impl<'a> FlowTimer<'a> {
         if layout.size <= 1 || bytes <= 0.0 || !layout.tiles(s.cluster.gpus) || self.fabric.span(layout.size, layout.stride).domains <= 1 {
             return None;
         }
+        // Across sites that run collectives hierarchically: inside every site on the
+        // whole array, then between the sites on each member's shard.
+        if matches!(op, CollectiveOp::AllReduce | CollectiveOp::ReduceScatter | CollectiveOp::AllGather) {
+            if let Some((m, local, across)) = self.fabric.hierarchical_parts(&self.fabric.span(layout.size, layout.stride)) {
+                let part = |span: wanka_net::GroupSpan, stride: u64, b: f64| match self.time(s, GroupLayout::covering(s.cluster.gpus, span.size, stride), op, b) {
+                    Some(t) => t,
+                    None => 0.0,
+                };
+                return Some(part(local, layout.stride, bytes) + part(across, layout.stride * m, bytes / m as f64));
+            }
+        }
         let key = (layout.size, layout.stride, op as u8);
         let cached = self.memo.borrow().get(&key).copied();
         let (t0, slope) = match cached {
