@@ -120,6 +120,10 @@ pub struct FrameworkFacts {
     /// (`linear_fc1`, `gate_up_proj`). Otherwise each is its own GEMM (torchtitan's
     /// `wq`, `wk`, `wv` and `w1`, `w3`; Hugging Face's `q_proj`… `up_proj`).
     pub fused_input_projections: bool,
+    /// With FP8 tensorwise scaling, sequence-parallel TP all-gathers the GEMM inputs in
+    /// FP8 (and the backward the output gradients): one byte per element, not two; the
+    /// reduce-scatters stay in BF16.
+    pub fp8_tp_all_gather: bool,
 }
 
 /// Element-wise ops a framework runs eagerly, one PyTorch kernel per tensor operation.
@@ -202,6 +206,9 @@ impl Framework {
             fp32_params_without_fsdp: false,
             mha_keeps_qkv_and_kv_copies: false,
             fused_input_projections: true,
+            // Not claimed for Transformer Engine: which of its releases gather FP8 inputs
+            // under sequence parallelism is not established here.
+            fp8_tp_all_gather: false,
         };
         match self {
             Framework::MegatronCore => megatron_core,
@@ -289,6 +296,13 @@ impl Framework {
                 tp_overlap_in_backward: false,
                 // models/llama3/model.py: `self.wq`, `self.wk`, `self.wv`; `self.w1`, `self.w3`.
                 fused_input_projections: false,
+                // parallelize.py: "float8 all-gather with TP is only supported for
+                // tensorwise float8 scaling recipes. For rowwise recipes, we use regular
+                // TP and all-gather happens in high precision" (`enable_float8_tensorwise_tp`,
+                // torchao's Float8ColwiseParallel / Float8RowwiseParallel / PrepareFloat8ModuleInput;
+                // docs/float8.md: "we cast sharded input into float8 and perform float8
+                // all-gather for unsharded input").
+                fp8_tp_all_gather: true,
                 ..megatron_core
             },
             // Before PR #1033 the loss stayed eager under torch.compile ("compiling loss

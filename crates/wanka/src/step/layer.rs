@@ -327,9 +327,12 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
 
     // --- TP collectives (two per pass: around attention and around the MLP) ---------
     let tensor = tokens * h * ACT_BYTES;
+    // The all-gathers carry FP8 where the framework casts before gathering (the
+    // backward's gathers of output gradients too); the reduce-scatters stay 16-bit.
+    let gathered = if fp8_tp_all_gather(s) { tensor / ACT_BYTES } else { tensor };
     let tp_fwd_s = if p.tp > 1 {
         if p.sequence_parallel {
-            2.0 * (g.tp.time_s(CollectiveOp::AllGather, tensor) + g.tp.time_s(CollectiveOp::ReduceScatter, tensor))
+            2.0 * (g.tp.time_s(CollectiveOp::AllGather, gathered) + g.tp.time_s(CollectiveOp::ReduceScatter, tensor))
         } else {
             2.0 * g.tp.time_s(CollectiveOp::AllReduce, tensor)
         }
@@ -349,6 +352,14 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
         tp_fwd_s,
         cp_fwd_s,
     }
+}
+
+/// Whether TP's all-gathers carry FP8: FP8 training with tensorwise scaling in a
+/// framework that casts before gathering (`FrameworkFacts::fp8_tp_all_gather`).
+fn fp8_tp_all_gather(s: &Scenario) -> bool {
+    s.training.precision == crate::scenario::Precision::Fp8
+        && s.training.fp8_recipe == crate::scenario::Fp8Recipe::Tensorwise
+        && s.training.framework.facts().fp8_tp_all_gather
 }
 
 /// Forward time, and backward time beyond twice that, of linears that read one input
