@@ -5,6 +5,7 @@ pub mod analytic;
 pub mod event;
 pub mod host;
 pub mod layer;
+pub mod schedule;
 
 pub use analytic::{evaluate, pipeline_ranks, simulate, PipelineRank};
 pub use layer::{ep_dispatch_bytes, LayerCost, PassCost, StageCost};

@@ -1,14 +1,15 @@
 //! The event fidelity: one training step of one representative pipeline (every stage)
 //! as a task graph on per-stage compute and communication streams, run by
 //! [`crate::engine`]. Per-layer costs come from the same place as the analytic model's
-//! ([`super::layer`]); the schedule (1F1B, Megatron's interleaved order, ZB-H1,
-//! DualPipe), each pass split per layer with its TP, CP and EP collectives on a
+//! ([`super::layer`]); the schedule ([`super::schedule`]: 1F1B, Megatron's interleaved
+//! order, ZB-H1, DualPipe), each pass split per layer with its TP, CP and EP collectives on a
 //! collective stream, pipeline sends, bucketed DP reduce-scatter overlapping the last
 //! backward, the parameter all-gather overlapping the first forward, ZeRO-3 gathers,
 //! and the optimizer are explicit tasks, so overlap and waiting are what the graph
 //! makes of them rather than closed forms.
 
 use super::analytic;
+use super::schedule::{dualpipe_order, rank_order, with_ops, zb_h1_order, Op};
 use super::layer::{attention_part, embedding_cost, head_cost, layer_cost_with, PassCost, StageCost};
 use crate::calibration as cal;
 use crate::collective::flows::{self, GroupLayout};
@@ -761,185 +762,6 @@ const FLOW_CHANNELS: u64 = 2;
 /// take B ≈ W).
 const W_SHARE: f64 = 0.5;
 
-/// What a scheduled op computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Op {
-    /// Forward.
-    F,
-    /// Backward: input and weight gradients.
-    B,
-    /// Backward, input gradients only; its weight gradients come later as a `W`.
-    Bi,
-    /// Deferred weight gradients.
-    W,
-}
-
-fn with_ops(order: Vec<(bool, usize, usize)>) -> Vec<(Op, usize, usize)> {
-    order.into_iter().map(|(f, c, j)| (if f { Op::F } else { Op::B }, c, j)).collect()
-}
-
-/// DualPipe's order on rank r, transcribed from deepseek-ai/DualPipe (dualpipe.py,
-/// `DualPipe.step`, its eight steps): chunk 0 and 1 here are the first and the reverse
-/// direction (the code's "phase 0" is the first direction on the first half of the
-/// ranks and the reverse one on the second half); micro-batches 0..m/2 enter the first
-/// direction, m/2..m the reverse one. Zero-bubble backwards defer their weight
-/// gradients to the FIFO the code calls WeightGradStore.
-pub fn dualpipe_order(r: usize, pp: usize, mb: usize) -> Vec<(Op, usize, usize)> {
-    let half_ranks = pp / 2;
-    let half_rank = r.min(pp - 1 - r);
-    let half = mb / 2;
-    let dir = |phase: usize| if r < half_ranks { phase } else { 1 - phase };
-    let mut next_f = [0usize; 2];
-    let mut next_b = [0usize; 2];
-    let mut weights: std::collections::VecDeque<(usize, usize)> = Default::default();
-    let mut out = Vec::with_capacity(3 * mb);
-    let base = |d: usize| if d == 0 { 0 } else { half };
-    let mut fwd = |out: &mut Vec<(Op, usize, usize)>, phase: usize| {
-        let d = dir(phase);
-        out.push((Op::F, d, base(d) + next_f[d]));
-        next_f[d] += 1;
-    };
-    let mut bwd = |out: &mut Vec<(Op, usize, usize)>, weights: &mut std::collections::VecDeque<(usize, usize)>, phase: usize, zb: bool| {
-        let d = dir(phase);
-        let j = base(d) + next_b[d];
-        next_b[d] += 1;
-        if zb {
-            out.push((Op::Bi, d, j));
-            weights.push_back((d, j));
-        } else {
-            out.push((Op::B, d, j));
-        }
-    };
-    let weight = |out: &mut Vec<(Op, usize, usize)>, weights: &mut std::collections::VecDeque<(usize, usize)>| {
-        if let Some((d, j)) = weights.pop_front() {
-            out.push((Op::W, d, j));
-        }
-    };
-    // Step 1: nF0.
-    for _ in 0..(half_ranks - half_rank - 1) * 2 {
-        fwd(&mut out, 0);
-    }
-    // Step 2: nF0F1.
-    for _ in 0..half_rank + 1 {
-        fwd(&mut out, 0);
-        fwd(&mut out, 1);
-    }
-    // Step 3: nB1W1F1 (zero bubble).
-    for _ in 0..half_ranks - half_rank - 1 {
-        bwd(&mut out, &mut weights, 1, true);
-        weight(&mut out, &mut weights);
-        fwd(&mut out, 1);
-    }
-    // Step 4 (main): nF0B1F1B0.
-    for _ in 0..(half + half_rank + 1).saturating_sub(pp) {
-        fwd(&mut out, 0);
-        bwd(&mut out, &mut weights, 1, false);
-        fwd(&mut out, 1);
-        bwd(&mut out, &mut weights, 0, false);
-    }
-    // Step 5: nB1F1B0.
-    for _ in 0..half_ranks - half_rank - 1 {
-        bwd(&mut out, &mut weights, 1, false);
-        fwd(&mut out, 1);
-        bwd(&mut out, &mut weights, 0, false);
-    }
-    // Step 6: nB1B0, the second half with zero bubble.
-    let step_6 = half_rank + 1;
-    let mut zb = false;
-    for i in 0..step_6 {
-        if i == step_6 / 2 && half_rank % 2 == 1 {
-            zb = true;
-        }
-        bwd(&mut out, &mut weights, 1, zb);
-        if i == step_6 / 2 && half_rank % 2 == 0 {
-            zb = true;
-        }
-        bwd(&mut out, &mut weights, 0, zb);
-    }
-    // Step 7: nWB0 (zero bubble).
-    for _ in 0..half_ranks - half_rank - 1 {
-        weight(&mut out, &mut weights);
-        bwd(&mut out, &mut weights, 0, true);
-    }
-    // Step 8: nW.
-    while !weights.is_empty() {
-        weight(&mut out, &mut weights);
-    }
-    out
-}
-
-/// ZB-H1 (Qi et al. 2024, "Zero Bubble Pipeline Parallelism", §3): 1F1B's order with each
-/// backward split into B (input gradients, on the critical path) and W (weight
-/// gradients); rank r keeps up to pp − r − 1 W's pending and, in the cool-down, runs a
-/// pending W before each B so the wait for the next gradient is filled.
-pub fn zb_h1_order(r: usize, pp: usize, mb: usize) -> Vec<(Op, usize, usize)> {
-    let base = rank_order(r, pp, 1, mb);
-    let keep = pp - r - 1;
-    let mut pending: std::collections::VecDeque<usize> = Default::default();
-    let mut out = Vec::with_capacity(3 * mb);
-    let forwards_total = mb;
-    let mut forwards_done = 0;
-    for (is_fwd, c, j) in base {
-        if is_fwd {
-            forwards_done += 1;
-            out.push((Op::F, c, j));
-            continue;
-        }
-        if forwards_done == forwards_total {
-            // Cool-down: fill the wait for this gradient with an earlier W.
-            if let Some(w) = pending.pop_front() {
-                out.push((Op::W, 0, w));
-            }
-        }
-        out.push((Op::Bi, c, j));
-        pending.push_back(j);
-        while pending.len() > keep && forwards_done < forwards_total {
-            let w = pending.pop_front().unwrap_or(j);
-            out.push((Op::W, 0, w));
-        }
-    }
-    while let Some(w) = pending.pop_front() {
-        out.push((Op::W, 0, w));
-    }
-    out
-}
-
-/// The order rank `r` runs its forwards (true) and backwards, as (fwd, chunk, mb):
-/// 1F1B (Narayanan et al. 2021, PipeDream-Flush) and Megatron-LM's interleaved order
-/// (micro-batches in groups of pp, chunks cycling; warm-up (pp − r − 1)·2 + (v − 1)·pp).
-pub fn rank_order(r: usize, pp: usize, vpp: usize, mb: usize) -> Vec<(bool, usize, usize)> {
-    let total = mb * vpp;
-    let fwd_at = |k: usize| -> (usize, usize) {
-        if vpp == 1 {
-            return (0, k);
-        }
-        let group = k / (pp * vpp);
-        let in_group = k % (pp * vpp);
-        (in_group / pp, group * pp + in_group % pp)
-    };
-    let bwd_at = |k: usize| -> (usize, usize) {
-        let (c, j) = fwd_at(k);
-        (vpp - 1 - c, j)
-    };
-    let warmup = if vpp == 1 { (pp - r - 1).min(total) } else { ((pp - r - 1) * 2 + (vpp - 1) * pp).min(total) };
-    let mut order = Vec::with_capacity(2 * total);
-    for k in 0..warmup {
-        let (c, j) = fwd_at(k);
-        order.push((true, c, j));
-    }
-    for k in warmup..total {
-        let (c, j) = fwd_at(k);
-        order.push((true, c, j));
-        let (c, j) = bwd_at(k - warmup);
-        order.push((false, c, j));
-    }
-    for k in (total - warmup)..total {
-        let (c, j) = bwd_at(k);
-        order.push((false, c, j));
-    }
-    order
-}
-
 /// Writes the step as Chrome trace-event JSON (ui.perfetto.dev opens it): one process
 /// per pipeline stage, one thread per stream (compute, pp comm, dp comm, tp/cp/ep comm),
 /// a complete event ("X") per task.
@@ -1115,35 +937,6 @@ global_batch = 128
     }
 
     #[test]
-    fn zero_bubble_orders_hold_f_b_w_once_each() {
-        for (pp, mb) in [(4, 8), (4, 4), (2, 3), (8, 16)] {
-            for r in 0..pp {
-                let o = zb_h1_order(r, pp, mb);
-                assert_eq!(o.len(), 3 * mb, "pp {pp} r {r}");
-                for j in 0..mb {
-                    let at = |op: Op| o.iter().position(|x| *x == (op, 0, j)).unwrap();
-                    assert!(at(Op::F) < at(Op::Bi) && at(Op::Bi) < at(Op::W));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn dualpipe_orders_cover_every_micro_batch() {
-        for (pp, mb) in [(4, 8), (8, 16), (8, 32), (2, 4)] {
-            for r in 0..pp {
-                let o = dualpipe_order(r, pp, mb);
-                for j in 0..mb {
-                    let d = if j < mb / 2 { 0 } else { 1 };
-                    let f = o.iter().filter(|x| **x == (Op::F, d, j)).count();
-                    let b = o.iter().filter(|x| x.0 != Op::F && x.0 != Op::W && x.1 == d && x.2 == j).count();
-                    assert_eq!((f, b), (1, 1), "pp {pp} mb {mb} rank {r} micro-batch {j}: {o:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn dualpipe_runs_and_beats_1f1b() {
         let dual = simulate_event(&scenario(&["parallel.pp=8", "parallel.global_batch=64", "parallel.schedule=\"dualpipe\""])).unwrap();
         let f1b = simulate_event(&scenario(&["parallel.pp=8", "parallel.global_batch=64", "parallel.schedule=\"1f1b\""])).unwrap();
@@ -1155,20 +948,6 @@ global_batch = 128
         let zb = simulate_event(&scenario(&["parallel.pp=8", "parallel.global_batch=64", "parallel.schedule=\"zero-bubble\""])).unwrap();
         let f1b = simulate_event(&scenario(&["parallel.pp=8", "parallel.global_batch=64", "parallel.schedule=\"1f1b\""])).unwrap();
         assert!(zb.report.step_time_s < f1b.report.step_time_s, "{} vs {}", zb.report.step_time_s, f1b.report.step_time_s);
-    }
-
-    #[test]
-    fn orders_hold_every_op_once() {
-        for (pp, vpp, mb) in [(4, 1, 8), (4, 2, 8), (2, 3, 4), (1, 1, 3)] {
-            for r in 0..pp {
-                let o = rank_order(r, pp, vpp, mb);
-                assert_eq!(o.len(), 2 * vpp * mb);
-                let mut seen = std::collections::BTreeSet::new();
-                for op in &o {
-                    assert!(seen.insert(*op), "{op:?} twice");
-                }
-            }
-        }
     }
 
     #[test]
