@@ -257,6 +257,10 @@ enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write an HTML report: time to train against cost per token with the
+        /// Pareto front, capex per design, every design's figures.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
     },
     /// What is built in: GPUs, models, fabrics, parts, reliability defaults.
     Catalog {
@@ -638,10 +642,13 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", output::bench_table(&outcomes));
             }
         }
-        Command::Design { what: None, file, json } => {
+        Command::Design { what: None, file, json, report } => {
             let Some(file) = file else {
                 return Err(anyhow::Error::new(UsageError("wanka design needs a design file (wanka design DESIGN.toml) or `bom FILE`".to_string())));
             };
+            if let Some(path) = &report {
+                check_report_path(path)?;
+            }
             let study = wanka::design::study::load(&file).map_err(usage)?;
             let bar = progress_bar(json, "designs (a search each)");
             let result = study
@@ -651,6 +658,10 @@ fn run(cli: Cli) -> Result<()> {
                 })
                 .map_err(usage)?;
             bar.finish_and_clear();
+            if let Some(path) = &report {
+                let html = wanka::render::design_report(&result);
+                write_atomically(path, |w| w.write_all(html.as_bytes()))?;
+            }
             if json {
                 output::print_json(&result)?;
             } else {

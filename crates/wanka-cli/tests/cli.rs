@@ -579,6 +579,9 @@ fn reports_render_in_headless_chromium() {
     let (search, collective, validate, goodput) = (dir.join("search.html"), dir.join("collective.html"), dir.join("validate.html"), dir.join("goodput.html"));
     let search_ex = repo().join("examples/search-llama3-405b-16k.toml");
     let (sweeps, rows, sweep) = (dir.join("sweep.toml"), dir.join("rows.csv"), dir.join("sweep.html"));
+    let (designs, design) = (dir.join("design.toml"), dir.join("design.html"));
+    std::fs::write(dir.join("base.toml"), "[model]\npreset = \"llama3-8b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 64\n[parallel]\nglobal_batch = 256\n[training]\ntokens = 1e11\n").unwrap();
+    std::fs::write(&designs, "base = \"base.toml\"\nfidelity = \"analytic\"\n[axes]\n\"cluster.gpus\" = [64, 128]\n[[design]]\nname = \"H100\"\n[[design]]\nname = \"B200\"\n\"cluster.gpu\" = \"b200\"\n").unwrap();
     std::fs::write(
         &sweeps,
         format!("base = {:?}\n[axes]\n\"cluster.gpus\" = [8192, 16384, 32768]\n\"cluster.oversubscription\" = [1, 4]\n\"cluster.fabric\" = [\"rail-optimized\", \"fat-tree\"]\n", ex.display().to_string()),
@@ -590,6 +593,7 @@ fn reports_render_in_headless_chromium() {
         (vec!["validate", "--report", validate.to_str().unwrap()], "validate"),
         (vec!["goodput", ex.to_str().unwrap(), "--report", goodput.to_str().unwrap()], "goodput"),
         (vec!["sweep", sweeps.to_str().unwrap(), "-o", rows.to_str().unwrap(), "--report", sweep.to_str().unwrap()], "sweep"),
+        (vec!["design", designs.to_str().unwrap(), "--report", design.to_str().unwrap()], "design"),
     ] {
         let out = wanka(&args);
         assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
@@ -602,7 +606,7 @@ fn reports_render_in_headless_chromium() {
         eprintln!("no chromium on PATH: the reports were written, not rendered");
         return;
     };
-    for (html, charts) in [(&step, 3), (&event, 4), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3), (&sweep, 3)] {
+    for (html, charts) in [(&step, 3), (&event, 4), (&scale, 5), (&search, 1), (&collective, 1), (&validate, 1), (&goodput, 3), (&sweep, 3), (&design, 2)] {
         let shot = dir.join(format!("{}.png", html.file_stem().unwrap().to_string_lossy()));
         let url = format!("file://{}", html.display());
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"];

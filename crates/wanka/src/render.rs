@@ -11,6 +11,7 @@
 
 pub mod chart;
 mod collective;
+mod design;
 mod goodput;
 pub mod page;
 mod scale;
@@ -21,6 +22,7 @@ pub mod timeline;
 mod validate;
 
 pub use collective::{collective_plot, collective_report};
+pub use design::design_report;
 pub use goodput::goodput_report;
 pub use scale::{scale_plot, scale_report};
 pub use search::search_report;

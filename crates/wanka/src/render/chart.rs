@@ -302,10 +302,19 @@ fn png_of(size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>
     Ok(out)
 }
 
+/// What a scatter's legend calls its points, its front and its named points.
+#[derive(Debug, Clone, Copy)]
+pub struct ScatterLegend<'a> {
+    /// The points, before "(N drawn of M)".
+    pub points: &'a str,
+    pub front: &'a str,
+    pub named: &'a str,
+}
+
 /// A scatter of many points (drawn one per cell of a 160 × 100 grid, so a search's
 /// 100,000s of layouts stay at most 16,000 marks), a front drawn as a black line over them, and
 /// named points (`(x, y, label)`: the top layouts) marked and labelled.
-pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], front: &[(f64, f64)], named: &[(f64, f64, String)]) -> String {
+pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], front: &[(f64, f64)], named: &[(f64, f64, String)], legend: ScatterLegend) -> String {
     font_registered();
     let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
     let all: Vec<(f64, f64)> = points.iter().filter(finite).copied().chain(named.iter().map(|n| (n.0, n.1))).collect();
@@ -340,16 +349,16 @@ pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], f
         let dots = PALETTE[4].1;
         chart
             .draw_series(cells.iter().map(|&p| Circle::new(p, 2, dots.filled())))?
-            .label(format!("layouts that fit ({} drawn of {})", cells.len(), points.len()))
+            .label(format!("{} ({} drawn of {})", legend.points, cells.len(), points.len()))
             .legend(move |(x, y)| Circle::new((x + 6, y), 3, dots.filled()));
         chart
             .draw_series(LineSeries::new(front.iter().copied(), BLACK.stroke_width(2)))?
-            .label("front: nothing faster in less memory")
+            .label(legend.front)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
         let mark = PALETTE[3].1;
         chart
             .draw_series(named.iter().map(|(x, y, _)| Cross::new((*x, *y), 6, mark.stroke_width(2))))?
-            .label("the top layouts")
+            .label(legend.named)
             .legend(move |(x, y)| Cross::new((x + 6, y), 5, mark.stroke_width(2)));
         chart.draw_series(named.iter().map(|(x, y, l)| Text::new(l.clone(), (*x, *y), (FONT, 12))))?;
         chart

@@ -54,7 +54,15 @@ pub fn search_report(space: &ScenarioSpace, r: &SearchResult) -> String {
     let front = crate::search::pareto_front(&points);
     let named: Vec<(f64, f64, String)> = r.top.iter().take(5).enumerate().map(|(i, t)| (t.memory_total_bytes / GIB, t.tokens_per_s_per_gpu, format!("#{}", i + 1))).collect();
     page.figure(
-        &chart::scatter("Throughput against memory", "memory per GPU (GiB)", "tokens/s per GPU", &points, &front, &named),
+        &chart::scatter(
+            "Throughput against memory",
+            "memory per GPU (GiB)",
+            "tokens/s per GPU",
+            &points,
+            &front,
+            &named,
+            chart::ScatterLegend { points: "layouts that fit", front: "front: nothing faster in less memory", named: "the top layouts" },
+        ),
         "Each dot is a layout that fits; the black line is the front (no layout is faster in less memory), the crosses the top five.",
     );
 

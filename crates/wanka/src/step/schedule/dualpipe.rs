@@ -95,6 +95,7 @@ pub fn dualpipe_order(r: usize, pp: usize, mb: usize) -> Vec<(Op, usize, usize)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn dualpipe_orders_cover_every_micro_batch() {
         for (pp, mb) in [(4, 8), (8, 16), (8, 32), (2, 4)] {

@@ -39,6 +39,7 @@ pub fn rank_order(r: usize, pp: usize, vpp: usize, mb: usize) -> Vec<(bool, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn orders_hold_every_op_once() {
         for (pp, vpp, mb) in [(4, 1, 8), (4, 2, 8), (2, 3, 4), (1, 1, 3)] {

@@ -42,6 +42,7 @@ pub fn zb_h1_order(r: usize, pp: usize, mb: usize) -> Vec<(Op, usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     #[test]
     fn zero_bubble_orders_hold_f_b_w_once_each() {
         for (pp, mb) in [(4, 8), (4, 4), (2, 3), (8, 16)] {
