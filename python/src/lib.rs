@@ -256,6 +256,24 @@ fn sweep_merge(py: Python<'_>, out: &str, shards: Vec<String>) -> PyResult<u64> 
     py.detach(|| wanka::sweep::merge(Path::new(out), &shards)).map_err(scenario_error)
 }
 
+/// `wanka design bom --json`: the bill of materials of the scenario's cluster.
+#[pyfunction]
+fn bom<'py>(py: Python<'py>, kind: &str, source: &str, overrides: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
+    let doc = py.detach(|| -> Result<serde_json::Value, Error> {
+        let (doc, path) = document(kind, source)?;
+        let (name, cluster) = wanka::scenario::parse_cluster_doc(doc, &path, &overrides)?;
+        Ok(serde_json::json!({ "name": name, "bom": wanka::design::bom(&cluster)? }))
+    });
+    to_py(py, &doc.map_err(scenario_error)?)
+}
+
+/// `wanka design FILE --json`: a design study.
+#[pyfunction]
+fn design<'py>(py: Python<'py>, file: &str) -> PyResult<Bound<'py, PyAny>> {
+    let r = py.detach(|| wanka::design::study::load(Path::new(file))?.run(&|_, _| {}));
+    to_py(py, &r.map_err(scenario_error)?)
+}
+
 #[pymodule]
 fn _wanka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
@@ -273,5 +291,7 @@ fn _wanka(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_rows_path, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_finish, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(bom, m)?)?;
+    m.add_function(wrap_pyfunction!(design, m)?)?;
     Ok(())
 }

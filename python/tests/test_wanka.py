@@ -202,6 +202,28 @@ def test_collective_errors():
             wanka.collective(LLAMA, **kwargs)
 
 
+def test_bom_matches_the_cli():
+    got = wanka.bom(LLAMA, overrides={"cluster.gpus": 8192}).to_dict()
+    cli = json.loads(subprocess.run([str(WANKA), "design", "bom", str(LLAMA), "--json", "--set", "cluster.gpus=8192"], check=True, capture_output=True).stdout)
+    assert got == cli
+    assert got["bom"]["gpus"] == 8192 and got["bom"]["capex"]["total_usd"] > 0
+    with pytest.raises(wanka.ScenarioError, match="cluster.fabric"):
+        wanka.bom(LLAMA, overrides={"cluster.fabric": "single-switch"})
+
+
+def test_design_study(tmp_path):
+    (tmp_path / "base.toml").write_text('[model]\npreset = "llama3-8b"\n[cluster]\ngpu = "h100-sxm"\ngpus = 64\n[parallel]\nglobal_batch = 256\n[training]\ntokens = 1e11\n')
+    study = tmp_path / "design.toml"
+    study.write_text('base = "base.toml"\nfidelity = "analytic"\n[axes]\n"cluster.gpus" = [64, 128]\n')
+    r = wanka.design(study)
+    assert len(r.designs) == 2 and r.pareto and r.verdict
+    df = r.to_pandas()
+    assert "result.usd_per_million_tokens" in df.columns
+    study.write_text('base = "nope.toml"\n')
+    with pytest.raises(wanka.ScenarioError, match="base"):
+        wanka.design(study)
+
+
 def test_validate_rows_and_mape():
     r = wanka.validate()
     assert r.mape_pct > 0 and len(r.rows) > 30

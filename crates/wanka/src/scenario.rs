@@ -459,7 +459,11 @@ pub fn parse_document(text: &str, path: &Path) -> Result<toml::Table> {
 /// The `[cluster]` of a scenario file alone, resolved (its name too: the `name` key or
 /// the file's stem). The other sections are not read: `wanka design bom` needs none.
 pub fn parse_cluster(text: &str, path: &Path, overrides: &[String]) -> Result<(String, ClusterConfig)> {
-    let mut doc = parse_document(text, path)?;
+    parse_cluster_doc(parse_document(text, path)?, path, overrides)
+}
+
+/// [`parse_cluster`] of a parsed document (what the Python package passes for a dict).
+pub fn parse_cluster_doc(mut doc: toml::Table, path: &Path, overrides: &[String]) -> Result<(String, ClusterConfig)> {
     for item in overrides {
         apply_override(&mut doc, item)?;
     }

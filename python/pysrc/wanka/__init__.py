@@ -27,6 +27,8 @@ __all__ = [
     "scale",
     "goodput",
     "collective",
+    "bom",
+    "design",
     "validate",
     "sweep",
     "sweep_merge",
@@ -172,6 +174,19 @@ def collective(
     kind, text = _source(scenario)
     doc = _wanka.collective(kind, text, _overrides(overrides, kwargs), op, str(group), [float(s) for s in sizes], routing, int(channels))
     return Result(doc, table_key="rows")
+
+
+def bom(scenario: Scenario, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
+    """The bill of materials of the scenario's cluster (``wanka design bom --json``):
+    ``bom.switch_tiers``, ``bom.link_tiers``, ``bom.power``, ``bom.capex``..."""
+    kind, text = _source(scenario)
+    return Result(_wanka.bom(kind, text, _overrides(overrides, kwargs)))
+
+
+def design(file: Union[str, "os.PathLike[str]"]) -> Result:
+    """A design study (``wanka design FILE --json``): ``designs`` with each one's best
+    layout, time-to-train, capex, power and cost per token; ``pareto``, ``verdict``."""
+    return Result(_wanka.design(os.fspath(file)), table_key="designs")
 
 
 def validate(fidelity: str = "analytic", layouts: bool = False) -> Result:
