@@ -84,6 +84,28 @@ pub struct Architecture {
     pub position: Position,
     /// Linear layers carry biases (GPT-2/3, NeoX); norms are LayerNorm with bias then.
     pub bias: bool,
+    /// Sliding-window attention on some or all layers (Mistral 7B v0.1, gpt-oss, Gemma).
+    pub sliding_window: Option<SlidingWindow>,
+}
+
+/// Sliding-window attention: in a share of the layers each query attends to at most
+/// the `tokens` before it (itself included).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SlidingWindow {
+    pub tokens: u64,
+    /// Share of the layers that are windowed.
+    pub share: f64,
+}
+
+/// Keys a query attends to on average in a causal window of `w` tokens over a sequence
+/// of `s`: query i sees min(i + 1, w) keys, so the mean is w − w(w − 1)/(2s) (w < s).
+/// Full causal attention (w ≥ s) is the s/2 the step model has always used.
+pub fn windowed_keys_per_query(w: f64, s: f64) -> f64 {
+    if w >= s {
+        s / 2.0
+    } else {
+        w - w * (w - 1.0) / (2.0 * s)
+    }
 }
 
 /// Parameter counts of a model.
@@ -115,6 +137,17 @@ pub struct LayerParams {
 }
 
 impl Architecture {
+    /// Keys one query attends to, averaged over the layers (causal attention: half the
+    /// sequence; windowed layers fewer). What a fused kernel that skips masked blocks
+    /// computes; the model-FLOP convention keeps the full product (module docs).
+    pub fn attended_keys_per_query(&self) -> f64 {
+        let s = self.seq_len as f64;
+        match self.sliding_window {
+            None => s / 2.0,
+            Some(w) => w.share * windowed_keys_per_query(w.tokens as f64, s) + (1.0 - w.share) * s / 2.0,
+        }
+    }
+
     pub fn is_moe(&self) -> bool {
         self.moe.experts > 0
     }
@@ -295,6 +328,20 @@ pub fn megatron_sc21_flops_per_token(layers: f64, hidden: f64, seq: f64, vocab: 
 mod tests {
     use super::*;
 
+    /// A query sees min(i + 1, w) keys: the mean over the sequence, exactly; a window at
+    /// least as long as the sequence is full causal attention.
+    #[test]
+    fn windowed_keys_are_counted_exactly() {
+        let (w, s) = (128u64, 4096u64);
+        let exact = (0..s).map(|i| (i + 1).min(w) as f64).sum::<f64>() / s as f64;
+        assert!((windowed_keys_per_query(w as f64, s as f64) - exact).abs() < 1e-9);
+        assert_eq!(windowed_keys_per_query(8192.0, 4096.0), 2048.0);
+        let mut a = gpt3_175b();
+        let full = a.attended_keys_per_query();
+        a.sliding_window = Some(SlidingWindow { tokens: 128, share: 0.5 });
+        assert!((a.attended_keys_per_query() - (0.5 * full + 0.5 * windowed_keys_per_query(128.0, 2048.0))).abs() < 1e-9);
+    }
+
     pub(crate) fn gpt3_175b() -> Architecture {
         Architecture {
             layers: 96,
@@ -312,6 +359,7 @@ mod tests {
             moe: MoeDims::default(),
             position: Position::Learned,
             bias: true,
+            sliding_window: None,
         }
     }
 

@@ -55,6 +55,10 @@ pub struct ModelFields {
     pub v_head_dim: Option<u64>,
     pub position: Option<Position>,
     pub bias: Option<bool>,
+    /// Tokens a query attends to in windowed layers (sliding-window attention).
+    pub sliding_window: Option<u64>,
+    /// Share of the layers that use the window (the rest attend to the whole sequence).
+    pub sliding_window_share: Option<f64>,
 }
 
 macro_rules! overlay_fields {
@@ -72,7 +76,7 @@ impl ModelFields {
             self, over, layers, hidden, ffn_hidden, heads, kv_heads, head_dim, vocab, seq_len, activation,
             tied_embeddings, experts, top_k, shared_experts, expert_ffn_hidden, shared_expert_ffn_hidden,
             dense_layers, attention, kv_lora_rank, q_lora_rank, qk_rope_head_dim, qk_nope_head_dim, v_head_dim,
-            position, bias
+            position, bias, sliding_window, sliding_window_share
         )
     }
 
@@ -195,6 +199,18 @@ impl ModelFields {
             mla,
             moe,
             position: self.position.unwrap_or(Position::Rope),
+            sliding_window: match (self.sliding_window, self.sliding_window_share) {
+                (None, None) => None,
+                (None, Some(share)) => return Err(Error::invalid(key("sliding_window_share"), share, "needs model.sliding_window (the window, in tokens)")),
+                (Some(0), _) => return Err(Error::invalid(key("sliding_window"), 0, "must be a positive number of tokens")),
+                (Some(tokens), share) => {
+                    let share = share.unwrap_or(1.0);
+                    if !(share.is_finite() && share > 0.0 && share <= 1.0) {
+                        return Err(Error::invalid(key("sliding_window_share"), share, "must be a share of the layers, above 0 and at most 1"));
+                    }
+                    Some(crate::model::SlidingWindow { tokens: at_most(&key("sliding_window"), tokens, MAX_INT)?, share })
+                }
+            },
             bias: self.bias.unwrap_or(false),
         })
     }

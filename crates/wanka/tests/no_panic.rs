@@ -30,7 +30,7 @@ const KEYS: &[&str] = &[
     "cluster.ecmp_hash", "cluster.qps_per_connection", "cluster.transport", "cluster.routing",
     "cluster.server", "cluster.nic", "cluster.switch", "cluster.servers_per_rack", "cluster.racks_per_row",
     "cluster.prices", "cluster.prices.dgx-h100", "cluster.sites", "cluster.inter_site.gbps", "cluster.inter_site.km",
-    "cluster.inter_site",
+    "cluster.inter_site", "model.sliding_window", "model.sliding_window_share",
 ];
 
 const VALUES: &[&str] = &[

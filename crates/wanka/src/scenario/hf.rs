@@ -104,6 +104,23 @@ pub fn parse(text: &str, name: &str) -> Result<ModelFields> {
                 }
                 _ => {}
             }
+            // Sliding-window attention: Mistral's `sliding_window` (null: none); Qwen's
+            // only with `use_sliding_window`, on the layers from `max_window_layers`
+            // on; `layer_types` (newer configs) lists each layer's kind.
+            let qwen = model_type.starts_with("qwen");
+            let enabled = obj.get("use_sliding_window").and_then(Value::as_bool).unwrap_or(!qwen);
+            if let Some(window) = uint("sliding_window")?.filter(|w| *w > 0 && enabled) {
+                let layers = f.layers.unwrap_or(1).max(1) as f64;
+                let share = match obj.get("layer_types").and_then(Value::as_array).filter(|t| !t.is_empty()) {
+                    Some(types) => types.iter().filter(|t| t.as_str() == Some("sliding_attention")).count() as f64 / types.len() as f64,
+                    None if qwen => (layers - uint("max_window_layers")?.unwrap_or(0) as f64).max(0.0) / layers,
+                    None => 1.0,
+                };
+                if share > 0.0 {
+                    f.sliding_window = Some(window);
+                    f.sliding_window_share = Some(share.min(1.0));
+                }
+            }
         }
         "deepseek_v2" | "deepseek_v3" => {
             f.layers = Some(req("num_hidden_layers")?);
@@ -169,6 +186,22 @@ pub fn parse(text: &str, name: &str) -> Result<ModelFields> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    /// Mistral 7B v0.1 windows every layer at 4,096 tokens; Qwen2 only when
+    /// `use_sliding_window` is on, from `max_window_layers`; `layer_types` counts.
+    #[test]
+    fn sliding_windows_are_read() {
+        let base = r#""model_type": "MT", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000, "intermediate_size": 14336, "max_position_embeddings": 32768"#;
+        let read = |mt: &str, extra: &str| parse(&format!("{{{}, {extra}}}", base.replace("MT", mt)), "c.json").unwrap();
+        let m = read("mistral", r#""sliding_window": 4096"#);
+        assert_eq!((m.sliding_window, m.sliding_window_share), (Some(4096), Some(1.0)));
+        assert_eq!(read("mistral", r#""sliding_window": null"#).sliding_window, None);
+        assert_eq!(read("qwen2", r#""sliding_window": 4096, "use_sliding_window": false"#).sliding_window, None);
+        let q = read("qwen2", r#""sliding_window": 4096, "use_sliding_window": true, "max_window_layers": 24"#);
+        assert_eq!((q.sliding_window, q.sliding_window_share), (Some(4096), Some(0.25)));
+        let t = read("llama", r#""sliding_window": 128, "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]"#);
+        assert_eq!((t.sliding_window, t.sliding_window_share), (Some(128), Some(0.5)));
+    }
 
     fn fixture(name: &str) -> crate::model::Architecture {
         let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf").join(name);

@@ -309,8 +309,10 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
     let seq = m.seq_len as f64;
     let (attn_fwd, attn_bwd, score_elements) = match s.training.attention_kernel {
         AttentionKernel::Flash => {
-            // Causal: each query sees on average half the keys (CP splits are load-balanced).
-            let flops = 2.0 * tokens * (seq / 2.0) * heads * (qk_dim + v_dim);
+            // Causal: each query sees on average half the keys (CP splits are load-balanced);
+            // windowed layers fewer, the kernel skipping the blocks outside the window.
+            let _ = seq;
+            let flops = 2.0 * tokens * m.attended_keys_per_query() * heads * (qk_dim + v_dim);
             // FlashAttention's backward does 5 matmuls to the forward's 2.
             (d.flash_attention_s(flops, qk_dim), d.flash_attention_s(2.5 * flops, qk_dim), 0.0)
         }
