@@ -43,8 +43,8 @@ pub struct ScaleResult {
 }
 
 /// The best layout for a space's model and cluster, every layout key of `[parallel]`
-/// searched afresh (the file's layout is one candidate among all); `order` and the
-/// overlap switches stay as written; `dp` and `global_batch` follow from the layout and
+/// searched afresh (the file's layout is one candidate among all); the overlap switches
+/// stay as written, and `order` too on one site (across sites both orders are tried); `dp` and `global_batch` follow from the layout and
 /// the batch ceiling. What `scale` does at each GPU count and a sweep at each point.
 pub fn best_layout(space: &ScenarioSpace) -> Result<(crate::scenario::Scenario, search::Ranked)> {
     let (sp, mut found) = best_layouts(space, 1)?;
@@ -60,6 +60,11 @@ pub fn best_layouts(space: &ScenarioSpace, top_n: usize) -> Result<(ScenarioSpac
     sp.parallel.keys.remove("global_batch");
     for key in ["tp", "pp", "vpp", "cp", "ep", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule"] {
         sp.parallel.keys.insert(key, Values::Auto);
+    }
+    // Across sites the rank order decides what crosses between them (DP or PP): both
+    // are tried.
+    if sp.cluster.sites.is_some() {
+        sp.parallel.keys.insert("order", Values::Auto);
     }
     let found = search::search_with(&sp, top_n, &|_, _| {}, true)?;
     if found.top.is_empty() {

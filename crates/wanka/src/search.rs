@@ -92,6 +92,9 @@ struct Axes {
     recompute: Vec<Recompute>,
     micro_batch: Vec<u64>,
     schedule: Vec<Option<Schedule>>,
+    /// Rank order (`None`: the framework's); "auto" tries both, which decides what
+    /// crosses between sites.
+    order: Vec<Option<crate::scenario::RankOrder>>,
     /// Layers on the first and last pipeline ranks: the file's (`Fixed`, usually
     /// unset), or every balanced lighter edge (`Auto`, see [`edge_options`]).
     edges: Edges,
@@ -200,6 +203,19 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
                 Edges::Fixed(one("first_stage_layers")?, one("last_stage_layers")?)
             }
         },
+        order: match space.parallel.keys.get("order") {
+            None => vec![None],
+            Some(Values::Auto) => vec![Some(crate::scenario::RankOrder::DpInner), Some(crate::scenario::RankOrder::PpInner)],
+            Some(Values::List(items)) => items
+                .iter()
+                .map(|v| {
+                    v.clone()
+                        .try_into::<crate::scenario::RankOrder>()
+                        .map(Some)
+                        .map_err(|e| Error::invalid("parallel.order", v, e.to_string().trim_end().to_string()))
+                })
+                .collect::<Result<_>>()?,
+        },
         schedule: match space.parallel.keys.get("schedule") {
             None | Some(Values::Auto) => vec![None, Some(Schedule::ZeroBubble), Some(Schedule::Dualpipe)],
             Some(Values::List(items)) => items
@@ -216,8 +232,9 @@ fn axes(space: &ScenarioSpace) -> Result<Axes> {
 }
 
 /// The keys the search enumerates (`Axes`); every other `[parallel]` key is fixed.
-const ENUMERATED: [&str; 13] =
-    ["tp", "pp", "vpp", "cp", "ep", "etp", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule", "first_stage_layers", "last_stage_layers"];
+const ENUMERATED: [&str; 14] = [
+    "tp", "pp", "vpp", "cp", "ep", "etp", "zero", "sequence_parallel", "recompute", "micro_batch", "schedule", "order", "first_stage_layers", "last_stage_layers",
+];
 
 /// Fixed keys of the space (one value, not part of the enumeration).
 fn fixed_choice(space: &ScenarioSpace) -> Result<ParallelChoice> {
@@ -309,7 +326,9 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
                                             };
                                             for edge in edges {
                                                 for &capacity in &space.moe_capacity_factors {
-                                                    combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, edge, capacity));
+                                                    for &order in &a.order {
+                                                        combos.push((tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, edge, capacity, order));
+                                                    }
                                                 }
                                             }
                                         }
@@ -327,8 +346,11 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
     let done = AtomicU64::new(0);
     let outcomes: Vec<std::result::Result<Ranked, String>> = combos
         .par_iter()
-        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, (first, last), capacity)| {
+        .map(|&(tp, pp, vpp, cp, ep, etp, zero, sp, recompute, mb, schedule, (first, last), capacity, order)| {
             let mut choice = base.clone();
+            if order.is_some() {
+                choice.order = order;
+            }
             choice.first_stage_layers = first;
             choice.last_stage_layers = last;
             choice.tp = Some(tp);
@@ -464,6 +486,28 @@ mod tests {
             assert!(f <= (126 - f - l) / 14 && l <= (126 - f - l) / 14);
         }
         assert_eq!(edge_options(32, 2, 1), vec![(None, None)]);
+    }
+
+    /// `parallel.order = "auto"` tries both rank orders: on two sites joined by thin
+    /// links, the best layout puts PP (not DP) across them.
+    #[test]
+    fn rank_order_is_searched_across_sites() {
+        let text = include_str!("../../../examples/search-llama3-405b-16k.toml");
+        let sets: Vec<String> = ["cluster.sites=2", "cluster.inter_site.gbps=3200", "parallel.order=\"auto\"", "parallel.tp=8", "parallel.cp=1", "parallel.zero=1", "parallel.micro_batch=1", "parallel.recompute=\"none\""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let run = |order: &str| {
+            let mut sets = sets.clone();
+            sets[2] = format!("parallel.order={order}");
+            let space = crate::scenario::parse_space(text, Path::new("s.toml"), &sets).unwrap();
+            search(&space, 5, &|_, _| {}).unwrap()
+        };
+        let (auto, dp_across) = (run("\"auto\""), run("\"tp-cp-pp-dp\""));
+        let best = &auto.top[0];
+        assert_eq!(best.parallel.order, crate::scenario::RankOrder::DpInner, "{:?}", best.parallel);
+        assert!(best.step_time_s / best.report.tokens_per_step < dp_across.top[0].step_time_s / dp_across.top[0].report.tokens_per_step);
+        assert_eq!(auto.evaluated, 2 * dp_across.evaluated);
     }
 
     /// A listed capacity factor is a search axis: each layout at each capacity, the
