@@ -217,7 +217,9 @@ pub fn bom(c: &ClusterConfig) -> Result<Bom> {
     let mut link_tiers = Vec::new();
     for (i, l) in inventory.link_tiers.iter().enumerate() {
         let top = l.tier == c.tiers;
-        let reach = wanka_net::fabric::tier_reach_gpus(c.fabric, l.tier, top, c.switch_radix, c.gpus_per_node).min(c.gpus);
+        // A switch reaches no further than its site.
+        let joined = c.sites.map_or(c.gpus, |s| c.gpus / s.count.max(1));
+        let reach = wanka_net::fabric::tier_reach_gpus(c.fabric, l.tier, top, c.switch_radix, c.gpus_per_node).min(joined);
         let span_racks = reach.div_ceil(gpus_per_rack).max(1);
         let (longest_m, mean_m) = cable_run_m(span_racks, racks_per_row);
         // Ports at each end: the lower end is a NIC (tier 1) or the tier below's uplinks.

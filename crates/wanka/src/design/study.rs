@@ -242,8 +242,9 @@ impl Study {
     pub fn run(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<StudyResult> {
         use rayon::prelude::*;
         use std::sync::atomic::{AtomicU64, Ordering};
-        // The model and token budget come from the base, as the first design reads it.
-        let probe = self.space(&self.designs[0])?;
+        // The model and token budget come from the base itself (a design that does not
+        // resolve is a row with its error, not the study's failure).
+        let probe = self.space(&DesignSpec { name: String::new(), sets: Vec::new() })?;
         let tokens = self.tokens.unwrap_or(probe.training.tokens);
         let model = probe.model_source.clone();
         let done = AtomicU64::new(0);
@@ -492,6 +493,10 @@ mod tests {
     fn a_study_ranks_its_designs() {
         let base = "[model]\npreset = \"llama3-8b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 64\n[parallel]\nglobal_batch = 256\n[training]\ntokens = 1e11\n";
         let text = "fidelity = \"analytic\"\ndeadline_days = 10\n[axes]\n\"cluster.gpus\" = [64, 256]\n[[design]]\nname = \"H100\"\n[[design]]\nname = \"B200\"\n\"cluster.gpu\" = \"b200\"\n";
+        // A design that does not resolve, first: a row with its error.
+        let broken = format!("{text}[[design]]\nname = \"broken\"\n\"cluster.gpu\" = \"h1000\"\n").replacen("[[design]]\nname = \"H100\"", "[[design]]\nname = \"broken first\"\n\"cluster.fabric\" = \"ring\"\n[[design]]\nname = \"H100\"", 1);
+        let r = parse_with_base_text(&broken, Path::new("d.toml"), base, "base.toml".into()).unwrap().run(&|_, _| {}).unwrap();
+        assert!(r.designs[0].error.is_some() && r.designs[0].result.is_none() && r.designs.iter().filter(|d| d.result.is_some()).count() == 4);
         let study = parse_with_base_text(text, Path::new("d.toml"), base, "base.toml".into()).unwrap();
         assert_eq!(study.designs.len(), 4);
         let r = study.run(&|_, _| {}).unwrap();
