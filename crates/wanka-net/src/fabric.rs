@@ -77,6 +77,8 @@ pub struct Fabric {
     pub tiers: Vec<Tier>,
     pub planes: u32,
     pub oversubscription: f64,
+    /// Downlink:uplink ratio at the leaves of a three-tier fabric (1: non-blocking).
+    pub leaf_oversubscription: f64,
     /// The sites, when there are more than one (their tier is the last of `tiers`).
     pub sites: Option<Sites>,
 }
@@ -97,6 +99,9 @@ pub struct FabricSpec {
     pub switch_radix: u64,
     /// Downlink:uplink bandwidth ratio at the top tier (1 = non-blocking).
     pub oversubscription: f64,
+    /// The same at the leaves' uplinks when there are three tiers (the spines'
+    /// downlinks); with two tiers the leaves' uplinks are the top's (`oversubscription`).
+    pub leaf_oversubscription: f64,
     pub planes: u32,
     /// Sites (`None`: one).
     pub sites: Option<Sites>,
@@ -116,6 +121,7 @@ impl FabricSpec {
             tiers,
             switch_radix: 64,
             oversubscription,
+            leaf_oversubscription: 1.0,
             planes: 1,
             sites: None,
         }
@@ -166,7 +172,10 @@ impl Fabric {
                 FabricKind::SingleSwitch => spec.gpus,
                 kind => tier_reach_gpus(kind, t, top, spec.switch_radix, spec.gpus_per_node),
             };
-            let oversub = if top { spec.oversubscription.max(1.0) } else { 1.0 };
+            // What a GPU gets climbing to tier t: the NIC over every oversubscribed
+            // uplink below it (the leaves' with three tiers, then the top's).
+            let leaf = if n_tiers == 3 && t >= 2 { spec.leaf_oversubscription.max(1.0) } else { 1.0 };
+            let oversub = leaf * if top { spec.oversubscription.max(1.0) } else { 1.0 };
             // The top switch tier joins every GPU; with several sites, one site's, and no
             // switch tier reaches beyond its site.
             let domain_gpus = match spec.sites.filter(|s| s.count > 1) {
@@ -200,6 +209,7 @@ impl Fabric {
             tiers,
             planes: spec.planes.max(1),
             oversubscription: spec.oversubscription,
+            leaf_oversubscription: if n_tiers == 3 { spec.leaf_oversubscription.max(1.0) } else { 1.0 },
             sites,
         }
     }
@@ -246,20 +256,24 @@ impl Fabric {
         let top = self.switch_top();
         // The highest switch tier the group climbs (a group across sites climbs them all).
         let climbs = span.top_tier.min(top);
-        let below_top = if climbs >= 2 { climbs - 1 } else { climbs };
-        let nic = self.tiers[below_top].bytes_per_s_per_gpu;
+        let nic = self.tiers[1.min(top)].bytes_per_s_per_gpu;
         let mut per_rank = (nic * span.ranks_per_domain as f64).min(nvlink);
-        if climbs == top && top >= 2 && self.oversubscription > 1.0 {
-            let pod = self.tiers[top - 1].domain_gpus.min(self.gpus).max(1);
-            let pods = self.gpus.div_ceil(pod).max(1);
-            let spanned = span.extent.div_ceil(pod).clamp(1, pods);
-            // A group leaves each pod it occupies once; it occupies at most `size` pods.
+        // At each oversubscribed uplink the group climbs past, only the ring hops that
+        // cross it pay: each of the `concurrent` groups has one hop out of every domain
+        // below it that it occupies, and those hops share the domain's uplinks.
+        for t in 1..climbs {
+            let ratio = if t + 1 == top { self.oversubscription } else if t == 1 && top == 3 { self.leaf_oversubscription } else { 1.0 };
+            if ratio <= 1.0 {
+                continue;
+            }
+            let domain = self.tiers[t].domain_gpus.min(self.gpus).max(1);
+            let domains = self.gpus.div_ceil(domain).max(1);
+            let spanned = span.extent.div_ceil(domain).clamp(1, domains);
+            // A group leaves each domain it occupies once; it occupies at most `size`.
             let occupied = spanned.min(span.size);
-            let crossing_per_pod = (concurrent.max(1) * occupied).div_ceil(pods).max(1);
-            let uplinks = pod as f64 * self.tiers[top].bytes_per_s_per_gpu;
-            per_rank = per_rank.min(uplinks / crossing_per_pod as f64);
-        } else if climbs >= 1 {
-            per_rank = per_rank.min(self.tiers[climbs].bytes_per_s_per_gpu * span.ranks_per_domain as f64);
+            let crossing_per_domain = (concurrent.max(1) * occupied).div_ceil(domains).max(1);
+            let uplinks = domain as f64 * self.tiers[t + 1].bytes_per_s_per_gpu;
+            per_rank = per_rank.min(uplinks / crossing_per_domain as f64);
         }
         // Across sites, the same rule one level up: a ring leaves each site it occupies
         // once, and those hops share the site's inter-site links.
@@ -423,6 +437,23 @@ mod tests {
         assert_eq!(f.tiers[1].domain_gpus, 32 * 8);
         assert_eq!(f.tiers[2].domain_gpus, 32 * 32 * 8);
         assert!(f.tiers[3].domain_gpus >= 131072);
+    }
+
+    /// Oversubscribed leaves (three tiers) slow only the ring hops that leave a leaf:
+    /// a ring inside each leaf keeps the NIC rate; rings whose every hop leaves its leaf
+    /// get the leaf's uplinks' share, the NIC over the ratio.
+    #[test]
+    fn oversubscribed_leaves_slow_only_traffic_leaving_them() {
+        let f = Fabric::new(&FabricSpec { leaf_oversubscription: 2.0, ..FabricSpec::hgx_h100(16384, 3, 1.0) });
+        assert_eq!(f.tiers[2].bytes_per_s_per_gpu, 25e9);
+        let inside = f.span(32, 8); // 32 nodes of one rail leaf
+        assert_eq!(f.ring_bytes_per_s(&inside, 512), 50e9);
+        // 8,192 pairs, each member in another leaf of the same pod: every hop leaves.
+        let pairs = f.span(2, 256);
+        assert!((f.ring_bytes_per_s(&pairs, 8192) - 25e9).abs() < 1.0);
+        // The two ratios compound above the spines.
+        let both = Fabric::new(&FabricSpec { leaf_oversubscription: 2.0, ..FabricSpec::hgx_h100(16384, 3, 4.0) });
+        assert_eq!(both.tiers[3].bytes_per_s_per_gpu, 50e9 / 8.0);
     }
 
     #[test]

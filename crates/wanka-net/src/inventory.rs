@@ -99,11 +99,12 @@ impl Inventory {
             }
             _ => {
                 let leaves = endpoints.div_ceil(half);
-                let leaf_up = leaves * half;
+                let per_leaf = ((half as f64 / spec.leaf_oversubscription.max(1.0)).ceil() as u64).clamp(1, half);
+                let leaf_up = leaves * per_leaf;
                 // A pod holds up to `half` leaves; its spines take every uplink of its
                 // leaves on their lower half.
                 let pods = leaves.div_ceil(half);
-                let spines: u64 = (0..pods).map(|p| (leaves - p * half).min(half) * half).map(|l| l.div_ceil(half)).sum();
+                let spines: u64 = (0..pods).map(|p| (leaves - p * half).min(half) * per_leaf).map(|l| l.div_ceil(half)).sum();
                 let spine_up = spines * top_uplinks;
                 switch_tiers.push(tier(1, leaves, endpoints, leaf_up));
                 switch_tiers.push(tier(2, spines, leaf_up, spine_up));
@@ -145,6 +146,18 @@ mod tests {
             assert_eq!(counts, vec![k * k / 2, k * k / 2, k * k / 4], "k = {k}");
             assert!(inv.link_tiers.iter().all(|l| l.links == k * k * k / 4));
         }
+    }
+
+    /// Leaves oversubscribed 2:1 have half the uplinks, so a pod needs half the spines
+    /// and the core half the ports.
+    #[test]
+    fn oversubscribed_leaves_halve_the_spines() {
+        let k = 64;
+        let full = Inventory::of(&spec(FabricKind::FatTree, k * k * k / 4, 3, k)).unwrap();
+        let half = Inventory::of(&FabricSpec { leaf_oversubscription: 2.0, ..spec(FabricKind::FatTree, k * k * k / 4, 3, k) }).unwrap();
+        let counts = |i: &Inventory| i.switch_tiers.iter().map(|t| t.switches).collect::<Vec<u64>>();
+        assert_eq!(counts(&half), vec![k * k / 2, k * k / 4, k * k / 8]);
+        assert_eq!(counts(&full), vec![k * k / 2, k * k / 2, k * k / 4]);
     }
 
     /// Every used port has a link at its other end, and no switch has more used ports

@@ -64,6 +64,8 @@ pub struct Network {
     /// Uplinks per switch into the top tier: `radix/2 / oversubscription`, rounded up
     /// (an oversubscribed tier has fewer uplinks, each at nearly the port rate).
     pub top_uplinks: u64,
+    /// Uplinks per leaf (`radix/2`, fewer when the leaves are oversubscribed).
+    pub leaf_uplinks: u64,
     /// Sites and the GPUs of each (one site: every GPU).
     pub sites: u64,
     pub gpus_per_site: u64,
@@ -131,7 +133,11 @@ impl Network {
         let leaves = planes * rails * groups;
         let oversub = spec.oversubscription.max(1.0);
         let top_uplinks = ((half as f64 / oversub).ceil() as u64).clamp(1, half);
-        let leaf_up_count = if tiers == 2 { top_uplinks } else { half };
+        // With three tiers the leaves may be oversubscribed too: fewer uplinks, to the
+        // first spines of the pod, each at nearly the port rate.
+        let leaf_oversub = if tiers == 3 { spec.leaf_oversubscription.max(1.0) } else { 1.0 };
+        let leaf_uplinks = ((half as f64 / leaf_oversub).ceil() as u64).clamp(1, half);
+        let leaf_up_count = if tiers == 2 { top_uplinks } else { leaf_uplinks };
         let spines = if tiers == 3 { planes * rails * pods * half } else { planes * rails * half };
         let mut o = Offsets::default();
         let mut at = 0u64;
@@ -175,15 +181,17 @@ impl Network {
         fill(o.nv_down, gpus, nvlink);
         fill(o.nic_up, gpus * planes, port);
         fill(o.nic_down, gpus * planes, port);
-        let leaf_port = if tiers == 2 { top_port } else { port };
+        let leaf_port = if tiers == 2 { top_port } else { port * (half as f64 / leaf_oversub) / leaf_uplinks as f64 };
         fill(o.leaf_up, leaf_links, leaf_port);
         fill(o.leaf_down, leaf_links, leaf_port);
         fill(o.spine_up, spine_links, top_port);
         fill(o.spine_down, spine_links, top_port);
         fill(o.leaf_up_bundle, leaf_bundles, leaf_port * leaf_up_count as f64);
         fill(o.leaf_down_bundle, leaf_bundles, leaf_port * leaf_up_count as f64);
-        fill(o.pod_up_bundle, pod_bundles, top_port * (half * top_uplinks) as f64);
-        fill(o.pod_down_bundle, pod_bundles, top_port * (half * top_uplinks) as f64);
+        // A pod climbs through the spines its leaves reach (all of them unless the leaves
+        // are oversubscribed).
+        fill(o.pod_up_bundle, pod_bundles, top_port * (leaf_up_count * top_uplinks) as f64);
+        fill(o.pod_down_bundle, pod_bundles, top_port * (leaf_up_count * top_uplinks) as f64);
         let site_rate = spec.sites.map_or(0.0, |s| s.bytes_per_s * rates.nic_efficiency);
         fill(o.site_up, site_links, site_rate);
         fill(o.site_down, site_links, site_rate);
@@ -199,6 +207,7 @@ impl Network {
             groups,
             pods,
             top_uplinks,
+            leaf_uplinks: leaf_up_count,
             sites,
             gpus_per_site,
             capacity,
@@ -310,7 +319,7 @@ impl Network {
                     }
                     path.push(hop(o.leaf_down_bundle + lb));
                 } else {
-                    let up = if self.tiers == 2 { self.top_uplinks } else { self.half };
+                    let up = if self.tiers == 2 { self.top_uplinks } else { self.leaf_uplinks };
                     let j = choose(up, (o.leaf_up + la * up) as u32);
                     path.push(hop(o.leaf_up + la * up + j));
                     if cross_pod {
@@ -402,6 +411,22 @@ mod tests {
         assert_eq!(across.len(), path(&Network::new(&spec(16384, 3, 1.0), LINE), 0, 8192, Routing::Ecmp).len() + 2);
         let caps = |p: &[Hop]| p.iter().filter(|h| n.capacity[h.link as usize] == 1e12).count();
         assert_eq!((caps(&inside), caps(&across)), (0, 2));
+    }
+
+    /// Oversubscribed leaves have fewer uplinks whose capacity adds up to the ports
+    /// over the ratio; the spines above them see the same totals as the fabric's tiers.
+    #[test]
+    fn oversubscribed_leaves_have_fewer_uplinks() {
+        let n = Network::new(&FabricSpec { leaf_oversubscription: 3.0, ..spec(16384, 3, 1.0) }, LINE);
+        assert_eq!(n.leaf_uplinks, 11); // ceil(32 / 3)
+        let p = path(&n, 0, 8 * 32, Routing::Ecmp); // another leaf of the pod
+        let up = n.capacity[p[1].link as usize];
+        assert!((up * 11.0 - 50e9 * 32.0 / 3.0).abs() < 1.0, "{up}");
+        for r in [Routing::Ecmp, Routing::Spray] {
+            for h in path(&n, 5, 16383, r) {
+                assert!(n.capacity[h.link as usize] > 0.0);
+            }
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub fn fabric_spec(cluster: &ClusterConfig) -> FabricSpec {
         tiers: cluster.tiers,
         switch_radix: cluster.switch_radix,
         oversubscription: cluster.oversubscription,
+        leaf_oversubscription: cluster.leaf_oversubscription,
         planes: cluster.planes,
         sites: cluster.sites.map(|s| wanka_net::fabric::Sites {
             count: s.count,

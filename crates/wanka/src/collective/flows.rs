@@ -712,6 +712,7 @@ mod tests {
             tiers: 3,
             switch_radix: 16,
             oversubscription: 1.0,
+            leaf_oversubscription: 1.0,
             planes: 1,
             sites: None,
         };
@@ -1004,6 +1005,31 @@ mod tests {
         let (ecmp, spray) = (report(Routing::Ecmp), report(Routing::Spray));
         assert!(ecmp.crossing_flows > 0 && ecmp.crossing_flows == spray.crossing_flows);
         assert!(ecmp.colliding_flows > 0 && spray.colliding_flows == 0);
+    }
+
+    /// With oversubscribed leaves the phase time is still the full flow simulation's
+    /// makespan, and a ring whose hops leave their leaves runs at the analytic model's
+    /// share of the leaves' uplinks (adaptive routing, no collisions).
+    #[test]
+    fn oversubscribed_leaves_match_the_full_simulation_and_the_analytic_share() {
+        use wanka_net::simulate_with_solves;
+        let spec = FabricSpec { leaf_oversubscription: 2.0, ..FabricSpec::hgx_h100(16384, 3, 1.0) };
+        let (f, net) = (Fabric::new(&spec), Network::new(&spec, link_rates()));
+        let layout = GroupLayout { size: 16, stride: 256, groups: 1024 };
+        for routing in [Routing::Ecmp, Routing::Adaptive, Routing::Spray] {
+            let fr = FlowRouting::new(routing);
+            let phase = PhaseFlows::route(
+                &net,
+                PhaseSpec { layout, fr, seed: 1, channels: 2, ranks_per_domain: f.span(16, 256).ranks_per_domain, pattern: Pattern::Ring },
+                true,
+            );
+            let flows = phase.stored.as_ref().unwrap();
+            let full = simulate_with_solves(flows, &vec![1.0; flows.len()], &vec![0.0; flows.len()], &net.capacity, usize::MAX);
+            assert!((phase.seconds_per_byte(&net) / full.makespan_s - 1.0).abs() < 1e-9, "{routing:?}");
+        }
+        let adaptive = busbw(&table(&f, &net, layout, CollectiveOp::ReduceScatter, FlowRouting::new(Routing::Adaptive), 2, true));
+        let analytic = f.ring_bytes_per_s(&f.span(16, 256), 1024) * cal::NIC_EFFICIENCY / 1e9;
+        assert!((adaptive / analytic - 1.0).abs() < 0.05, "flows {adaptive} GB/s, analytic {analytic} GB/s");
     }
 
     /// Oversubscription at the top tier slows only groups whose traffic crosses it.

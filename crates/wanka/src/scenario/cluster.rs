@@ -19,7 +19,7 @@ pub(super) struct ClusterSection {
     fabric: Option<FabricName>,
     tiers: Option<toml::Value>,
     switch_radix: Option<toml::Value>,
-    oversubscription: Option<f64>,
+    oversubscription: Option<toml::Value>,
     transport: Option<Transport>,
     routing: Option<Routing>,
     ecmp_hash: Option<EcmpHash>,
@@ -202,7 +202,10 @@ pub struct ClusterConfig {
     pub fabric: FabricKind,
     pub tiers: u32,
     pub switch_radix: u64,
+    /// Downlink:uplink ratio at the top tier's uplinks (1 = non-blocking).
     pub oversubscription: f64,
+    /// The same at the leaves' uplinks of a three-tier fabric.
+    pub leaf_oversubscription: f64,
     /// What the NICs and switches speak (`None`: not said; every routing open).
     pub transport: Option<Transport>,
     pub routing: Routing,
@@ -296,10 +299,7 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
             _ => Error::invalid("cluster.gpus", gpus, expected),
         });
     }
-    let oversubscription = c.oversubscription.unwrap_or(1.0);
-    if !(oversubscription.is_finite() && (1.0..=1e6).contains(&oversubscription)) {
-        return Err(Error::invalid("cluster.oversubscription", oversubscription, "must be a number >= 1 (1 = non-blocking)"));
-    }
+    let (leaf_oversubscription, oversubscription) = resolve_oversubscription(c.oversubscription.as_ref(), tiers)?;
     let pue = c.pue.unwrap_or(defaults::PUE);
     if !(pue.is_finite() && (1.0..=100.0).contains(&pue)) {
         return Err(Error::invalid("cluster.pue", pue, "must be a number >= 1 (facility power over IT power)"));
@@ -322,6 +322,7 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         tiers,
         switch_radix,
         oversubscription,
+        leaf_oversubscription,
         transport: c.transport,
         routing,
         ecmp_hash: c.ecmp_hash.unwrap_or(EcmpHash::PerSwitch),
@@ -393,6 +394,43 @@ fn resolve_sites(c: &ClusterSection, gpus: u64, nvlink_domain: u64) -> Result<Op
     };
     let hierarchical = link.collectives == Some(SiteCollectives::Hierarchical);
     Ok(Some(SitesConfig { count, gbps, km, hierarchical }))
+}
+
+/// `cluster.oversubscription`: one ratio for the top tier's uplinks, or one per tier
+/// boundary from the leaves up (`[leaf, spine]` with three tiers, `[leaf]` with two).
+/// Returns (leaves' ratio with three tiers, top's ratio).
+fn resolve_oversubscription(v: Option<&toml::Value>, tiers: u32) -> Result<(f64, f64)> {
+    let ratio = |x: &toml::Value| -> Result<f64> {
+        let r = match x {
+            toml::Value::Integer(i) => *i as f64,
+            toml::Value::Float(f) => *f,
+            other => return Err(Error::invalid("cluster.oversubscription", other, "must be a number >= 1 (1 = non-blocking), or a list of one per tier boundary")),
+        };
+        if !(r.is_finite() && (1.0..=1e6).contains(&r)) {
+            return Err(Error::invalid("cluster.oversubscription", r, "must be a number >= 1 (1 = non-blocking)"));
+        }
+        Ok(r)
+    };
+    match v {
+        None => Ok((1.0, 1.0)),
+        Some(toml::Value::Array(list)) => {
+            let boundaries = tiers.saturating_sub(1) as usize;
+            if list.len() != boundaries {
+                return Err(Error::invalid(
+                    "cluster.oversubscription",
+                    toml::Value::Array(list.clone()),
+                    format!("with {tiers} switch tier(s) give {boundaries} ratio(s), from the leaves' uplinks up (or one number for the top tier's)"),
+                ));
+            }
+            let ratios = list.iter().map(ratio).collect::<Result<Vec<f64>>>()?;
+            Ok(match ratios.as_slice() {
+                [leaf, top] => (*leaf, *top),
+                [top] => (1.0, *top),
+                _ => (1.0, 1.0),
+            })
+        }
+        Some(x) => Ok((1.0, ratio(x)?)),
+    }
 }
 
 /// A count a file may give as a number or leave to wanka as `"auto"` (`None`).
