@@ -177,13 +177,20 @@ impl<'a> Group<'a> {
         if self.span.domains <= 1 {
             return self.all_to_all_s(bytes);
         }
-        // Across sites every rank of the group crosses: the fair share of the site's links.
-        let nic = self.fabric.nic_bytes_per_s(&self.span, self.concurrent, self.span.size) * cal::NIC_EFFICIENCY;
+        let nic = self.fabric.tiers[self.span.top_tier.min(self.fabric.switch_top())].bytes_per_s_per_gpu * cal::NIC_EFFICIENCY;
         let nvlink = self.fabric.tiers[0].bytes_per_s_per_gpu * cal::NVLINK_RING_EFFICIENCY;
         let rpd = self.span.ranks_per_domain as f64;
         let inside = bytes * (rpd - 1.0) / rpd;
         let n = self.span.size as f64;
-        let t = (self.dispatch_nic_bytes(bytes, top_k, Some(max_domains)) / nic).max(inside / nvlink);
+        let remote = self.dispatch_nic_bytes(bytes, top_k, Some(max_domains));
+        let mut t = (remote / nic).max(inside / nvlink);
+        // Across sites, the remote domains in other sites are reached through the site's
+        // links, which every GPU of the site shares.
+        if let Some(last) = self.fabric.crossed_sites(&self.span).and(self.fabric.tiers.last()) {
+            let (d, k) = (self.span.domains as f64, self.fabric.sites_spanned(&self.span) as f64);
+            let other_sites = if d > 1.0 { (d - d / k) / (d - 1.0) } else { 0.0 };
+            t = t.max(remote * other_sites / (last.bytes_per_s_per_gpu * cal::NIC_EFFICIENCY));
+        }
         cal::COLLECTIVE_BASE_LATENCY_S + self.alpha() * n.log2().ceil().max(1.0) + t
     }
 

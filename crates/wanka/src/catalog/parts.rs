@@ -55,6 +55,9 @@ pub struct ServerPart {
     /// whose NVSwitches are on its baseboard.
     #[serde(default)]
     pub nvlink_switch_trays: u64,
+    /// The system ships with one scale-out NIC per GPU, in its price and power (DGX).
+    #[serde(default)]
+    pub nics_included: bool,
     pub price_usd: f64,
 }
 

@@ -188,7 +188,12 @@ pub fn bom(c: &ClusterConfig) -> Result<Bom> {
 
     // --- NICs -----------------------------------------------------------------------
     let nic = pick_nic(c, protocol)?;
-    let nics = line(&nic.id, &nic.name, c.gpus, nic.price_usd, nic.power_w);
+    let nics = if server.nics_included {
+        assumptions.push(format!("{} ships with its NICs: counted, at no extra price or power", server.id));
+        Line { unit_price_usd: 0.0, price_usd: 0.0, unit_power_w: 0.0, power_w: 0.0, ..line(&nic.id, &nic.name, c.gpus, 0.0, 0.0) }
+    } else {
+        line(&nic.id, &nic.name, c.gpus, nic.price_usd, nic.power_w)
+    };
 
     // --- Switches -------------------------------------------------------------------
     let spec = crate::parallel::fabric_spec(c);
@@ -276,6 +281,9 @@ pub fn bom(c: &ClusterConfig) -> Result<Bom> {
     }
 
     // --- Totals -------------------------------------------------------------------------
+    if let Some(sites) = c.sites {
+        assumptions.push(format!("{} sites: each site's fabric is counted; the links between them ({} Gb/s each) and their optics are not", sites.count, sites.gbps));
+    }
     let network_racks = switch_units.div_ceil(NETWORK_RACK_UNITS);
     let rows = (gpu_racks + network_racks).div_ceil(racks_per_row);
     let optics_lines = link_tiers.iter().flat_map(|t| std::iter::once(&t.lower).chain(t.upper.as_ref()));
@@ -331,8 +339,9 @@ pub fn cable_run_m(racks: u64, racks_per_row: u64) -> (f64, f64) {
     if racks <= 1 {
         return (IN_RACK_M, IN_RACK_M);
     }
-    let along = racks.min(racks_per_row) as f64 * RACK_WIDTH_M;
-    let across = racks.div_ceil(racks_per_row) as f64 * ROW_PITCH_M;
+    // From the first rack (or row) to the last: one pitch fewer than racks (or rows).
+    let along = (racks.min(racks_per_row) - 1) as f64 * RACK_WIDTH_M;
+    let across = (racks.div_ceil(racks_per_row) - 1) as f64 * ROW_PITCH_M;
     // From the middle the farthest rack is half the extent away on each axis; a rack
     // placed uniformly at random, a quarter on average.
     ((along + across) / 2.0 + RISE_AND_SLACK_M, (along + across) / 4.0 + RISE_AND_SLACK_M)

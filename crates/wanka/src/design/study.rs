@@ -63,6 +63,9 @@ struct StudyFile {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DesignSpec {
     pub name: String,
+    /// Which `[[design]]` it comes from (its axes combinations share it).
+    #[serde(skip)]
+    pub family: usize,
     /// `key=value` overrides, as `--set` takes them.
     pub sets: Vec<String>,
 }
@@ -88,6 +91,8 @@ pub struct Study {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DesignPoint {
     pub name: String,
+    /// Which `[[design]]` it comes from.
+    pub family: usize,
     pub sets: Vec<String>,
     /// Why it could not be evaluated (no layout fits, a part the catalog lacks…); the
     /// figures below are then absent.
@@ -205,10 +210,10 @@ fn parse_file(file: StudyFile, path: &Path, base_text: &str, base_path: PathBuf)
                 return Err(Error::invalid(format!("design[{i}].{key}"), value, "must be a scenario key with its section (\"cluster.gpus\") or name"));
             }
         }
-        named.push(DesignSpec { name: name.unwrap_or_else(|| format!("design {}", i + 1)), sets });
+        named.push(DesignSpec { name: name.unwrap_or_else(|| format!("design {}", i + 1)), family: i, sets });
     }
     if named.is_empty() {
-        named.push(DesignSpec { name: "base".to_string(), sets: Vec::new() });
+        named.push(DesignSpec { name: "base".to_string(), family: 0, sets: Vec::new() });
     }
     // The axes, every combination (the last fastest), applied to every design.
     let mut combos: Vec<Vec<String>> = vec![Vec::new()];
@@ -227,7 +232,7 @@ fn parse_file(file: StudyFile, path: &Path, base_text: &str, base_path: PathBuf)
     }
     let designs: Vec<DesignSpec> = named
         .iter()
-        .flat_map(|d| combos.iter().map(move |c| DesignSpec { name: d.name.clone(), sets: [d.sets.clone(), c.clone()].concat() }))
+        .flat_map(|d| combos.iter().map(move |c| DesignSpec { name: d.name.clone(), family: d.family, sets: [d.sets.clone(), c.clone()].concat() }))
         .collect();
     if designs.len() > MAX_DESIGNS {
         return Err(Error::invalid("design", format!("{} designs", designs.len()), format!("at most {MAX_DESIGNS}: every design is a layout search")));
@@ -244,7 +249,7 @@ impl Study {
         use std::sync::atomic::{AtomicU64, Ordering};
         // The model and token budget come from the base itself (a design that does not
         // resolve is a row with its error, not the study's failure).
-        let probe = self.space(&DesignSpec { name: String::new(), sets: Vec::new() })?;
+        let probe = self.space(&DesignSpec { name: String::new(), family: 0, sets: Vec::new() })?;
         let tokens = self.tokens.unwrap_or(probe.training.tokens);
         let model = probe.model_source.clone();
         let done = AtomicU64::new(0);
@@ -254,8 +259,8 @@ impl Study {
             .par_iter()
             .map(|d| {
                 let point = match self.evaluate(d, tokens) {
-                    Ok(r) => DesignPoint { name: d.name.clone(), sets: d.sets.clone(), error: None, result: Some(r) },
-                    Err(e) => DesignPoint { name: d.name.clone(), sets: d.sets.clone(), error: Some(e.to_string()), result: None },
+                    Ok(r) => DesignPoint { name: d.name.clone(), family: d.family, sets: d.sets.clone(), error: None, result: Some(r) },
+                    Err(e) => DesignPoint { name: d.name.clone(), family: d.family, sets: d.sets.clone(), error: Some(e.to_string()), result: None },
                 };
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 point
@@ -414,13 +419,13 @@ fn verdict(r: &StudyResult) -> Vec<String> {
         }
     }
     // Per design name: the GPU-count series, and where it stops paying.
-    let mut names: Vec<&str> = r.designs.iter().map(|d| d.name.as_str()).collect();
-    names.dedup();
-    for name in names {
+    let mut families: Vec<(usize, &str)> = r.designs.iter().map(|d| (d.family, d.name.as_str())).collect();
+    families.dedup();
+    for (family, name) in families {
         let mut series: Vec<ScalePoint> = r
             .designs
             .iter()
-            .filter(|d| d.name == name)
+            .filter(|d| d.family == family)
             .filter_map(|d| d.result.as_ref())
             .map(|x| ScalePoint {
                 gpus: x.gpus,
@@ -447,9 +452,10 @@ fn verdict(r: &StudyResult) -> Vec<String> {
         }
         let knee_gpus = scale::knee(&series);
         let (first, last) = (&series[0], &series[series.len() - 1]);
+        let ratio = last.gpus as f64 / first.gpus.max(1) as f64;
+        let ratio = if (ratio - ratio.round()).abs() < 1e-9 { format!("{ratio:.0}") } else { format!("{ratio:.2}") };
         let head = format!(
-            "{name}: {}× the GPUs ({} → {}) train {:.2}× faster for {:.2}× the cost per token;",
-            last.gpus / first.gpus.max(1),
+            "{name}: {ratio}× the GPUs ({} → {}) train {:.2}× faster for {:.2}× the cost per token;",
             first.gpus,
             last.gpus,
             first.time_to_train_s / last.time_to_train_s,

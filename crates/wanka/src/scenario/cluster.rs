@@ -280,20 +280,24 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
     if switch_radix < 4 || switch_radix % 2 != 0 {
         return Err(Error::invalid("cluster.switch_radix", switch_radix, "must be an even number of ports, at least 4"));
     }
+    // Each site has its own fabric: the tiers are those one site's GPUs need.
+    let sites = resolve_sites(&c, gpus, nvlink_domain)?;
+    let fabric_gpus = sites.map_or(gpus, |s| gpus / s.count);
     let tiers = match c_tiers {
         Some(t) if (1..=3).contains(&t) => t as u32,
         Some(t) => return Err(Error::invalid("cluster.tiers", t, "must be 1, 2 or 3")),
-        None => default_tiers(fabric, gpus, gpus_per_node, switch_radix),
+        None => default_tiers(fabric, fabric_gpus, gpus_per_node, switch_radix),
     };
     let reach = wanka_net::Network::max_gpus(fabric, switch_radix, tiers, gpus_per_node);
-    if gpus > reach {
-        let expected = format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs; add a tier or raise cluster.switch_radix");
+    if fabric_gpus > reach {
+        let site = if sites.is_some() { " per site" } else { "" };
+        let expected = format!("a {tiers}-tier {fabric:?} fabric of {switch_radix}-port switches holds at most {reach} GPUs{site}; add a tier or raise cluster.switch_radix");
         // The fewest tiers that hold them, else the smallest switch that does at 3 tiers.
-        if let Some(t) = (tiers + 1..=3).find(|&t| wanka_net::Network::max_gpus(fabric, switch_radix, t, gpus_per_node) >= gpus) {
+        if let Some(t) = (tiers + 1..=3).find(|&t| wanka_net::Network::max_gpus(fabric, switch_radix, t, gpus_per_node) >= fabric_gpus) {
             return Err(Error::fixable("cluster.gpus", gpus, expected, "cluster.tiers", t));
         }
         // Switch radices come in powers of two.
-        let radix = (0..12).map(|i| switch_radix << i).take_while(|r| *r <= 1 << 12).find(|&r| wanka_net::Network::max_gpus(fabric, r, 3, gpus_per_node) >= gpus);
+        let radix = (0..12).map(|i| switch_radix << i).take_while(|r| *r <= 1 << 12).find(|&r| wanka_net::Network::max_gpus(fabric, r, 3, gpus_per_node) >= fabric_gpus);
         return Err(match radix {
             Some(r) if tiers == 3 => Error::fixable("cluster.gpus", gpus, expected, "cluster.switch_radix", r),
             _ => Error::invalid("cluster.gpus", gpus, expected),
@@ -334,7 +338,7 @@ pub(super) fn resolve_cluster(c: ClusterSection) -> Result<ClusterConfig> {
         planes,
         pue,
         parts,
-        sites: resolve_sites(&c, gpus, nvlink_domain)?,
+        sites,
         variability: variability::resolve(c.variability)?,
     })
 }

@@ -113,7 +113,8 @@ pub fn parse(text: &str, name: &str) -> Result<ModelFields> {
                 let layers = f.layers.unwrap_or(1).max(1) as f64;
                 let share = match obj.get("layer_types").and_then(Value::as_array).filter(|t| !t.is_empty()) {
                     Some(types) => types.iter().filter(|t| t.as_str() == Some("sliding_attention")).count() as f64 / types.len() as f64,
-                    None if qwen => (layers - uint("max_window_layers")?.unwrap_or(0) as f64).max(0.0) / layers,
+                    // Qwen2Config's default `max_window_layers` is 28.
+                    None if qwen => (layers - uint("max_window_layers")?.unwrap_or(28) as f64).max(0.0) / layers,
                     None => 1.0,
                 };
                 if share > 0.0 {
@@ -188,7 +189,8 @@ mod tests {
     use std::path::PathBuf;
 
     /// Mistral 7B v0.1 windows every layer at 4,096 tokens; Qwen2 only when
-    /// `use_sliding_window` is on, from `max_window_layers`; `layer_types` counts.
+    /// `use_sliding_window` is on, from `max_window_layers` (28 when left out);
+    /// `layer_types` counts.
     #[test]
     fn sliding_windows_are_read() {
         let base = r#""model_type": "MT", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000, "intermediate_size": 14336, "max_position_embeddings": 32768"#;
@@ -199,6 +201,8 @@ mod tests {
         assert_eq!(read("qwen2", r#""sliding_window": 4096, "use_sliding_window": false"#).sliding_window, None);
         let q = read("qwen2", r#""sliding_window": 4096, "use_sliding_window": true, "max_window_layers": 24"#);
         assert_eq!((q.sliding_window, q.sliding_window_share), (Some(4096), Some(0.25)));
+        let d = read("qwen2", r#""sliding_window": 4096, "use_sliding_window": true"#);
+        assert_eq!(d.sliding_window_share, Some(0.125));
         let t = read("llama", r#""sliding_window": 128, "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]"#);
         assert_eq!((t.sliding_window, t.sliding_window_share), (Some(128), Some(0.5)));
     }

@@ -548,11 +548,10 @@ impl<'a> FlowTimer<'a> {
         // whole array, then between the sites on each member's shard.
         if matches!(op, CollectiveOp::AllReduce | CollectiveOp::ReduceScatter | CollectiveOp::AllGather) {
             if let Some((m, local, across)) = self.fabric.hierarchical_parts(&self.fabric.span(layout.size, layout.stride)) {
-                let part = |span: wanka_net::GroupSpan, stride: u64, b: f64| match self.time(s, GroupLayout::covering(s.cluster.gpus, span.size, stride), op, b) {
-                    Some(t) => t,
-                    None => 0.0,
-                };
-                return Some(part(local, layout.stride, bytes) + part(across, layout.stride * m, bytes / m as f64));
+                // A part the flows cannot time (inside one NVLink domain) sends the whole
+                // collective back to the analytic model, which times both parts.
+                let part = |span: wanka_net::GroupSpan, stride: u64, b: f64| self.time(s, GroupLayout::covering(s.cluster.gpus, span.size, stride), op, b);
+                return Some(part(local, layout.stride, bytes)? + part(across, layout.stride * m, bytes / m as f64)?);
             }
         }
         let key = (layout.size, layout.stride, op as u8);
