@@ -477,6 +477,36 @@ mod tests {
         }
     }
 
+    /// NVIDIA, DGX SuperPOD reference architecture featuring DGX B300 (busbar racks,
+    /// docs.nvidia.com/dgx-superpod/reference-architecture/scalable-infrastructure-b300,
+    /// "DGX SuperPOD Architecture", Table 3 "Larger DGX SuperPOD component counts"): 1 to
+    /// 16 scalable units of 64 DGX B300, two tiers throughout, each rail its own leaves
+    /// and spines (16 SUs: 256 leaves, 128 spines). wanka's per-rail Clos gives exactly
+    /// these counts with its default tier count from 2 SUs on; one SU (64 nodes) fits
+    /// under one leaf per rail, where NVIDIA builds the spines from the start for growth.
+    #[test]
+    fn dgx_b300_superpod_counts_match_nvidia() {
+        #[rustfmt::skip]
+        let table: [(u64, u64, u64, [u64; 2], [u64; 2]); 5] = [
+            // SUs, nodes, GPUs, [leaf, spine], [node–leaf, leaf–spine]
+            (1, 64, 512, [16, 8], [512, 512]),
+            (2, 128, 1024, [32, 16], [1024, 1024]),
+            (4, 256, 2048, [64, 32], [2048, 2048]),
+            (8, 512, 4096, [128, 64], [4096, 4096]),
+            (16, 1024, 8192, [256, 128], [8192, 8192]),
+        ];
+        for (sus, nodes, gpus, switches, cables) in table {
+            let tiers = if sus == 1 { "tiers = 2\n" } else { "" };
+            let c = cluster(&format!("[cluster]\ngpu = \"b300\"\ngpus = {gpus}\nnic_gbps = 400\nserver = \"dgx-b300\"\ntransport = \"infiniband\"\n{tiers}"));
+            let b = bom(&c).unwrap();
+            assert_eq!((b.servers.count, b.tiers), (nodes, 2), "{sus} SUs");
+            let got: Vec<u64> = b.switch_tiers.iter().map(|t| t.switches.count).collect();
+            assert_eq!(got, switches, "{sus} SUs: leaf, spine switches");
+            let got: Vec<u64> = b.link_tiers.iter().map(|t| t.links).collect();
+            assert_eq!(got, cables, "{sus} SUs: node–leaf, leaf–spine cables");
+        }
+    }
+
     /// Optics: every optical link has a module at each end; twin-port modules carry two
     /// of the switch's links; copper only inside a rack; longer runs than a medium
     /// reaches move to the next medium.
