@@ -15,7 +15,7 @@ use cluster::{resolve_cluster, ClusterSection};
 pub use training::{AttentionKernel, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
 use training::{capacity_factor_choices, resolve_training, TrainingSection};
 use overrides::{apply_override, resolve_with_fixes};
-pub use overrides::{is_layout_override, parse_adjusting, parse_adjusting_from, resolve_but_layout, Adjustment, ResolvedButLayout};
+pub use overrides::{is_layout_override, parse_adjusting, parse_adjusting_from, resolve_but_layout, space_for_best_layout, Adjustment, ResolvedButLayout};
 #[cfg(test)]
 pub(crate) use overrides::apply_override_for_test;
 pub use parallel::{ParallelChoice, ParallelConfig, ParallelSpace, RankOrder, Recompute, Schedule, Strides, Values, Zero3Gather, KEYS as PARALLEL_KEYS};

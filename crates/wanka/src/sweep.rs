@@ -112,18 +112,8 @@ fn parse_with_base(file: SweepFile, base_text: &str, base_path: PathBuf) -> Resu
     if axes_table.is_empty() {
         return Err(Error::invalid("axes", "{}", "needs at least one key and its values"));
     }
-    let mut axes = Vec::new();
-    let mut points: u64 = 1;
-    for (key, values) in axes_table {
-        let toml::Value::Array(values) = values else {
-            return Err(Error::invalid(format!("axes.{key}"), values, "must be a list of the values the key takes"));
-        };
-        if values.is_empty() {
-            return Err(Error::invalid(format!("axes.{key}"), "[]", "must list at least one value"));
-        }
-        points = points.saturating_mul(values.len() as u64);
-        axes.push((key, values));
-    }
+    let axes = axis_lists(axes_table)?;
+    let points = axes.iter().fold(1u64, |n, (_, v)| n.saturating_mul(v.len() as u64));
     if points > MAX_POINTS {
         return Err(Error::invalid("axes", format!("{points} points"), format!("at most {MAX_POINTS} points; split the sweep or drop values")));
     }
@@ -149,6 +139,19 @@ fn parse_with_base(file: SweepFile, base_text: &str, base_path: PathBuf) -> Resu
         })
         .collect();
     Ok(Sweep { base_path, base: base_doc, fidelity, layout, axes, texts, shared, layouts })
+}
+
+/// An `[axes]` table as (key, values) in key order, each a non-empty list (what sweep
+/// and design files share).
+pub(crate) fn axis_lists(table: toml::Table) -> Result<Vec<(String, Vec<toml::Value>)>> {
+    table
+        .into_iter()
+        .map(|(key, values)| match values {
+            toml::Value::Array(v) if v.is_empty() => Err(Error::invalid(format!("axes.{key}"), "[]", "must list at least one value")),
+            toml::Value::Array(v) => Ok((key, v)),
+            other => Err(Error::invalid(format!("axes.{key}"), other, "must be a list of the values the key takes")),
+        })
+        .collect()
 }
 
 /// Empty cache slots, one per combination of the layout axes (`layout`) or of the
@@ -326,15 +329,9 @@ impl Sweep {
         let shown = self.axes.iter().zip(texts()).map(|((k, _), (_, shown))| (k.as_str(), shown.as_str())).collect();
         let mut row = Row { point: i, inputs: shown, adjusted: String::new(), layout: String::new(), error: String::new(), outputs: None };
         if self.layout == Layout::Best {
-            // The fabric keys a point needs (tiers, radix) adjusted as for the file's
-            // layout; the search then picks dp and the batch itself.
-            let mut sets = sets();
-            if let Ok((_, mut adjustments)) = scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
-                adjustments.retain(|a| a.key.starts_with("cluster."));
-                row.adjusted = adjusted(&adjustments);
-                sets.extend(adjustments.iter().map(Adjustment::as_set));
-            }
-            let best = scenario::parse_space_doc(self.base.clone(), &self.base_path, &sets).and_then(|sp| crate::scale::best_layout(&sp));
+            let (space, fabric) = scenario::space_for_best_layout(&self.base, &self.base_path, &sets());
+            row.adjusted = adjusted(&fabric);
+            let best = space.and_then(|sp| crate::scale::best_layout(&sp));
             match best {
                 Ok((s, ranked)) => {
                     row.layout = s.parallel.compact();

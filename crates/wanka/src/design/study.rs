@@ -217,13 +217,7 @@ fn parse_file(file: StudyFile, path: &Path, base_text: &str, base_path: PathBuf)
     }
     // The axes, every combination (the last fastest), applied to every design.
     let mut combos: Vec<Vec<String>> = vec![Vec::new()];
-    for (key, values) in file.axes.unwrap_or_default() {
-        let toml::Value::Array(values) = values else {
-            return Err(Error::invalid(format!("axes.{key}"), values, "must be a list of the values the key takes"));
-        };
-        if values.is_empty() {
-            return Err(Error::invalid(format!("axes.{key}"), "[]", "must list at least one value"));
-        }
+    for (key, values) in crate::sweep::axis_lists(file.axes.unwrap_or_default())? {
         if combos.len().saturating_mul(values.len()) > MAX_DESIGNS {
             return Err(Error::invalid("axes", format!("more than {MAX_DESIGNS} combinations"), "drop values: every design is a layout search"));
         }
@@ -305,13 +299,7 @@ impl Study {
 
     /// A design's scenario space: the base with the design's keys set.
     fn space(&self, d: &DesignSpec) -> Result<scenario::ScenarioSpace> {
-        // The fabric keys a design implies (tiers, radix) adjusted as --set suggests;
-        // the search then picks the layout, dp and the batch itself.
-        let mut sets = d.sets.clone();
-        if let Ok((_, adjustments)) = scenario::parse_adjusting(&self.base, &self.base_path, &sets) {
-            sets.extend(adjustments.iter().filter(|a| a.key.starts_with("cluster.")).map(scenario::Adjustment::as_set));
-        }
-        scenario::parse_space_doc(self.base.clone(), &self.base_path, &sets)
+        scenario::space_for_best_layout(&self.base, &self.base_path, &d.sets).0
     }
 
     /// The best layout of a design and its step: analytic search; with the event

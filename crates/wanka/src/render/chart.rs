@@ -240,14 +240,7 @@ impl Plot for Lines {
                         .label(label.as_str())
                         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(1)));
                 }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .label_font((FONT, 12))
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(e)?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(e)?;
             }};
         }
         match x_axis {
@@ -311,6 +304,11 @@ pub struct ScatterLegend<'a> {
     pub named: &'a str,
 }
 
+/// Every chart's legend: the series labels framed on a translucent white box at `at`.
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(chart: &mut ChartContext<'a, DB, CT>, at: SeriesLabelPosition) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart.configure_series_labels().position(at).label_font((FONT, 12)).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()
+}
+
 /// A scatter of many points (drawn one per cell of a 160 × 100 grid, so a search's
 /// 100,000s of layouts stay at most 16,000 marks), a front drawn as a black line over them, and
 /// named points (`(x, y, label)`: the top layouts) marked and labelled.
@@ -361,13 +359,7 @@ pub fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], f
             .label(legend.named)
             .legend(move |(x, y)| Cross::new((x + 6, y), 5, mark.stroke_width(2)));
         chart.draw_series(named.iter().map(|(x, y, l)| Text::new(l.clone(), (*x, *y), (FONT, 12))))?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 12))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present()?;
         Ok(())
     })
@@ -440,14 +432,7 @@ impl Plot for Parity {
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 12))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(e)?;
         root.present().map_err(e)
     }
 }

@@ -97,13 +97,7 @@ pub fn gantt(g: &Graph, title: &str) -> String {
             .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
             .label("critical path (outlined)")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], BLACK.stroke_width(1)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font(("sans-serif", 12))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
+        super::chart::draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present()?;
         Ok(())
     })();

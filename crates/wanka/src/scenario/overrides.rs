@@ -97,6 +97,20 @@ pub fn parse_adjusting(doc: &toml::Table, path: &Path, overrides: &[String]) -> 
     parse_adjusting_from(None, None, doc, path, overrides)
 }
 
+/// The space a best-layout search runs in for `doc` with `overrides`: the fabric keys
+/// the overrides call for (tiers, radix after the GPU count) adjusted as `--set` would
+/// suggest, every other adjustment left to the search (it picks dp and the batch). The
+/// fabric adjustments come back too. What a best-layout sweep point and a design do.
+pub fn space_for_best_layout(doc: &toml::Table, path: &Path, overrides: &[String]) -> (Result<ScenarioSpace>, Vec<Adjustment>) {
+    let mut sets = overrides.to_vec();
+    let mut fabric = Vec::new();
+    if let Ok((_, adjustments)) = parse_adjusting(doc, path, overrides) {
+        fabric = adjustments.into_iter().filter(|a| a.key.starts_with("cluster.")).collect();
+        sets.extend(fabric.iter().map(Adjustment::as_set));
+    }
+    (parse_space_doc(doc.clone(), path, &sets), fabric)
+}
+
 /// A scenario document resolved but for its `[parallel]` table: the sweep points that
 /// differ from it only in `parallel.*` keys share it and resolve just their layout,
 /// which is most of what resolving a whole document per point costs.
