@@ -91,9 +91,10 @@ impl Device {
     /// Backward time of one FP8 linear `(m×k)·(k×n)` beyond twice its forward (what
     /// per-tensor scaling costs): re-quantising the input, the weight and the output
     /// gradient along the other axis (rowwise, MX: read 2 + write 1 bytes each, with
-    /// the scale pass the forward's casts also pay); the rowwise kernel's own shapes for
-    /// the input gradient (`m×k` out) and the weight gradient (`k×n` out, reduced over
-    /// the `m` tokens); with a BF16 weight gradient, that GEMM at the BF16 rate.
+    /// the scale pass the forward's casts also pay); with a BF16 weight gradient, that
+    /// GEMM at the BF16 rate. torchao runs the rowwise-scaled backward GEMMs (slow
+    /// accumulation) through cuBLAS's tensorwise kernel with unit scales and rescales
+    /// each output afterwards in a kernel of its own ([`Self::rowwise_backward_gemm_s`]).
     pub fn fp8_backward_extra_s(&self, m: f64, n: f64, k: f64) -> f64 {
         if !self.fp8 || m <= 0.0 || n <= 0.0 || k <= 0.0 {
             return 0.0;
@@ -101,14 +102,27 @@ impl Device {
         let forward = self.gemm_s(m, n, k, true);
         let gemms = match self.fp8_recipe {
             Fp8Recipe::Tensorwise | Fp8Recipe::Mxfp8 => 0.0,
-            Fp8Recipe::Rowwise => self.gemm_s(m, k, n, true) + self.gemm_s(k, n, m, true) - 2.0 * forward,
-            Fp8Recipe::RowwiseGwHp => self.gemm_s(m, k, n, true) + self.gemm_s(k, n, m, false) - 2.0 * forward,
+            Fp8Recipe::Rowwise => self.rowwise_backward_gemm_s(m, k, n) + self.rowwise_backward_gemm_s(k, n, m) - 2.0 * forward,
+            Fp8Recipe::RowwiseGwHp => self.rowwise_backward_gemm_s(m, k, n) + self.gemm_s(k, n, m, false) - 2.0 * forward,
         };
         let casts = match self.fp8_recipe {
             Fp8Recipe::Tensorwise | Fp8Recipe::RowwiseGwHp => 0.0,
             Fp8Recipe::Rowwise | Fp8Recipe::Mxfp8 => cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n),
         };
         gemms + casts / self.hbm_bytes_per_s
+    }
+
+    /// One rowwise-scaled backward GEMM `(m×k)·(k×n)` as torchao runs it: its gradient
+    /// GEMMs keep slow accumulation (`Float8LinearConfig`'s default for `grad_input`
+    /// and `grad_weight`), for which PyTorch's CUTLASS rowwise kernel is so slow that
+    /// torchao calls cuBLAS's tensorwise kernel with unit scales and multiplies the
+    /// `m×n` BF16 output by the row and column scales afterwards
+    /// (torchao/float8/float8_ops.py `addmm_float8_unwrapped`, ao PR #1325), one extra
+    /// kernel per GEMM even under torch.compile (ao issue #2184): read and write the
+    /// output, 4 bytes per element.
+    fn rowwise_backward_gemm_s(&self, m: f64, n: f64, k: f64) -> f64 {
+        let cublas = Device { cutlass_rowwise: false, ..*self };
+        cublas.gemm_s(m, n, k, true) + self.streaming_s(4.0 * m * n, 1.0)
     }
 
     /// Efficiency of a GEMM of shape (m, n, k) relative to a big one: each dimension
@@ -218,10 +232,13 @@ mod tests {
         assert_eq!(extra(Fp8Recipe::Tensorwise), 0.0);
         let recast = cal::FP8_CAST_BYTES_PER_ELEMENT * (m * k + k * n + m * n) / at(Fp8Recipe::Rowwise).hbm_bytes_per_s;
         assert_eq!(extra(Fp8Recipe::Mxfp8), recast);
-        // Rowwise: the re-cast, and the kernel's own shapes for the two backward GEMMs.
+        // Rowwise: the re-cast, and the two backward GEMMs through cuBLAS, each output
+        // rescaled by a kernel of its own (read and write BF16).
         let rw = at(Fp8Recipe::Rowwise);
-        let shapes = rw.gemm_s(m, k, n, true) + rw.gemm_s(k, n, m, true) - 2.0 * rw.gemm_s(m, n, k, true);
-        assert!((extra(Fp8Recipe::Rowwise) - recast - shapes).abs() < 1e-12);
+        let tw = at(Fp8Recipe::Tensorwise);
+        let rescale = |elements: f64| 4.0 * elements / rw.hbm_bytes_per_s + cal::KERNEL_OVERHEAD_S;
+        let backward = tw.gemm_s(m, k, n, true) + rescale(m * k) + tw.gemm_s(k, n, m, true) + rescale(k * n);
+        assert!((extra(Fp8Recipe::Rowwise) - recast - (backward - 2.0 * rw.gemm_s(m, n, k, true))).abs() < 1e-12);
         assert!(extra(Fp8Recipe::RowwiseGwHp) > 0.0);
         // The rowwise kernel runs at FBGEMM's measured share of cuBLAS's tensorwise one
         // on big shapes, less the waves its output tiles leave part-filled.
@@ -245,9 +262,8 @@ mod tests {
         assert!((d.rowwise_tile_fill(133.0 * 128.0, 128.0) - 133.0 / 264.0).abs() < 1e-12);
         // Big outputs fill the waves almost completely.
         assert!(d.rowwise_tile_fill(98304.0, 4096.0) > 0.99);
-        // So a projection 384 wide (compute bound: 768 FLOP per FP8 byte of input) has
-        // a weight gradient (8,192 × 384 out: 192 tiles, two waves) well below the rate
-        // of its forward, which spreads 98,304 tokens over 18 waves.
+        // So an output of 8,192 × 384 (192 tiles, two waves) runs well below the rate of
+        // one of 98,304 × 384 (18 waves), at the same work per tile.
         let (m, n, k) = (98304.0, 384.0, 8192.0);
         let rate = |t: f64, mm: f64, nn: f64, kk: f64| 2.0 * mm * nn * kk / t;
         assert!(rate(d.gemm_s(k, n, m, true), k, n, m) < 0.8 * rate(d.gemm_s(m, n, k, true), m, n, k));

@@ -137,7 +137,8 @@ pub enum Fp8Recipe {
     Tensorwise,
     /// One scale per row (torchao "rowwise"): backward scales along the other axis, so
     /// the input, the weight and a second copy of the output gradient are quantised
-    /// again; a CUTLASS kernel instead of cuBLAS's.
+    /// again; forward GEMMs in a CUTLASS kernel instead of cuBLAS's, backward GEMMs in
+    /// cuBLAS with unit scales and a rescaling kernel after each.
     Rowwise,
     /// Rowwise, with the weight-gradient GEMM in BF16 (torchao "rowwise_with_gw_hp").
     RowwiseGwHp,
