@@ -5,7 +5,7 @@
 
 use crate::calibration as cal;
 use crate::catalog::GpuSpec;
-use crate::scenario::{Fp8Recipe, Precision, Scenario};
+use crate::scenario::{Fp8Gemms, Fp8Recipe, Precision, Scenario};
 
 /// A GPU at a given precision: the rates the operations run at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,9 +44,22 @@ impl Device {
         }
     }
 
-    /// The scenario's GPU at its precision and FP8 recipe.
+    /// The scenario's GPU at its precision and FP8 recipe, as every GEMM outside the
+    /// routed experts runs (`training.fp8_gemms`).
     pub fn of(s: &Scenario) -> Device {
-        Device { fp8_recipe: s.training.fp8_recipe, ..Device::new(&s.cluster.gpu, s.training.precision) }
+        let d = Device { fp8_recipe: s.training.fp8_recipe, ..Device::new(&s.cluster.gpu, s.training.precision) };
+        Device { fp8: d.fp8 && s.training.fp8_gemms != Fp8Gemms::Experts, ..d }
+    }
+
+    /// As the routed experts' GEMMs run: in FP8 unless only the dense GEMMs are.
+    pub fn experts_of(&self, s: &Scenario) -> Device {
+        Device { fp8: s.training.precision == Precision::Fp8 && s.training.fp8_gemms != Fp8Gemms::Dense, ..*self }
+    }
+
+    /// In BF16 whatever the training precision (the LM head, which neither Megatron-Core
+    /// nor torchtitan quantises).
+    pub fn bf16(&self) -> Device {
+        Device { fp8: false, ..*self }
     }
 
     /// Rowwise-scaled FP8 GEMMs go through PyTorch's CUTLASS kernel.

@@ -12,7 +12,7 @@ mod variability;
 
 pub use cluster::{ClusterConfig, EcmpHash, Routing, SitesConfig, Transport, FIBER_S_PER_KM};
 use cluster::{resolve_cluster, ClusterSection};
-pub use training::{AttentionKernel, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
+pub use training::{AttentionKernel, Fp8Gemms, Fp8Recipe, MomentType, Precision, RecomputeModules, TrainingConfig};
 use training::{capacity_factor_choices, resolve_training, TrainingSection};
 use overrides::{apply_override, resolve_with_fixes};
 pub use overrides::{is_layout_override, parse_adjusting, parse_adjusting_from, resolve_but_layout, space_for_best_layout, Adjustment, ResolvedButLayout};

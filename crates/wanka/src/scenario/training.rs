@@ -48,6 +48,7 @@ pub(super) struct TrainingSection {
     loss_chunks: Option<u64>,
     optimizer_in_backward: Option<bool>,
     fp8_recipe: Option<Fp8Recipe>,
+    fp8_gemms: Option<Fp8Gemms>,
     param_remainders: Option<bool>,
     fp8_params: Option<bool>,
     /// A number, or in a search a list of numbers and "dropless"
@@ -104,6 +105,10 @@ pub struct TrainingConfig {
     pub optimizer_in_backward: bool,
     /// How FP8 GEMM operands are scaled (`precision = "fp8"` only).
     pub fp8_recipe: Fp8Recipe,
+    /// Which GEMMs run in FP8 (`precision = "fp8"` only): all, only those outside the
+    /// routed experts, or only the routed experts' (torchao converts dense linears and
+    /// MoE grouped GEMMs separately).
+    pub fp8_gemms: Fp8Gemms,
     /// The optimizer keeps only the low 16 bits of each FP32 master weight beside the
     /// BF16 weight (Megatron-Core's precision-aware optimizer, `store_param_remainders`;
     /// Apex's distributed Adam): 2 bytes per parameter instead of 4.
@@ -125,6 +130,29 @@ pub struct TrainingConfig {
     /// each token goes to experts on at most this many nodes and crosses the network
     /// once per node; `None` sends every copy on its own.
     pub moe_max_nodes_per_token: Option<u64>,
+}
+
+/// Which GEMMs `precision = "fp8"` quantises. The LM head stays BF16 in every case
+/// (`step::layer::head_cost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fp8Gemms {
+    /// Every linear layer's GEMM.
+    All,
+    /// Every GEMM but the routed experts' (torchao's float8 or MX linears alone).
+    Dense,
+    /// Only the routed experts' grouped GEMMs (torchao's MoE training alone).
+    Experts,
+}
+
+impl Fp8Gemms {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fp8Gemms::All => "all",
+            Fp8Gemms::Dense => "dense",
+            Fp8Gemms::Experts => "experts",
+        }
+    }
 }
 
 /// FP8 scaling recipe: what each GEMM's operands are quantised with, and so what the
@@ -362,6 +390,15 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
                 ))
             }
             r => r.unwrap_or(Fp8Recipe::Tensorwise),
+        },
+        fp8_gemms: match t.fp8_gemms {
+            Some(g) if precision != Precision::Fp8 => {
+                return Err(Error::invalid("training.fp8_gemms", format!("\"{}\"", g.name()), "needs training.precision = \"fp8\""))
+            }
+            Some(g @ (Fp8Gemms::Dense | Fp8Gemms::Experts)) if !model.is_moe() => {
+                return Err(Error::invalid("training.fp8_gemms", format!("\"{}\"", g.name()), "splits the GEMMs at the routed experts: needs a MoE model (or \"all\")"))
+            }
+            g => g.unwrap_or(Fp8Gemms::All),
         },
         recompute_modules: match &t.recompute_modules {
             None => RecomputeModules::DEFAULT,

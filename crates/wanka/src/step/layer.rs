@@ -426,12 +426,13 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         // every expert's width for all of its experts' tokens.
         let load = routed_load(s);
         let per_expert = load * tokens / tp * top_k * p.ep as f64 * etp / e;
+        let de = d.experts_of(s);
         moe_gemm = d.linear_gemm_s(tokens / sp, e, h) // router
-            + d.expert_gemms_s(local_experts, per_expert, up * fe / etp, h)
-            + d.expert_gemms_s(local_experts, per_expert, h, fe / etp);
+            + de.expert_gemms_s(local_experts, per_expert, up * fe / etp, h)
+            + de.expert_gemms_s(local_experts, per_expert, h, fe / etp);
         routed_elems = load * tokens * top_k * fe / tp;
         gemm_bwd_extra += d.fp8_backward_extra_s(tokens / sp, e, h)
-            + local_experts * (d.fp8_backward_extra_s(per_expert, up * fe / etp, h) + d.fp8_backward_extra_s(per_expert, h, fe / etp));
+            + local_experts * (de.fp8_backward_extra_s(per_expert, up * fe / etp, h) + de.fp8_backward_extra_s(per_expert, h, fe / etp));
         let shared = m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden) as f64;
         if shared > 0.0 {
             let (fwd, bwd_extra) = mlp(tokens, shared);
@@ -630,7 +631,10 @@ pub fn head_cost(s: &Scenario, d: &Device, g: &Groups) -> StageCost {
     let p = &s.parallel;
     let MicroBatchShape { tokens, tp, hidden: h, .. } = s.micro_batch_shape();
     let v = m.vocab as f64 / tp;
-    let gemm = d.linear_gemm_s(tokens, v, h);
+    // BF16 under FP8 training too: Megatron-Core's output layer is a plain
+    // ColumnParallelLinear, not a Transformer Engine module; torchtitan's configs leave
+    // "output" out of float8 (`filter_fqns`), as its MX converter does by default.
+    let gemm = d.bf16().linear_gemm_s(tokens, v, h);
     // Megatron-Core's vocab-parallel cross entropy (tensor_parallel/cross_entropy.py,
     // the unfused default), in HBM bytes per logit: forward casts the BF16 logits to
     // FP32 (2 + 4), takes the max (4), subtracts it (4 + 4), exponentiates (4 + 4),
@@ -747,6 +751,33 @@ mod tests {
         let text = "[model]\npreset = \"llama3-8b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\ndp = 8\nmicro_batch = 1\nglobal_batch = 8\n";
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         crate::scenario::parse(text, Path::new("t.toml"), &sets).unwrap()
+    }
+
+    /// `training.fp8_gemms` splits FP8 at the routed experts: each half saves part of
+    /// what all-FP8 saves, and the LM head stays BF16 whatever the precision.
+    #[test]
+    fn fp8_gemms_split_at_the_routed_experts() {
+        let text = "[model]\npreset = \"mixtral-8x7b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\nep = 8\nmicro_batch = 1\nglobal_batch = 8\n";
+        let at = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            let s = crate::scenario::parse(text, Path::new("t.toml"), &sets).unwrap();
+            let fabric = crate::parallel::fabric(&s.cluster);
+            let groups = crate::parallel::Groups::new(&fabric, &s.parallel, crate::parallel::has_nvls(&s.cluster));
+            let d = Device::of(&s);
+            (layer_cost(&s, &d, &groups, true), head_cost(&s, &d, &groups))
+        };
+        let (bf16, bf16_head) = at(&[]);
+        let (all, all_head) = at(&["training.precision=\"fp8\""]);
+        let (dense, _) = at(&["training.precision=\"fp8\"", "training.fp8_gemms=\"dense\""]);
+        let (experts, _) = at(&["training.precision=\"fp8\"", "training.fp8_gemms=\"experts\""]);
+        let t = |c: &LayerCost| c.fwd_s + c.bwd_s;
+        for half in [&dense, &experts] {
+            assert!(t(&all) < t(half) && t(half) < t(&bf16), "{} {} {}", t(&all), t(half), t(&bf16));
+        }
+        // The two halves' savings add up to all-FP8's (the casts of a shared input aside).
+        let saved = |c: &LayerCost| t(&bf16) - t(c);
+        assert!((saved(&dense) + saved(&experts) - saved(&all)).abs() < 0.02 * saved(&all));
+        assert_eq!(bf16_head.compute_s, all_head.compute_s);
     }
 
     /// Plain-PyTorch models run their norms, rotary and SwiGLU op by op (torchtitan's

@@ -162,9 +162,6 @@ pub fn row_scenario_text(v: &Value) -> Result<(String, Vec<String>), String> {
     let model_name = s(v, "model");
     let precision = s(v, "precision").to_ascii_lowercase();
     let scout = model_name.contains("Scout");
-    if scout && (precision.contains("linears only") || precision.contains("grouped gemms only")) {
-        return Err("FP8 on some GEMMs only (linears or grouped GEMMs) not expressible: training.precision is for all".into());
-    }
     let (gpu, gpu_note) = gpu_of(&s(v, "gpu_type"))?;
     notes.extend(gpu_note.map(str::to_string));
     let group = s(v, "group");
@@ -273,6 +270,12 @@ pub fn row_scenario_text(v: &Value) -> Result<(String, Vec<String>), String> {
             "tensorwise"
         };
         training += &format!("fp8_recipe = \"{recipe}\"\n");
+        // torchao converts the dense linears and the MoE grouped GEMMs separately.
+        if precision.contains("linears only") {
+            training += "fp8_gemms = \"dense\"\n";
+        } else if precision.contains("grouped gemms only") {
+            training += "fp8_gemms = \"experts\"\n";
+        }
     }
     if precision.contains("pure bf16") {
         training += "master_weights = false\nadam_moments = \"bf16\"\ngrad_reduce_in_fp32 = false\n";
