@@ -127,7 +127,7 @@ fn collective<'py>(
     group: &str,
     sizes: Vec<f64>,
     routing: Option<String>,
-    channels: u64,
+    channels: Option<u64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let r = py.detach(|| -> Result<wanka::collective::flows::CollectiveReport, Error> {
         let s = scenario(kind, source, &overrides)?;
@@ -146,14 +146,15 @@ fn collective<'py>(
             Some("spray") => wanka::collective::flows::Routing::Spray,
             Some(other) => return Err(Error::invalid("routing", format!("{other:?}"), "ecmp, adaptive or spray")),
         };
-        if channels == 0 || channels > 64 {
-            return Err(Error::invalid("channels", channels, "must be between 1 and 64"));
+        if let Some(c) = channels.filter(|&c| c == 0 || c > 64) {
+            return Err(Error::invalid("channels", c, "must be between 1 and 64 (or None: as many as NCCL builds)"));
         }
         if sizes.is_empty() || sizes.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
             return Err(Error::invalid("sizes", format!("{sizes:?}"), "a list of positive message sizes in bytes"));
         }
         let bad = |m: String| Error::invalid("group", format!("{group:?}"), m);
         let layout = wanka::collective::flows::named_group(&s, group).map_err(bad)?;
+        let channels = channels.unwrap_or_else(|| wanka::collective::flows::nccl_channels(&s, &wanka::parallel::fabric(&s.cluster), layout, op));
         wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(|m| Error::invalid("op", format!("{op:?}"), m))?;
         Ok(wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes))
     });

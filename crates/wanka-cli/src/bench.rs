@@ -230,11 +230,13 @@ fidelity = "analytic"
                         Ok(l) => l,
                         Err(e) => return format!("refused: {e}"),
                     };
-                    if let Err(e) = wanka::collective::flows::check_phase_size(&s, layout, op, 2) {
+                    // As many channels as NCCL builds for the group (`wanka collective`'s default).
+                    let channels = wanka::collective::flows::nccl_channels(&s, &wanka::parallel::fabric(&s.cluster), layout, op);
+                    if let Err(e) = wanka::collective::flows::check_phase_size(&s, layout, op, channels) {
                         return format!("refused: {e}");
                     }
-                    let r = wanka::collective::flows::run(&s, layout, op, s.cluster.routing.into(), 2, &[1073741824.0]);
-                    format!("{} groups of {}: {} flows, busbw {:.1} GB/s at 1 GiB", r.groups, r.group_size, r.flows_per_phase, r.rows[0].busbw_gb_s)
+                    let r = wanka::collective::flows::run(&s, layout, op, s.cluster.routing.into(), channels, &[1073741824.0]);
+                    format!("{} groups of {}, {channels} channels: {} flows, busbw {:.1} GB/s at 1 GiB", r.groups, r.group_size, r.flows_per_phase, r.rows[0].busbw_gb_s)
                 }));
             }
         }

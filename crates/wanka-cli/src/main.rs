@@ -118,8 +118,10 @@ enum Command {
         #[arg(long, value_enum)]
         routing: Option<RoutingArg>,
         /// NCCL channels (rings) per group; each is its own flow across the network.
-        #[arg(long, default_value_t = 2)]
-        channels: u64,
+        /// Default: as many as NCCL builds for the group (4 with one H100 per node on
+        /// 400G NICs, 16 with eight).
+        #[arg(long)]
+        channels: Option<u64>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -422,8 +424,8 @@ fn run(cli: Cli) -> Result<()> {
             if lo > hi {
                 return Err(bad(format!("--min-bytes {min_bytes} is above --max-bytes {max_bytes}")));
             }
-            if channels == 0 || channels > 64 {
-                return Err(bad(format!("--channels {channels}: must be between 1 and 64")));
+            if let Some(c) = channels.filter(|&c| c == 0 || c > 64) {
+                return Err(bad(format!("--channels {c}: must be between 1 and 64")));
             }
             let mut sizes = Vec::new();
             let mut b = lo;
@@ -445,6 +447,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => s.cluster.routing.into(),
             };
             let layout = wanka::collective::flows::named_group(&s, &group).map_err(bad)?;
+            let channels = channels.unwrap_or_else(|| wanka::collective::flows::nccl_channels(&s, &wanka::parallel::fabric(&s.cluster), layout, op));
             wanka::collective::flows::check_phase_size(&s, layout, op, channels).map_err(bad)?;
             let report = wanka::collective::flows::run(&s, layout, op, routing, channels, &sizes);
             if let Some(path) = &plot {

@@ -6,6 +6,7 @@
 //! (fabric.md §3.3): a base cost per call plus one per-hop latency per algorithm step.
 
 pub mod flows;
+pub mod nccl;
 
 use crate::calibration as cal;
 use serde::Serialize;

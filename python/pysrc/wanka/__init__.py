@@ -165,14 +165,15 @@ def collective(
     group: Union[str, int] = "dp",
     sizes: Sequence[float] = (1 << 20, 1 << 30),
     routing: Optional[str] = None,
-    channels: int = 2,
+    channels: Optional[int] = None,
     overrides: Optional[Mapping[str, Any]] = None,
     **kwargs: Any,
 ) -> Result:
     """A collective on every concurrent group as flows (``wanka collective --json``):
-    ``rows`` per message size with ``busbw_gb_s``."""
+    ``rows`` per message size with ``busbw_gb_s``. ``channels``: NCCL rings per group,
+    each its own flow; None builds as many as NCCL does."""
     kind, text = _source(scenario)
-    doc = _wanka.collective(kind, text, _overrides(overrides, kwargs), op, str(group), [float(s) for s in sizes], routing, int(channels))
+    doc = _wanka.collective(kind, text, _overrides(overrides, kwargs), op, str(group), [float(s) for s in sizes], routing, None if channels is None else int(channels))
     return Result(doc, table_key="rows")
 
 

@@ -620,6 +620,19 @@ pub fn flows_per_phase(
 }
 
 /// `wanka collective` on a scenario: builds its fabric and network and runs the table.
+/// The channels NCCL uses for `op` over a group of this layout on the scenario's GPUs
+/// and NICs: sends to a peer (a pipeline send, each pair of an all-to-all) take
+/// [`super::nccl::P2P_CHANNELS_PER_NET_PEER`]; a collective, the rings NCCL builds
+/// (`collective::nccl::ring_channels`, the group's ranks per NVLink domain as ranks per
+/// node).
+pub fn nccl_channels(s: &crate::scenario::Scenario, fabric: &Fabric, layout: GroupLayout, op: CollectiveOp) -> u64 {
+    if matches!(op, CollectiveOp::SendRecv | CollectiveOp::AllToAll) {
+        return super::nccl::P2P_CHANNELS_PER_NET_PEER;
+    }
+    let per_node = fabric.span(layout.size, layout.stride).ranks_per_domain;
+    super::nccl::ring_channels(per_node, s.cluster.nic_gbps, &s.cluster.gpu.generation)
+}
+
 pub fn run(
     s: &crate::scenario::Scenario,
     layout: GroupLayout,
@@ -948,11 +961,13 @@ mod tests {
     /// AI zones. How much more QPs give depends on how many flows a ring connection
     /// already has (NCCL channels): on 2,048 H100s of a non-blocking two-tier fabric, the
     /// DP all-reduce of Llama 3's order gains 2.0× from 16 QPs with 4 channels per ring
-    /// and 1.19× with 16; Meta's 1.4× lies between, as it must if the mechanism is right.
+    /// and 1.19× with 16; Meta's 1.4× lies between. 4 is NCCL's own ring count for this
+    /// one-GPU-per-node group, so at NCCL's defaults wanka's gain is the larger one.
     #[test]
     fn meta_qp_scaling_gain_on_a_two_tier_fabric() {
         let (f, n) = fabric(2048, 2, 1.0);
         let l = GroupLayout { size: 16, stride: 128, groups: 128 };
+        assert_eq!(super::super::nccl::ring_channels(f.span(16, 128).ranks_per_domain, 400.0, "hopper"), 4);
         let bw = |qps: u64, channels: u64| {
             busbw(&table(&f, &n, l, CollectiveOp::AllReduce, FlowRouting { qps, ..FlowRouting::new(Routing::Ecmp) }, channels, true))
         };
@@ -983,11 +998,12 @@ mod tests {
     /// fabric, the DP reduce-scatter of Llama 3's order: adaptive routing keeps the NIC's
     /// rate (95% of line, the calibration's NIC efficiency); ECMP keeps a share that
     /// grows with the flows per ring connection, and NVIDIA's 60/95 = 0.63 lies between
-    /// its value with 4 NCCL channels and with 16.
+    /// its value with 4 NCCL channels (NCCL's own count for this group) and with 16.
     #[test]
     fn spectrum_x_keeps_line_rate_where_ecmp_collides() {
         let (f, n) = fabric(131072, 3, 1.0);
         let l = GroupLayout { size: 1024, stride: 128, groups: 128 };
+        assert_eq!(super::super::nccl::ring_channels(f.span(1024, 128).ranks_per_domain, 400.0, "hopper"), 4);
         let bw = |r: Routing, channels: u64| busbw(&table(&f, &n, l, CollectiveOp::ReduceScatter, FlowRouting::new(r), channels, true));
         let adaptive = bw(Routing::Adaptive, 4);
         assert!((adaptive / (50.0 * cal::NIC_EFFICIENCY) - 1.0).abs() < 0.05, "{adaptive}");

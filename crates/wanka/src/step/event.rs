@@ -567,9 +567,9 @@ impl<'a> FlowTimer<'a> {
                     op,
                     fr: flows::FlowRouting::of(&s.cluster, s.cluster.routing.into()),
                     seed: s.seed,
-                    // NCCL opens at least one channel per NIC the group can use; an
-                    // all-to-all's pairs are connections of their own.
-                    channels: if op == CollectiveOp::AllToAll { 1 } else { FLOW_CHANNELS.max(self.fabric.span(layout.size, layout.stride).ranks_per_domain) },
+                    // The rings NCCL builds; an all-to-all's pairs are connections of
+                    // their own.
+                    channels: if op == CollectiveOp::AllToAll { 1 } else { flows::nccl_channels(s, self.fabric, layout, op) },
                     nvls: parallel::has_nvls(&s.cluster),
                 };
                 let rows = flows::collective_rows(self.fabric, &self.net, &c, &[A, B]);
@@ -752,9 +752,6 @@ fn zero3_gather(g: &mut Graph, done: &[usize], stream: usize, seconds: f64, name
     let deps: Vec<usize> = done.len().checked_sub(2).map(|i| vec![done[i]]).unwrap_or_default();
     g.add(stream, name, seconds, &deps)
 }
-
-/// NCCL channels per group when timing collectives as flows (`wanka collective`'s default).
-const FLOW_CHANNELS: u64 = 2;
 
 /// Share of a backward pass that computes weight gradients (the rest computes input
 /// gradients); ZB-H1 defers it. Half, as the analytic model assumes (Qi et al. 2024
