@@ -185,7 +185,8 @@ enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
-        /// Print the scenario file wanka builds for one published row, and stop.
+        /// Print the scenario file wanka builds for one published row (or a row of the
+        /// memory-and-layouts set), and stop.
         #[arg(long, value_name = "ROW_ID")]
         scenario: Option<String>,
         /// analytic: closed forms; event: the step as a task graph on the fabric (search
@@ -544,7 +545,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             if let Some(id) = scenario {
                 let text = wanka::validate::scenario_text(&id)
-                    .ok_or_else(|| anyhow::Error::new(UsageError(format!("--scenario {id:?}: no such row in the published set"))))?;
+                    .ok_or_else(|| anyhow::Error::new(UsageError(format!("--scenario {id:?}: no such row in the published set or the memory-and-layouts set"))))?;
                 print!("{text}");
                 return Ok(());
             }

@@ -10,8 +10,8 @@
 /// 1. The topology search (`ncclTopoCompute`) finds one ring per NIC at the highest
 ///    speed of its table the NIC carries (Hopper: 48, 45, 42, 40, 30, 24 … GB/s).
 /// 2. `ncclTopoDupChannels` doubles them, each at half the speed, when that speed is
-///    at least 25 GB/s, unless on sm80+ more than four rings already run below
-///    50 GB/s each.
+///    at least 25 GB/s, unless, from Hopper on (`ccMin > 80`), more than four rings
+///    already run below 50 GB/s each.
 /// 3. `ncclTopoPostset` doubles every ring again ("Duplication should be complete
 ///    now"), and on sm90+ doubles once more while fewer than 16 rings each keep more
 ///    than 45 GB/s ("4 compute channels per search channel … on <8 PPN").
@@ -21,7 +21,7 @@
 /// flows), 16 at eight (2 per NIC); with 200G NICs, 2 at one per node.
 pub fn ring_channels(ranks_per_node: u64, nic_gbps: f64, generation: &str) -> u64 {
     let nics = ranks_per_node.max(1);
-    let hopper_or_later = !matches!(generation, "ampere" | "volta" | "cdna3" | "");
+    let hopper_or_later = matches!(generation, "hopper" | "blackwell" | "blackwell-ultra");
     let speeds: &[f64] = match generation {
         "blackwell" | "blackwell-ultra" => &[96.0, 80.0, 48.0, 45.1, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0],
         "hopper" => &[48.0, 45.0, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0],

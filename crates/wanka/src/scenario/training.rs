@@ -382,7 +382,7 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
             Some(r) if precision != Precision::Fp8 => {
                 return Err(Error::invalid("training.fp8_recipe", format!("\"{}\"", r.name()), "needs training.precision = \"fp8\""))
             }
-            Some(Fp8Recipe::Mxfp8) if cluster.gpu.generation != "blackwell" => {
+            Some(Fp8Recipe::Mxfp8) if !cluster.gpu.generation.starts_with("blackwell") => {
                 return Err(Error::invalid(
                     "training.fp8_recipe",
                     "\"mxfp8\"",
@@ -397,6 +397,20 @@ pub(super) fn resolve_training(t: TrainingSection, cluster: &ClusterConfig, mode
             }
             Some(g @ (Fp8Gemms::Dense | Fp8Gemms::Experts)) if !model.is_moe() => {
                 return Err(Error::invalid("training.fp8_gemms", format!("\"{}\"", g.name()), "splits the GEMMs at the routed experts: needs a MoE model (or \"all\")"))
+            }
+            Some(g @ (Fp8Gemms::Dense | Fp8Gemms::Experts)) if facts.transformer_engine => {
+                return Err(Error::invalid(
+                    "training.fp8_gemms",
+                    format!("\"{}\"", g.name()),
+                    format!("splits FP8 as torchao converts linears and grouped GEMMs apart; {} quantises every Transformer Engine GEMM: use \"all\" (or a torchao framework: torchtitan, fsdp)", framework.name()),
+                ))
+            }
+            Some(g @ (Fp8Gemms::Dense | Fp8Gemms::Experts)) if t.fp8_params == Some(true) || t.fp8_activations == Some(true) => {
+                return Err(Error::invalid(
+                    "training.fp8_gemms",
+                    format!("\"{}\"", g.name()),
+                    "keeps half the GEMMs in BF16, whose weights and activations stay BF16: leave training.fp8_params and training.fp8_activations out (or use \"all\")",
+                ))
             }
             g => g.unwrap_or(Fp8Gemms::All),
         },

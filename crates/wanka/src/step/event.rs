@@ -567,9 +567,8 @@ impl<'a> FlowTimer<'a> {
                     op,
                     fr: flows::FlowRouting::of(&s.cluster, s.cluster.routing.into()),
                     seed: s.seed,
-                    // The rings NCCL builds; an all-to-all's pairs are connections of
-                    // their own.
-                    channels: if op == CollectiveOp::AllToAll { 1 } else { flows::nccl_channels(s, self.fabric, layout, op) },
+                    // As many channels as NCCL opens for the op.
+                    channels: flows::nccl_channels(s, self.fabric, layout, op),
                     nvls: parallel::has_nvls(&s.cluster),
                 };
                 let rows = flows::collective_rows(self.fabric, &self.net, &c, &[A, B]);

@@ -321,7 +321,9 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
             // element-wise passes over the scores (≈ 11 bytes per score).
             let batch = p.micro_batch as f64 * heads;
             let rows = seq / p.cp as f64;
-            let fwd = d.grouped_gemm_s(batch, rows, seq, qk_dim) + d.grouped_gemm_s(batch, rows, v_dim, seq);
+            // In BF16 under FP8 training too, as fused attention runs.
+            let bf16 = d.bf16();
+            let fwd = bf16.grouped_gemm_s(batch, rows, seq, qk_dim) + bf16.grouped_gemm_s(batch, rows, v_dim, seq);
             let scores = batch * rows * seq;
             (fwd, 2.0 * fwd, 11.0 * scores)
         }
@@ -360,6 +362,7 @@ pub fn attention_part(s: &Scenario, d: &Device, g: &Groups) -> AttentionPart {
 /// framework that casts before gathering (`FrameworkFacts::fp8_tp_all_gather`).
 fn fp8_tp_all_gather(s: &Scenario) -> bool {
     s.training.precision == crate::scenario::Precision::Fp8
+        && s.training.fp8_gemms != crate::scenario::Fp8Gemms::Experts
         && s.training.fp8_recipe == crate::scenario::Fp8Recipe::Tensorwise
         && s.training.framework.facts().fp8_tp_all_gather
 }
@@ -757,7 +760,7 @@ mod tests {
     /// what all-FP8 saves, and the LM head stays BF16 whatever the precision.
     #[test]
     fn fp8_gemms_split_at_the_routed_experts() {
-        let text = "[model]\npreset = \"mixtral-8x7b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\nep = 8\nmicro_batch = 1\nglobal_batch = 8\n";
+        let text = "[model]\npreset = \"mixtral-8x7b\"\n[cluster]\ngpu = \"h100-sxm\"\ngpus = 8\n[parallel]\nep = 8\nmicro_batch = 1\nglobal_batch = 8\n[training]\nframework = \"torchtitan\"\n";
         let at = |sets: &[&str]| {
             let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
             let s = crate::scenario::parse(text, Path::new("t.toml"), &sets).unwrap();

@@ -254,7 +254,8 @@ pub fn row_scenario_text(v: &Value) -> Result<(String, Vec<String>), String> {
     } else {
         Framework::Nanotron
     };
-    let fp8 = ["fp8", "float8", "mxfp8", "nvfp4"].iter().any(|k| precision.contains(k));
+    // "BF16 mixed (no float8)" names FP8 only to say it is off.
+    let fp8 = ["fp8", "float8", "mxfp8", "nvfp4"].iter().any(|k| precision.contains(k)) && !precision.contains("no float8");
     let mut training = format!("[training]\nframework = \"{}\"\nprecision = \"{}\"\n", fw.name(), if fp8 { "fp8" } else { "bf16" });
     if precision.contains("nvfp4") {
         notes.push("NVFP4 modelled as FP8".into());
