@@ -71,9 +71,10 @@ pub fn simulate_table(s: &Scenario, r: &StepReport) -> String {
         s.cluster.gpus, s.cluster.gpu.id, s.cluster.gpus_per_node, s.cluster.nvlink_domain, s.cluster.nic_gbps, s.cluster.fabric, s.cluster.tiers
     );
     let etp = if p.etp != p.tp { format!(" (ETP {})", p.etp) } else { String::new() };
+    let partial = p.recompute_layers.map_or(String::new(), |n| format!(" (first {n} layers of each chunk)"));
     let _ = writeln!(
         o,
-        "  layout   TP {} · PP {} (vpp {}, {:?}) · CP {} · EP {}{etp} · DP {} · ZeRO {} · SP {} · recompute {:?}",
+        "  layout   TP {} · PP {} (vpp {}, {:?}) · CP {} · EP {}{etp} · DP {} · ZeRO {} · SP {} · recompute {:?}{partial}",
         p.tp, p.pp, p.vpp, p.schedule, p.cp, p.ep, p.dp, p.zero, p.sequence_parallel, p.recompute
     );
     if let Some(chunks) = &p.chunk_layers {

@@ -255,6 +255,41 @@ pub fn chunk_span(s: &Scenario, layout: &StageLayout, r: u64, c: u64) -> LayerSp
     LayerSpan { first, layers, moe_layers: moe_layers_between(s, first, first + layers) }
 }
 
+/// Layers of a model chunk of `layers` layers that full recomputation recomputes: the
+/// first `parallel.recompute_layers` of it (Megatron's block method), or all of them.
+pub fn recomputed_in_chunk(s: &Scenario, layers: f64) -> f64 {
+    match (s.parallel.recompute, s.parallel.recompute_layers) {
+        (crate::scenario::Recompute::Full, Some(n)) => layers.min(n as f64),
+        (crate::scenario::Recompute::Full, None) => layers,
+        _ => 0.0,
+    }
+}
+
+/// Share of pipeline rank `r`'s layers that full recomputation recomputes (1 without
+/// `parallel.recompute_layers`, 0 without full recomputation).
+pub fn recompute_share(s: &Scenario, layout: &StageLayout, r: u64) -> f64 {
+    if s.parallel.recompute_layers.is_none() {
+        return if s.parallel.recompute == crate::scenario::Recompute::Full { 1.0 } else { 0.0 };
+    }
+    let dual = s.parallel.schedule == crate::scenario::Schedule::Dualpipe;
+    let chunks = if dual { 2 } else { s.parallel.vpp.max(1) };
+    let (mut all, mut recomputed) = (0.0, 0.0);
+    for c in 0..chunks {
+        let layers = chunk_span(s, layout, r, c).layers;
+        all += layers;
+        recomputed += recomputed_in_chunk(s, layers);
+    }
+    if all > 0.0 { recomputed / all } else { 0.0 }
+}
+
+/// The scenario as the layers full recomputation leaves alone run: no recomputation.
+pub fn without_recompute(s: &Scenario) -> Scenario {
+    let mut plain = s.clone();
+    plain.parallel.recompute = crate::scenario::Recompute::None;
+    plain.parallel.recompute_layers = None;
+    plain
+}
+
 /// MoE layers among layers [from, to) (fractions count for chunks of uneven splits).
 fn moe_layers_between(s: &Scenario, from: f64, to: f64) -> f64 {
     if !s.model.is_moe() {

@@ -12,7 +12,7 @@ const KEYS: &[&str] = &[
     "cluster.gpu", "cluster.gpus", "cluster.gpus_per_node", "cluster.nvlink_domain", "cluster.nic_gbps",
     "cluster.fabric", "cluster.tiers", "cluster.switch_radix", "cluster.oversubscription", "cluster.routing",
     "cluster.planes", "cluster.pue", "parallel.tp", "parallel.pp", "parallel.vpp", "parallel.cp", "parallel.ep",
-    "parallel.dp", "parallel.zero", "parallel.sequence_parallel", "parallel.recompute", "parallel.micro_batch",
+    "parallel.dp", "parallel.zero", "parallel.sequence_parallel", "parallel.recompute", "parallel.recompute_layers", "parallel.micro_batch",
     "parallel.global_batch", "parallel.schedule", "training.precision", "training.tokens",
     "training.attention_kernel", "training.recompute_modules", "training.grad_reduce_in_fp32",
     "training.adam_moments", "training.fp8_activations",

@@ -273,6 +273,9 @@ pub fn memory_of(s: &Scenario, kinds: &[StageKind], params: &[StageParams]) -> M
 struct LayerActivations {
     dense: f64,
     moe: f64,
+    /// With `parallel.recompute_layers`, a layer full recomputation leaves alone (dense,
+    /// MoE), and the stage layout that says how many each rank holds.
+    plain: Option<(f64, f64, crate::parallel::StageLayout)>,
     /// The layer being recomputed under full recomputation (dense, MoE).
     recomputing: (f64, f64),
 }
@@ -288,7 +291,8 @@ impl LayerActivations {
         } else {
             (0.0, 0.0)
         };
-        LayerActivations { dense, moe, recomputing }
+        let plain = s.parallel.recompute_layers.map(|_| (recomputing.0, recomputing.1, crate::parallel::StageLayout::new(s)));
+        LayerActivations { dense, moe, plain, recomputing }
     }
 }
 
@@ -331,7 +335,16 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
     }
     let optimizer_per_param = if fp32_params { 2.0 * s.training.adam_moments.bytes() } else { optimizer_bytes_per_param(s) };
     let optimizer_bytes = shard(optimizer_per_param, 1);
-    let per_mb = (kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe;
+    // Full recomputation keeps only each recomputed layer's input; with
+    // `parallel.recompute_layers` the rank's other layers keep everything.
+    let per_mb = match &layers.plain {
+        Some((plain_dense, plain_moe, layout)) => {
+            let share = crate::parallel::recompute_share(s, layout, kind.rank);
+            let per_layer = |recomputed: f64, plain: f64| share * recomputed + (1.0 - share) * plain;
+            (kind.layers - kind.moe_layers) * per_layer(layers.dense, *plain_dense) + kind.moe_layers * per_layer(layers.moe, *plain_moe)
+        }
+        None => (kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe,
+    };
     let mut activations_bytes = per_mb * in_flight_microbatches(s, kind.rank);
     // Under full recomputation the layer being recomputed holds its full activations once.
     activations_bytes += if kind.moe_layers > 0.0 { layers.recomputing.1 } else { layers.recomputing.0 };
@@ -515,5 +528,31 @@ global_batch = 8
         // Recomputing the whole MoE block repeats its dispatch and combine.
         let moe = crate::step::layer::layer_cost(&load(r#"["moe"]"#), &device, &groups, true);
         assert_eq!(moe.recompute.ep_s, moe.ep_fwd_s);
+    }
+
+    /// `parallel.recompute_layers` recomputes the first N layers of each model chunk:
+    /// memory and step time lie between none and full, in proportion to N, and N equal
+    /// to a chunk's layers is full recomputation exactly.
+    #[test]
+    fn recompute_layers_blend_none_and_full() {
+        let at = |sets: &[&str]| {
+            let mut all = vec!["parallel.pp=4", "parallel.tp=4", "parallel.vpp=1", "parallel.schedule=\"1f1b\""];
+            all.extend_from_slice(sets);
+            let s = scenario(GPT, &all);
+            let r = crate::step::simulate(&s);
+            (r.memory.activations_bytes, r.step_time_s, r.hardware_flops_per_token)
+        };
+        let none = at(&["parallel.recompute=\"none\""]);
+        let full = at(&["parallel.recompute=\"full\""]);
+        // GPT-3 175B's 96 layers over 4 stages: 24 a stage.
+        assert_eq!(at(&["parallel.recompute=\"full\"", "parallel.recompute_layers=24"]), full);
+        let half = at(&["parallel.recompute=\"full\"", "parallel.recompute_layers=12"]);
+        let quarter = at(&["parallel.recompute=\"full\"", "parallel.recompute_layers=6"]);
+        for (a, b) in [(full, half), (half, quarter), (quarter, none)] {
+            assert!(a.0 < b.0 && a.1 > b.1 && a.2 > b.2, "{a:?} {b:?}");
+        }
+        // Recomputed FLOPs scale with the layers recomputed.
+        let recomputed = |x: (f64, f64, f64)| x.2 - none.2;
+        assert!((recomputed(half) / recomputed(full) - 0.5).abs() < 1e-9);
     }
 }

@@ -78,7 +78,7 @@ impl Schedule {
 }
 
 /// Every key of `[parallel]`, in the order of SCENARIO.md, then wanka's additions.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 25] = [
     "tp",
     "pp",
     "vpp",
@@ -89,6 +89,7 @@ pub const KEYS: [&str; 24] = [
     "zero",
     "sequence_parallel",
     "recompute",
+    "recompute_layers",
     "micro_batch",
     "global_batch",
     "schedule",
@@ -133,6 +134,7 @@ pub struct ParallelChoice {
     pub zero: Option<u8>,
     pub sequence_parallel: Option<bool>,
     pub recompute: Option<Recompute>,
+    pub recompute_layers: Option<u64>,
     pub micro_batch: Option<u64>,
     pub global_batch: Option<u64>,
     pub schedule: Option<Schedule>,
@@ -257,6 +259,11 @@ pub struct ParallelConfig {
     pub zero: u8,
     pub sequence_parallel: bool,
     pub recompute: Recompute,
+    /// With full recomputation, only the first this-many layers of each model chunk
+    /// are recomputed; the rest keep their activations (Megatron-Core's
+    /// `--recompute-method block --recompute-num-layers N`). `None`: every layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recompute_layers: Option<u64>,
     pub micro_batch: u64,
     pub global_batch: u64,
     pub schedule: Schedule,
@@ -310,6 +317,7 @@ impl ParallelConfig {
             self.recompute
         )
         .to_lowercase()
+            + &self.recompute_layers.map_or(String::new(), |n| format!(" of {n} layers per chunk"))
             + &self.chunk_layers.as_ref().map_or(String::new(), |c| {
                 // The layers of each rank when the user or the search set them: 7/8…8/7.
                 let per_rank: Vec<u64> = c.iter().map(|chunks| chunks.iter().sum()).collect();
@@ -579,6 +587,21 @@ impl ParallelConfig {
             }
             v => v.unwrap_or(false),
         };
+        let recompute = c.recompute.unwrap_or(Recompute::None);
+        let recompute_layers = match c.recompute_layers {
+            Some(n) if recompute != Recompute::Full => {
+                return Err(Error::invalid(
+                    "parallel.recompute_layers",
+                    n,
+                    "recomputes the first N layers of each model chunk in full: needs parallel.recompute = \"full\"",
+                ))
+            }
+            Some(0) => return Err(Error::invalid("parallel.recompute_layers", 0, "recomputes nothing: use parallel.recompute = \"none\" instead")),
+            Some(n) if n > model.layers => {
+                return Err(Error::invalid("parallel.recompute_layers", n, format!("at most model.layers = {}", model.layers)))
+            }
+            v => v,
+        };
         let sequence_parallel = c.sequence_parallel.unwrap_or(tp > 1) && tp > 1;
         Ok(ParallelConfig {
             tp,
@@ -590,7 +613,8 @@ impl ParallelConfig {
             dp,
             zero,
             sequence_parallel,
-            recompute: c.recompute.unwrap_or(Recompute::None),
+            recompute,
+            recompute_layers,
             micro_batch,
             global_batch,
             schedule,

@@ -31,6 +31,13 @@ fn rank_costs(s: &Scenario, device: &Device, groups: &Groups, kinds: &[parallel:
     let attention = attention_part(s, device, groups);
     let dense = layer_cost_with(s, device, groups, &attention, false);
     let moe = if m.is_moe() { layer_cost_with(s, device, groups, &attention, true) } else { dense };
+    // With `parallel.recompute_layers`, the layers full recomputation leaves alone.
+    let plain = s.parallel.recompute_layers.map(|_| {
+        let plain = parallel::without_recompute(s);
+        let dense = layer_cost_with(&plain, device, groups, &attention, false);
+        (dense, if m.is_moe() { layer_cost_with(&plain, device, groups, &attention, true) } else { dense })
+    });
+    let layout = plain.as_ref().map(|_| StageLayout::new(s));
     let head = head_cost(s, device, groups);
     let embed = embedding_cost(s, device);
     // DualPipe ranks hold two chunks and each micro-batch passes one of them: a rank's
@@ -40,8 +47,13 @@ fn rank_costs(s: &Scenario, device: &Device, groups: &Groups, kinds: &[parallel:
         .iter()
         .map(|k| {
             let mut c = StageCost::default();
-            c.add_layers(s, &dense, share * (k.layers - k.moe_layers));
-            c.add_layers(s, &moe, share * k.moe_layers);
+            let recomputed = layout.as_ref().map_or(1.0, |l| parallel::recompute_share(s, l, k.rank));
+            c.add_layers(s, &dense, recomputed * share * (k.layers - k.moe_layers));
+            c.add_layers(s, &moe, recomputed * share * k.moe_layers);
+            if let Some((plain_dense, plain_moe)) = &plain {
+                c.add_layers(s, plain_dense, (1.0 - recomputed) * share * (k.layers - k.moe_layers));
+                c.add_layers(s, plain_moe, (1.0 - recomputed) * share * k.moe_layers);
+            }
             if k.embedding {
                 c.add_scaled(&embed, share);
             }
@@ -221,7 +233,7 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
         + match p.recompute {
             Recompute::None => 0.0,
             Recompute::Selective => selective_recompute_flops_per_token(s, &lp),
-            Recompute::Full => forward_layers_flops,
+            Recompute::Full => forward_layers_flops * recomputed_layer_share(s, &layout),
         };
     let peak = match s.training.precision {
         Precision::Fp8 => s.cluster.gpu.fp8_flops,
@@ -253,6 +265,21 @@ pub fn evaluate(s: &Scenario, fabric: &Fabric) -> StepReport {
 pub fn stragglers_s(s: &Scenario, compute_s: f64, bubble_compute_s: f64) -> f64 {
     let v = &s.cluster.variability;
     v.compute_slowdown(s.cluster.gpus, s.cluster.gpus_per_node) * (compute_s + bubble_compute_s) + v.host_pause_per_step_s(s.cluster.gpus)
+}
+
+/// Share of the model's layers full recomputation recomputes: all, or the first
+/// `parallel.recompute_layers` of every model chunk of every pipeline rank.
+fn recomputed_layer_share(s: &Scenario, layout: &StageLayout) -> f64 {
+    if s.parallel.recompute_layers.is_none() {
+        return 1.0;
+    }
+    let (mut all, mut recomputed) = (0.0, 0.0);
+    for r in 0..s.parallel.pp {
+        let kind = parallel::rank_kind(s, layout, r);
+        all += kind.layers;
+        recomputed += kind.layers * parallel::recompute_share(s, layout, r);
+    }
+    if all > 0.0 { recomputed / all } else { 0.0 }
 }
 
 /// Forward FLOPs per token that selective recomputation runs again, over all layers:

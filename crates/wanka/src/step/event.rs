@@ -68,6 +68,12 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let attention = attention_part(s, &device, &groups);
     let dense = layer_cost_with(s, &device, &groups, &attention, false);
     let moe = if m.is_moe() { layer_cost_with(s, &device, &groups, &attention, true) } else { dense };
+    // With `parallel.recompute_layers`, the layers full recomputation leaves alone.
+    let plain = p.recompute_layers.map(|_| {
+        let plain = parallel::without_recompute(s);
+        let dense = layer_cost_with(&plain, &device, &groups, &attention, false);
+        (dense, if m.is_moe() { layer_cost_with(&plain, &device, &groups, &attention, true) } else { dense })
+    });
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
     // TP, CP and EP collectives that leave the NVLink domain: every group at once on
@@ -109,8 +115,15 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             // DualPipe's second chunk is the mirrored stage; with interleaving, chunk c
             // is virtual stage c·pp + r.
             let span = chunk_span(s, &layout, r as u64, c as u64);
-            cost.add_layers_with_passes(s, &dense, span.layers - span.moe_layers);
-            cost.add_layers_with_passes(s, &moe, span.moe_layers);
+            // The chunk's first `recompute_layers` layers are recomputed, the rest not
+            // (dense and MoE layers in proportion).
+            let recomputed = if plain.is_some() && span.layers > 0.0 { parallel::recomputed_in_chunk(s, span.layers) / span.layers } else { 1.0 };
+            cost.add_layers_with_passes(s, &dense, recomputed * (span.layers - span.moe_layers));
+            cost.add_layers_with_passes(s, &moe, recomputed * span.moe_layers);
+            if let Some((plain_dense, plain_moe)) = &plain {
+                cost.add_layers_with_passes(s, plain_dense, (1.0 - recomputed) * (span.layers - span.moe_layers));
+                cost.add_layers_with_passes(s, plain_moe, (1.0 - recomputed) * span.moe_layers);
+            }
             let stage = if dual && c == 1 { pp - 1 - r } else { r };
             let first_virtual = if dual { stage == 0 } else { r == 0 && c == 0 };
             let last_virtual = if dual { stage == pp - 1 } else { r == pp - 1 && c == vpp - 1 };
@@ -815,6 +828,7 @@ global_batch = 128
         agree(&["parallel.pp=1"]); // TP + DP/ZeRO-1 in one stage
         agree(&["parallel.pp=4", "parallel.schedule=\"1f1b\""]);
         agree(&["parallel.pp=4", "parallel.vpp=2"]);
+        agree(&["parallel.pp=4", "parallel.recompute=\"full\"", "parallel.recompute_layers=8"]);
         agree(&["parallel.pp=4", "parallel.vpp=2", "parallel.tp_comm_overlap=true"]);
         agree(&["parallel.pp=2", "parallel.cp=2"]);
         agree(&["parallel.pp=1", "parallel.zero=0"]);
