@@ -2,10 +2,11 @@
 //! (`catalog/gpus.toml`, `catalog/models.toml`; every figure there cites its source).
 
 use crate::error::{Error, Result};
-use crate::scenario::ModelFields;
+use crate::model::fields::ModelFields;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+pub mod failures;
 pub mod parts;
 pub use parts::parts;
 

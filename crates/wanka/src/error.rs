@@ -42,3 +42,16 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Largest integer any size or count may take (2^24 = 16,777,216: above every real
+/// model dimension and GPU count, and small enough that products of three never overflow).
+pub const MAX_INT: u64 = 1 << 24;
+
+/// Checks an integer against [`MAX_INT`]-style bounds.
+pub(crate) fn at_most(key: &str, v: u64, max: u64) -> Result<u64> {
+    if v > max {
+        Err(Error::invalid(key, v, format!("must be at most {max}")))
+    } else {
+        Ok(v)
+    }
+}

@@ -7,6 +7,8 @@
 //! full `s×s` product (no causal halving); recomputation is *not* a model FLOP (it is a
 //! hardware FLOP). Element-wise work (norms, activations, softmax) is not counted.
 
+pub mod fields;
+
 use serde::{Deserialize, Serialize};
 
 /// Activation of the MLP.

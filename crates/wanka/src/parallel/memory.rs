@@ -195,7 +195,7 @@ pub fn layer_activation_bytes(s: &Scenario, moe_layer: bool, recompute: Recomput
             0.0 // the block's input is already kept
         } else {
             // The experts' inputs: this GPU's routed tokens, gathered over expert TP.
-            let routed = crate::step::layer::routed_load(s) * tokens * top_k;
+            let routed = s.training.routed_load() * tokens * top_k;
             mlp(m.moe.expert_ffn_hidden as f64, routed, !r.moe_act) + gemm_in * routed * h * p.etp as f64 / sp
         };
         let shared_ffn = (m.moe.shared_ffn_hidden.max(m.moe.shared_experts * m.moe.expert_ffn_hidden)) as f64;

@@ -132,6 +132,21 @@ pub struct TrainingConfig {
     pub moe_max_nodes_per_token: Option<u64>,
 }
 
+impl TrainingConfig {
+    /// Tokens the busiest expert-parallel rank's experts take, over the balanced share:
+    /// it sets the pace of the expert GEMMs and of the all-to-all that feeds them.
+    /// Dropless, the routing's imbalance; with a capacity factor, no more than the
+    /// capacity (token drop), or exactly the capacity when padded.
+    pub fn routed_load(&self) -> f64 {
+        let busiest = 1.0 + self.moe_load_imbalance;
+        match self.moe_capacity_factor {
+            None => busiest,
+            Some(c) if self.moe_pad_to_capacity => c,
+            Some(c) => busiest.min(c),
+        }
+    }
+}
+
 /// Which GEMMs `precision = "fp8"` quantises. The LM head stays BF16 in every case
 /// (`step::layer::head_cost`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

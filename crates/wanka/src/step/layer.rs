@@ -427,7 +427,7 @@ pub fn layer_cost_with(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart, 
         // hold ep·etp·tokens/tp distinct tokens (tokens are split or replicated over TP),
         // each routed to top_k of the e experts; each ETP rank computes its 1/etp of
         // every expert's width for all of its experts' tokens.
-        let load = routed_load(s);
+        let load = s.training.routed_load();
         let per_expert = load * tokens / tp * top_k * p.ep as f64 * etp / e;
         let de = d.experts_of(s);
         moe_gemm = d.linear_gemm_s(tokens / sp, e, h) // router
@@ -695,21 +695,7 @@ pub fn embedding_cost(s: &Scenario, d: &Device) -> StageCost {
 /// every routed token's hidden state, once per chosen expert (nccl-tests' S).
 pub fn ep_dispatch_bytes(s: &Scenario) -> f64 {
     let shape = s.micro_batch_shape();
-    routed_load(s) * shape.tokens / shape.sp * s.model.moe.top_k as f64 * shape.hidden * ACT_BYTES
-}
-
-/// Tokens the busiest expert-parallel rank's experts take, over the balanced share: it
-/// sets the pace of the expert GEMMs and of the all-to-all that feeds them. Dropless,
-/// the routing's imbalance; with a capacity factor, no more than the capacity (token
-/// drop), or exactly the capacity when padded.
-pub fn routed_load(s: &Scenario) -> f64 {
-    let t = &s.training;
-    let busiest = 1.0 + t.moe_load_imbalance;
-    match t.moe_capacity_factor {
-        None => busiest,
-        Some(c) if t.moe_pad_to_capacity => c,
-        Some(c) => busiest.min(c),
-    }
+    s.training.routed_load() * shape.tokens / shape.sp * s.model.moe.top_k as f64 * shape.hidden * ACT_BYTES
 }
 
 /// Bytes one GPU sends to the next pipeline stage per micro-batch: the activations
