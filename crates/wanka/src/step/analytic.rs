@@ -32,11 +32,7 @@ fn rank_costs(s: &Scenario, device: &Device, groups: &Groups, kinds: &[parallel:
     let dense = layer_cost_with(s, device, groups, &attention, false);
     let moe = if m.is_moe() { layer_cost_with(s, device, groups, &attention, true) } else { dense };
     // With `parallel.recompute_layers`, the layers full recomputation leaves alone.
-    let plain = s.parallel.recompute_layers.map(|_| {
-        let plain = parallel::without_recompute(s);
-        let dense = layer_cost_with(&plain, device, groups, &attention, false);
-        (dense, if m.is_moe() { layer_cost_with(&plain, device, groups, &attention, true) } else { dense })
-    });
+    let plain = super::layer::unrecomputed_layer_costs(s, device, groups, &attention);
     let layout = plain.as_ref().map(|_| StageLayout::new(s));
     let head = head_cost(s, device, groups);
     let embed = embedding_cost(s, device);

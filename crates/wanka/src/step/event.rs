@@ -69,11 +69,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let dense = layer_cost_with(s, &device, &groups, &attention, false);
     let moe = if m.is_moe() { layer_cost_with(s, &device, &groups, &attention, true) } else { dense };
     // With `parallel.recompute_layers`, the layers full recomputation leaves alone.
-    let plain = p.recompute_layers.map(|_| {
-        let plain = parallel::without_recompute(s);
-        let dense = layer_cost_with(&plain, &device, &groups, &attention, false);
-        (dense, if m.is_moe() { layer_cost_with(&plain, &device, &groups, &attention, true) } else { dense })
-    });
+    let plain = super::layer::unrecomputed_layer_costs(s, &device, &groups, &attention);
     let head = head_cost(s, &device, &groups);
     let embed = embedding_cost(s, &device);
     // TP, CP and EP collectives that leave the NVLink domain: every group at once on

@@ -238,6 +238,16 @@ impl StageCost {
     }
 }
 
+/// With `parallel.recompute_layers`, the cost of a dense and of a MoE layer that full
+/// recomputation leaves alone (no recomputation); `None` otherwise.
+pub fn unrecomputed_layer_costs(s: &Scenario, d: &Device, g: &Groups, a: &AttentionPart) -> Option<(LayerCost, LayerCost)> {
+    s.parallel.recompute_layers.map(|_| {
+        let plain = crate::parallel::without_recompute(s);
+        let dense = layer_cost_with(&plain, d, g, a, false);
+        (dense, if s.model.is_moe() { layer_cost_with(&plain, d, g, a, true) } else { dense })
+    })
+}
+
 /// Cost of one layer (dense or MoE) for one micro-batch on one GPU.
 pub fn layer_cost(s: &Scenario, d: &Device, g: &Groups, moe_layer: bool) -> LayerCost {
     layer_cost_with(s, d, g, &attention_part(s, d, g), moe_layer)
