@@ -89,6 +89,12 @@ pub struct FrameworkFacts {
     pub bf16_grads_beside_fp32: bool,
     /// What selective recomputation means.
     pub selective: SelectivePolicy,
+    /// Under `parallel.recompute_layers` the recomputed layers are spread evenly through
+    /// the stage (torchtitan's layer-wise selective AC wraps every k-th block,
+    /// activation_checkpoint.py `_apply_layer_sac`), not the first N (Megatron's block
+    /// method): the last layer is one of them, so backward recomputes it while the
+    /// micro-batch's kept layers are all still held.
+    pub recompute_layers_spread: bool,
     /// FP8 GEMMs through Transformer Engine, which saves GEMM inputs for backward in FP8
     /// (torchao's Float8Linear saves them in BF16).
     pub transformer_engine: bool,
@@ -191,6 +197,7 @@ impl Framework {
             stage_split: StageSplit::Megatron,
             bf16_grads_beside_fp32: false,
             selective: SelectivePolicy::MegatronModules,
+            recompute_layers_spread: false,
             transformer_engine: true,
             // FP32 logits and their FP32 gradient (vocab-parallel cross entropy,
             // tensor_parallel/cross_entropy.py).
@@ -271,6 +278,7 @@ impl Framework {
                 bf16_grad_reduce_fp32: true,
                 aligned_gc: true,
                 selective: SelectivePolicy::TorchtitanOps,
+                recompute_layers_spread: true,
                 transformer_engine: false,
                 loss_bytes_per_logit: 12.0,
                 // Its Llama is plain PyTorch (models/llama3/model.py: RMSNorm as

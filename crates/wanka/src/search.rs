@@ -362,6 +362,10 @@ pub fn search_with(space: &ScenarioSpace, top_n: usize, progress: &(dyn Fn(u64, 
             choice.zero = Some(zero);
             choice.sequence_parallel = Some(sp);
             choice.recompute = Some(recompute);
+            // A fixed `recompute_layers` applies to the full-recomputation candidates.
+            if recompute != crate::scenario::Recompute::Full {
+                choice.recompute_layers = None;
+            }
             choice.micro_batch = Some(mb);
             choice.schedule = schedule;
             let n = done.fetch_add(1, Ordering::Relaxed);

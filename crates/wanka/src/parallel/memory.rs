@@ -337,17 +337,27 @@ fn memory_with(s: &Scenario, kind: &StageKind, sp: StageParams, layers: &LayerAc
     let optimizer_bytes = shard(optimizer_per_param, 1);
     // Full recomputation keeps only each recomputed layer's input; with
     // `parallel.recompute_layers` the rank's other layers keep everything.
-    let per_mb = match &layers.plain {
+    // What the rank's unrecomputed layers keep of one micro-batch (none without
+    // `parallel.recompute_layers`).
+    let (per_mb, kept_one_mb) = match &layers.plain {
         Some((plain_dense, plain_moe, layout)) => {
             let share = crate::parallel::recompute_share(s, layout, kind.rank);
-            let per_layer = |recomputed: f64, plain: f64| share * recomputed + (1.0 - share) * plain;
-            (kind.layers - kind.moe_layers) * per_layer(layers.dense, *plain_dense) + kind.moe_layers * per_layer(layers.moe, *plain_moe)
+            let kept = (1.0 - share) * ((kind.layers - kind.moe_layers) * plain_dense + kind.moe_layers * plain_moe);
+            (share * ((kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe) + kept, kept)
         }
-        None => (kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe,
+        None => ((kind.layers - kind.moe_layers) * layers.dense + kind.moe_layers * layers.moe, 0.0),
     };
     let mut activations_bytes = per_mb * in_flight_microbatches(s, kind.rank);
-    // Under full recomputation the layer being recomputed holds its full activations once.
-    activations_bytes += if kind.moe_layers > 0.0 { layers.recomputing.1 } else { layers.recomputing.0 };
+    // Under full recomputation the layer being recomputed holds its full activations
+    // once, on a rank that holds layers. With Megatron's block method the recomputed
+    // layers come first in the chunk, so backward reaches them last, when the
+    // micro-batch's kept layers are already freed; spread through the stage
+    // (`FrameworkFacts::recompute_layers_spread`), the last layer is one of them.
+    if kind.layers > 0.0 {
+        let recomputing = if kind.moe_layers > 0.0 { layers.recomputing.1 } else { layers.recomputing.0 };
+        let freed = if facts.recompute_layers_spread { 0.0 } else { kept_one_mb };
+        activations_bytes += (recomputing - freed).max(0.0);
+    }
     if kind.head {
         // The loss's logits for one micro-batch (vocab sharded by TP), as the framework
         // holds them at its peak.

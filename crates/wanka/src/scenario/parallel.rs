@@ -317,7 +317,7 @@ impl ParallelConfig {
             self.recompute
         )
         .to_lowercase()
-            + &self.recompute_layers.map_or(String::new(), |n| format!(" of {n} layers per chunk"))
+            + &self.recompute_layers.map_or(String::new(), |n| format!(" first {n} layers per chunk"))
             + &self.chunk_layers.as_ref().map_or(String::new(), |c| {
                 // The layers of each rank when the user or the search set them: 7/8…8/7.
                 let per_rank: Vec<u64> = c.iter().map(|chunks| chunks.iter().sum()).collect();

@@ -356,7 +356,8 @@ fn data_parallel(s: &Scenario, g: &Groups, params: StageParams, stage: &StageCos
         _ => {
             let (ag, rs, synchronous) = zero3_pass_times(s, g, params, stage_layers);
             let (ag, rs) = (ag * link, rs * link);
-            let passes = if p.recompute == Recompute::Full && synchronous { 3.0 } else { 2.0 };
+            // A recomputed forward gathers again (its share of the layers).
+            let passes = if p.recompute == Recompute::Full && synchronous { 2.0 + recomputed_layer_share(s, &StageLayout::new(s)) } else { 2.0 };
             if synchronous {
                 // Blocking per-tensor collectives: nothing overlaps; a recomputed forward
                 // gathers again.

@@ -106,6 +106,8 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
     let mut chunk = vec![vec![StageCost::default(); chunks]; pp];
     // First layer and layer count of each (rank, chunk), for the trace's span names.
     let mut chunk_layers = vec![vec![(0u64, 0u64); chunks]; pp];
+    // Share of each (rank, chunk)'s layers full recomputation recomputes.
+    let mut chunk_recomputed = vec![vec![0.0f64; chunks]; pp];
     for (r, row) in chunk.iter_mut().enumerate() {
         for (c, cost) in row.iter_mut().enumerate() {
             // DualPipe's second chunk is the mirrored stage; with interleaving, chunk c
@@ -114,6 +116,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
             // The chunk's first `recompute_layers` layers are recomputed, the rest not
             // (dense and MoE layers in proportion).
             let recomputed = if plain.is_some() && span.layers > 0.0 { parallel::recomputed_in_chunk(s, span.layers) / span.layers } else { 1.0 };
+            chunk_recomputed[r][c] = if p.recompute == crate::scenario::Recompute::Full { recomputed } else { 0.0 };
             cost.add_layers_with_passes(s, &dense, recomputed * (span.layers - span.moe_layers));
             cost.add_layers_with_passes(s, &moe, recomputed * span.moe_layers);
             if let Some((plain_dense, plain_moe)) = &plain {
@@ -394,7 +397,7 @@ pub fn simulate_event(s: &Scenario) -> Result<EventStep> {
                         // Backward (and its recomputed forward) needs the parameters again.
                         // Blocking per-tensor gathers fetch again for the recomputed forward;
                         // prefetching per layer (FSDP) gathers once for both.
-                        let passes = if p.recompute == crate::scenario::Recompute::Full && sync { 2.0 } else { 1.0 };
+                        let passes = if sync { 1.0 + chunk_recomputed[r][c] } else { 1.0 };
                         let gather = zero3_gather(&mut g, &last_compute[r], if sync { compute[r] } else { dp_comm[r] }, ag * passes, format!("zero3 all-gather bwd mb{j} chunk{c}"));
                         deps.push(gather);
                         for (name, rs, after) in pending_rs[r].drain(..) {

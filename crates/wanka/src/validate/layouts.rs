@@ -232,8 +232,8 @@ pub fn row_scenario_text(v: &Value) -> Result<(String, Vec<String>), String> {
         return Err("CPU activation offload not modelled".into());
     } else if recompute.contains("every 2nd layer") {
         // torchtitan's layer-wise selective AC (`selective_ac_option = "2"`) wraps every
-        // second block in full checkpointing: half of each stage's layers, the count
-        // Megatron's block method takes (which half does not change time or memory).
+        // second block in full checkpointing: half of each stage's layers, spread through
+        // the stage as torchtitan spreads them (`FrameworkFacts::recompute_layers_spread`).
         let chunk = u(v, "layers").ok_or("layers missing")? / (pp.max(1) * u(v, "vpp").unwrap_or(1).max(1));
         text += &format!("recompute_layers = {}\n", (chunk / 2).max(1));
         notes.push("every second layer fully checkpointed: half of each stage's layers recomputed".into());
