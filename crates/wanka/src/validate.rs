@@ -291,11 +291,12 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
     let gpus = u(v, "num_gpus").ok_or("GPU count not published")?;
     let gpu = gpu_for(&s(v, "gpu_type").unwrap_or_default()).ok_or("GPU type not in the catalog")?;
     let mut global_batch = u(v, "global_batch_seqs").ok_or("global batch not published")?;
-    if let Some(dp) = u(v, "dp") {
-        if let Some(fixed) = consistent_dp(v, dp, &mut Vec::new()) {
-            // The global batch the source derived from the contradicted DP, re-derived.
-            global_batch = global_batch / dp * fixed;
-        }
+    // A DP the row's own figures contradict, and the one that agrees with them.
+    let published_dp = u(v, "dp");
+    let fixed_dp = published_dp.and_then(|dp| consistent_dp(v, dp, &mut notes));
+    if let (Some(dp), Some(fixed)) = (published_dp, fixed_dp) {
+        // The global batch the source derived from the contradicted DP, re-derived.
+        global_batch = global_batch / dp * fixed;
     }
 
     // --- [model]
@@ -378,8 +379,8 @@ pub fn row_scenario(v: &Value) -> Result<(Scenario, String, Vec<String>), String
             par += &format!("{name} = {x}\n");
         }
     }
-    if let Some(dp) = u(v, "dp") {
-        par += &format!("dp = {}\n", consistent_dp(v, dp, &mut notes).unwrap_or(dp));
+    if let Some(dp) = published_dp {
+        par += &format!("dp = {}\n", fixed_dp.unwrap_or(dp));
     }
     let micro_batch = u(v, "micro_batch").unwrap_or_else(|| {
         notes.push("micro-batch not published: 1".into());
